@@ -1,0 +1,67 @@
+# Switchboard: `make` is the one interface. Every target that needs tools runs `dev` first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+RUN := $(UV) run --frozen
+CDK := node_modules/.bin/cdk
+STACK ?= Switchboard
+TEMPLATE := cdk.out/$(STACK).template.json
+
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export CDK_DISABLE_CLI_TELEMETRY := true
+export UV_LINK_MODE := copy
+
+.PHONY: help dev local test test-unit test-integration test-infra test-e2e lint fmt synth deploy bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
+
+dev: .venv/.synced node_modules/.installed ## idempotent set-up: uv, the Python deps, the pinned CDK CLI
+
+.venv/.synced: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	$(UV) sync --frozen
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+synth: dev ## write the CloudFormation template to cdk.out/ (no credentials, no network)
+	$(RUN) $(CDK) synth --quiet --app "$(UV) run --frozen python app.py" >/dev/null
+	@echo "synthesized $(TEMPLATE)"
+
+local: synth ## run the whole agent on this machine (moto server, stand-ins, loopback API on :3000)
+	$(RUN) switchboard local --template $(TEMPLATE)
+
+lint: dev ## ruff format check, ruff lint, mypy
+	$(RUN) ruff format --check .
+	$(RUN) ruff check .
+	$(RUN) mypy app.py infra functions layers/shared/python tests
+
+fmt: dev ## apply ruff format and safe fixes
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+test: lint synth ## everything CI runs: lint, synth, unit, integration, infra, e2e
+	$(RUN) pytest tests/unit tests/integration tests/infra tests/e2e
+
+test-unit: dev
+	$(RUN) pytest tests/unit
+test-integration: dev
+	$(RUN) pytest tests/integration
+test-infra: synth
+	$(RUN) pytest tests/infra
+test-e2e: synth
+	$(RUN) pytest tests/e2e
+
+deploy: synth ## cdk deploy into the account and region of your AWS credentials
+	$(RUN) $(CDK) deploy $(STACK) --app "$(UV) run --frozen python app.py" $(DEPLOY_ARGS)
+
+bench: dev ## benchmarks (not yet: see the benchmark issue)
+	@echo "bench: not yet"
+
+clean:
+	rm -rf cdk.out build .switchboard .pytest_cache .mypy_cache .ruff_cache
