@@ -1,0 +1,49 @@
+"""Ingest: one function per platform, all from this code asset. Verify, validate, enqueue, answer."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from switchboard.adapters import adapter_for
+from switchboard.ingest import IngestService, split_secrets
+from switchboard.memory import SeenLog
+from switchboard.queues import SqsQueueSender
+from switchboard.settings import ingest_settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+def _secrets() -> list[str]:
+    settings = ingest_settings()
+    value = parameters.get_secret(settings.webhook_secret_id, max_age=settings.secret_max_age_seconds)
+    return split_secrets(value if isinstance(value, str) else value.decode())
+
+
+@lru_cache(maxsize=1)
+def service() -> IngestService:
+    settings = ingest_settings()
+    return IngestService(
+        adapter=adapter_for(settings.platform.value),
+        secrets=_secrets,
+        queue=SqsQueueSender(),
+        queue_url=settings.ingest_queue_url,
+        seen=SeenLog(settings.memory_table_name, settings.seen_ttl_days),
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    metrics.add_dimension(name="platform", value=ingest_settings().platform.value)
+    request = APIGatewayProxyEventV2(event)
+    response = service().handle(request.headers, request.body, bool(request.is_base64_encoded))
+    return response.to_api_gateway()

@@ -1,0 +1,248 @@
+"""``switchboard``: the command line for developers and for the person on call.
+
+Every command talks to the local runtime by default (it reads ``.switchboard/local.json``); ``--stack NAME``
+reads a deployed stack's outputs instead, with the AWS credentials of the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+STATE_FILE = Path(".switchboard/local.json")
+
+
+class CliError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- where the stack is
+
+
+class Target:
+    """The endpoints and names of one running stack: the local runtime, or a deployed stack."""
+
+    def __init__(self, outputs: dict[str, str], aws_endpoint_url: str | None, sink_url: str | None) -> None:
+        self.outputs = outputs
+        self.aws_endpoint_url = aws_endpoint_url
+        self.sink_url = sink_url
+
+    @classmethod
+    def resolve(cls, stack: str | None) -> Target:
+        if stack:
+            return cls(_stack_outputs(stack), None, None)
+        if not STATE_FILE.exists():
+            raise CliError(
+                f"no local runtime: {STATE_FILE} is missing. Start one with `make local`, or pass --stack."
+            )
+        state = json.loads(STATE_FILE.read_text())
+        return cls(state.get("outputs", {}), state["aws_endpoint_url"], state.get("sink_url"))
+
+    def output(self, key: str) -> str:
+        try:
+            return self.outputs[key]
+        except KeyError:
+            raise CliError(f"the stack has no output {key!r}") from None
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        if self.aws_endpoint_url:
+            return boto3.client(
+                service,  # type: ignore[call-overload]
+                endpoint_url=self.aws_endpoint_url,
+                region_name="us-east-1",
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",  # noqa: S106  # moto's fixed fake credentials
+            )
+        return boto3.client(service)  # type: ignore[call-overload]
+
+
+def _stack_outputs(stack: str) -> dict[str, str]:
+    import boto3
+
+    described = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    return {output["OutputKey"]: output["OutputValue"] for output in described.get("Outputs", [])}
+
+
+# ---------------------------------------------------------------- send
+
+
+def webhook_secret(platform: str) -> str:
+    from infra.local.runtime import DEV_WEBHOOK_SECRETS
+
+    return os.environ.get(f"SWITCHBOARD_{platform.upper()}_SECRET") or DEV_WEBHOOK_SECRETS[platform]
+
+
+def signed_headers(
+    platform: str, body: bytes, event_type: str, delivery_id: str, secret: str
+) -> dict[str, str]:
+    if platform == "github":
+        from switchboard.adapters.github import sign
+
+        return {
+            "Content-Type": "application/json",
+            "X-GitHub-Event": event_type,
+            "X-GitHub-Delivery": delivery_id,
+            "X-Hub-Signature-256": sign(secret.split()[0], body),
+            "User-Agent": "GitHub-Hookshot/switchboard-cli",
+        }
+    raise CliError(f"switchboard send does not know how to sign for {platform!r}")
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    body = path.read_bytes()
+    event_type = args.event or path.name.split(".")[0]
+    delivery_id = args.delivery_id or str(uuid.uuid4())
+    url = args.url or _api_url(args.stack) + f"/webhooks/{args.platform}"
+    headers = signed_headers(args.platform, body, event_type, delivery_id, webhook_secret(args.platform))
+    status, answer = post(url, body, headers)
+    print(json.dumps({"status": status, "delivery_id": delivery_id, "response": answer}, indent=2))
+    return 0 if 200 <= status < 300 else 1
+
+
+def _api_url(stack: str | None) -> str:
+    if stack:
+        return Target.resolve(stack).output("ApiUrl").rstrip("/")
+    if not STATE_FILE.exists():
+        raise CliError("no local runtime: start one with `make local`, or pass --url or --stack.")
+    return str(json.loads(STATE_FILE.read_text())["api_url"]).rstrip("/")
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+    if not url.startswith(("http://", "https://")):
+        raise CliError(f"not an http(s) URL: {url}")
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return response.status, _json_or_text(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, _json_or_text(exc.read())
+
+
+def _json_or_text(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace")
+
+
+# ---------------------------------------------------------------- trace
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from switchboard.errors import TaskNotFound
+    from switchboard.state import TaskStore
+
+    target = Target.resolve(args.stack)
+    store = TaskStore(
+        target.output("TasksTableName"), target.output("MemoryTableName"), dynamodb=target.client("dynamodb")
+    )
+    tasks = store.find_by_event(args.id)
+    if not tasks:
+        try:
+            tasks = [store.get(args.id)]
+        except TaskNotFound:
+            raise CliError(f"no task for {args.id!r} (tried it as an event id and as a task id)") from None
+    for task in tasks:
+        data = task.to_json()
+        if args.json:
+            print(json.dumps(data, indent=2))
+        else:
+            print(render_timeline(data))
+    return 0
+
+
+def render_timeline(task: dict[str, Any]) -> str:
+    lines = [
+        f"task {task['task_id']}  event {task['event_id']}  ({task['platform']}, {task['conversation']})",
+        f"status {task['status']}" + (f"  reason: {task['reason']}" if task.get("reason") else ""),
+    ]
+    for entry in task["history"]:
+        move = entry.get("status", "·")
+        if "from" in entry:
+            move = f"{entry['from']} → {move}"
+        detail = json.dumps(entry.get("detail", {}), sort_keys=True)
+        lines.append(f"  {entry['at']}  {entry['actor']:<9} {move:<26} {detail}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- outbox
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    target = Target.resolve(None)
+    if not target.sink_url:
+        raise CliError("the local runtime has no recording sink")
+    with urllib.request.urlopen(target.sink_url + "/_outbox", timeout=10) as response:  # noqa: S310
+        calls = json.loads(response.read())
+    if args.json:
+        print(json.dumps(calls, indent=2))
+        return 0
+    if not calls:
+        print("outbox is empty: no external call was made")
+    for call in calls:
+        body = json.dumps(call.get("body"), sort_keys=True)
+        line = f"{call['at']}  {call['service']:<9} {call['method']:<6} {call['path']}  → {call['status']}"
+        print(f"{line}  {body}")
+    return 0
+
+
+# ---------------------------------------------------------------- local
+
+
+def cmd_local(args: argparse.Namespace, rest: list[str]) -> int:
+    from infra.local.runtime import main as run_local
+
+    return run_local(rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("local", help="run the whole stack on this machine (see `switchboard local --help`)")
+
+    send = commands.add_parser("send", help="sign a payload the way the platform does and post it")
+    send.add_argument("platform", choices=["github"])
+    send.add_argument("file", help="the JSON payload, e.g. events/github/issue_comment.label_bug.json")
+    send.add_argument("--url", help="the webhook URL (default: the local runtime's)")
+    send.add_argument("--delivery-id", help="the delivery id to send (default: a new UUID)")
+    send.add_argument("--event", help="the event type (default: the file name up to its first dot)")
+    send.add_argument("--stack", help="send to a deployed stack's API instead of the local runtime")
+    send.set_defaults(func=cmd_send)
+
+    trace = commands.add_parser("trace", help="print a task's timeline, by event id or task id")
+    trace.add_argument("id")
+    trace.add_argument("--json", action="store_true")
+    trace.add_argument("--stack")
+    trace.set_defaults(func=cmd_trace)
+
+    outbox = commands.add_parser("outbox", help="list the external calls that reached the local sink")
+    outbox.add_argument("--json", action="store_true")
+    outbox.set_defaults(func=cmd_outbox)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["local"]:
+        return cmd_local(argparse.Namespace(), argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CliError as exc:
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

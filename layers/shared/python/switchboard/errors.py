@@ -1,0 +1,77 @@
+"""Typed domain errors. Each is mapped to an HTTP answer or to retry/drop/DLQ in exactly one place."""
+
+from __future__ import annotations
+
+
+class SwitchboardError(Exception):
+    """Base of every error this library raises on purpose."""
+
+
+class RequestRejected(SwitchboardError):
+    """A client's mistake at the door: answered with a 4xx and never enqueued.
+
+    ``reason`` is a short machine-readable code; it is safe to log and to return (no secret, no body).
+    """
+
+    status: int = 400
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class BadSignature(RequestRejected):
+    status = 401
+
+
+class PayloadTooLarge(RequestRejected):
+    status = 413
+
+
+class UnsupportedMediaType(RequestRejected):
+    status = 415
+
+
+class MalformedPayload(RequestRejected):
+    status = 400
+
+
+class UnknownPlatform(RequestRejected):
+    status = 404
+
+
+class IllegalTransition(SwitchboardError):
+    """The task state machine does not allow this move."""
+
+
+class ConcurrentUpdate(SwitchboardError):
+    """Another worker changed the task first; reload and look again."""
+
+
+class TaskNotFound(SwitchboardError):
+    pass
+
+
+class ActionFailed(SwitchboardError):
+    """An external call did not succeed."""
+
+    def __init__(self, service: str, reason: str, status: int | None = None) -> None:
+        super().__init__(f"{service}: {reason}")
+        self.service = service
+        self.reason = reason
+        self.status = status
+
+
+class TransientActionError(ActionFailed):
+    """5xx, 429, timeouts, connection errors: retry the action (never the decision)."""
+
+    def __init__(
+        self, service: str, reason: str, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(service, reason, status)
+        self.retry_after = retry_after
+
+
+class PermanentActionError(ActionFailed):
+    """4xx other than 429, or a validation error: retrying cannot help."""

@@ -1,0 +1,148 @@
+"""The door: verify, validate, sanitize, normalize, enqueue, answer. No business logic lives here.
+
+This module and everything it imports stays free of ``anthropic``: it is the cold-start path of every webhook.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from switchboard.adapters import Accepted, Ignored, PlatformAdapter, Reply, WebhookRequest
+from switchboard.errors import MalformedPayload, PayloadTooLarge, RequestRejected, UnsupportedMediaType
+from switchboard.models import InboundEvent, IngestAnswer
+from switchboard.queues import QueueSender
+
+logger = Logger(child=True)
+metrics = Metrics()
+
+MAX_BODY_BYTES = 256 * 1024
+JSON_TYPES = frozenset({"application/json"})
+
+SecretSource = Callable[[], Sequence[str]]
+
+
+class DeliveryLog(Protocol):
+    """Remembers which deliveries the door already enqueued (``switchboard.memory.SeenLog`` in AWS)."""
+
+    def seen(self, platform: str, event_id: str) -> bool: ...
+
+    def mark(self, platform: str, event_id: str, message_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    body: dict[str, Any]
+
+    def to_api_gateway(self) -> dict[str, Any]:
+        return {
+            "statusCode": self.status,
+            "headers": {"content-type": "application/json"},
+            "body": json.dumps(self.body),
+        }
+
+
+class IngestService:
+    def __init__(
+        self,
+        adapter: PlatformAdapter,
+        secrets: SecretSource,
+        queue: QueueSender,
+        queue_url: str,
+        seen: DeliveryLog,
+    ) -> None:
+        self.adapter = adapter
+        self.secrets = secrets
+        self.queue = queue
+        self.queue_url = queue_url
+        self.seen = seen
+
+    def handle(self, headers: Mapping[str, str], raw_body: str | None, is_base64: bool) -> HttpResponse:
+        """The one place where a rejected request becomes an HTTP answer."""
+        try:
+            return self._handle(request_from(headers, raw_body, is_base64))
+        except RequestRejected as exc:
+            logger.warning(
+                "request rejected",
+                platform=self.adapter.platform.value,
+                status=exc.status,
+                reason=exc.reason,
+                detail=exc.detail,
+            )
+            count("EventsRejected")
+            return HttpResponse(exc.status, {"error": exc.reason})
+
+    def _handle(self, request: WebhookRequest) -> HttpResponse:
+        if len(request.body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge("payload_too_large", f"{len(request.body)} bytes")
+        media_type = (request.header("content-type") or "").split(";")[0].strip().lower()
+        if media_type not in JSON_TYPES:
+            raise UnsupportedMediaType("unsupported_media_type", media_type or "none")
+        self.adapter.verify(request, self.secrets())
+        outcome = self.adapter.interpret(request, request.json())
+        if isinstance(outcome, Reply):
+            return HttpResponse(outcome.status, outcome.body)
+        if isinstance(outcome, Ignored):
+            logger.info("event ignored", event_id=outcome.event_id, reason=outcome.reason)
+            count("EventsIgnored")
+            return HttpResponse(202, answer(outcome.event_id, "ignored", outcome.reason))
+        return self._enqueue(outcome)
+
+    def _enqueue(self, accepted: Accepted) -> HttpResponse:
+        event: InboundEvent = accepted.event
+        logger.set_correlation_id(event.event_id)
+        if self.seen.seen(event.platform.value, event.event_id):
+            logger.info("duplicate delivery", platform=event.platform.value)
+            count("EventsDuplicate")
+            return HttpResponse(202, answer(event.event_id, "duplicate"))
+        message_id = self.queue.send(
+            self.queue_url,
+            event.model_dump_json(),
+            group_id=f"{event.platform.value}:{event.conversation}",
+            dedup_id=f"{event.platform.value}:{event.event_id}",
+        )
+        self.seen.mark(event.platform.value, event.event_id, message_id)
+        logger.info("event accepted", platform=event.platform.value, message_id=message_id)
+        count("EventsAccepted")
+        return HttpResponse(202, answer(event.event_id, "accepted"))
+
+
+def count(name: str) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+def answer(event_id: str, status: str, reason: str | None = None) -> dict[str, Any]:
+    return IngestAnswer(event_id=event_id, status=status, reason=reason).model_dump(exclude_none=True)
+
+
+def request_from(headers: Mapping[str, str], raw_body: str | None, is_base64: bool) -> WebhookRequest:
+    body = raw_body or ""
+    if is_base64:
+        try:
+            data = base64.b64decode(body, validate=True)
+        except binascii.Error:
+            raise MalformedPayload("undecodable_body") from None
+    else:
+        data = body.encode()
+    return WebhookRequest(
+        headers={key.lower(): value for key, value in headers.items()},
+        body=data,
+        received_at=datetime.now(UTC),
+    )
+
+
+def split_secrets(value: str) -> list[str]:
+    """A secret value may hold several active secrets separated by white space (rotation without downtime)."""
+    secrets = value.split()
+    if not secrets:
+        raise RuntimeError("the webhook secret is empty")
+    return secrets

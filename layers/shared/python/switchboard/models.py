@@ -1,0 +1,114 @@
+"""The contracts between layers, as pydantic models."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Platform(StrEnum):
+    GITHUB = "github"
+    SLACK = "slack"
+    STANDARD = "standard"
+    FEED = "feed"
+
+
+class Service(StrEnum):
+    GITHUB = "github"
+    SLACK = "slack"
+    TICKETS = "tickets"
+    ESCALATE = "escalate"
+
+
+class TaskStatus(StrEnum):
+    RECEIVED = "RECEIVED"
+    CLASSIFIED = "CLASSIFIED"
+    DECIDING = "DECIDING"
+    DECIDED = "DECIDED"
+    DISPATCHED = "DISPATCHED"
+    WAITING = "WAITING"
+    DONE = "DONE"
+    DROPPED = "DROPPED"
+    NEEDS_HUMAN = "NEEDS_HUMAN"
+    FAILED = "FAILED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {TaskStatus.DONE, TaskStatus.DROPPED, TaskStatus.NEEDS_HUMAN, TaskStatus.FAILED}
+)
+
+
+class InboundEvent(BaseModel):
+    """One event from any platform, normalized and sanitized at the door. The ingest → classify contract."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    platform: Platform
+    event_id: str = Field(min_length=1, max_length=256, description="the provider's delivery id")
+    event_type: str = Field(min_length=1, max_length=128)
+    author: str | None = Field(default=None, max_length=256)
+    author_is_bot: bool = False
+    conversation: str = Field(min_length=1, max_length=256, description="thread or issue: the message group")
+    text: str = Field(default="", max_length=8_000)
+    links: list[str] = Field(default_factory=list, max_length=20)
+    received_at: datetime
+    raw_ref: str | None = Field(default=None, max_length=1_024, description="where the original lives")
+    context: dict[str, str] = Field(
+        default_factory=dict, description="platform fields an action needs (repo, issue number, channel …)"
+    )
+
+    @property
+    def task_id(self) -> str:
+        return task_id_for(self.platform, self.event_id)
+
+
+def task_id_for(platform: str, event_id: str) -> str:
+    """Deterministic, so every retry and every racing worker names the same task."""
+    digest = hashlib.sha256(f"{platform}:{event_id}".encode()).hexdigest()
+    return f"tsk_{digest[:24]}"
+
+
+class ActionRequest(BaseModel):
+    """One typed action for one external service. The classify/decide → act contract."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action_id: str = Field(description="task id + ordinal: the idempotency key")
+    task_id: str
+    event_id: str
+    ordinal: int = Field(ge=0)
+    service: Service
+    ability: str
+    params: dict[str, Any]
+    conversation: str
+
+    @classmethod
+    def for_task(
+        cls, event: InboundEvent, ordinal: int, ability: str, service: Service, params: dict[str, Any]
+    ) -> ActionRequest:
+        return cls(
+            action_id=f"{event.task_id}#{ordinal}",
+            task_id=event.task_id,
+            event_id=event.event_id,
+            ordinal=ordinal,
+            service=service,
+            ability=ability,
+            params=params,
+            conversation=event.conversation,
+        )
+
+
+class IngestAnswer(BaseModel):
+    """The body of a 202 from ``POST /webhooks/{platform}``."""
+
+    event_id: str
+    status: str  # accepted | duplicate | ignored
+    reason: str | None = None

@@ -1,0 +1,289 @@
+"""Task state in DynamoDB: one item per task, a versioned status, and an append-only history.
+
+Every transition is one conditional write: the status must be the one we read and the version must not have
+moved, so an illegal or concurrent transition is refused. The processed-id claim and the new task are written
+in one transaction, so there is never a claim without a task or a task without a claim.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from switchboard.aws import client
+from switchboard.errors import ConcurrentUpdate, IllegalTransition, TaskNotFound
+from switchboard.memory import DAY, Claim
+from switchboard.models import ActionRequest, InboundEvent, TaskStatus
+
+S = TaskStatus
+TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
+    S.RECEIVED: frozenset({S.CLASSIFIED, S.DROPPED, S.NEEDS_HUMAN, S.FAILED}),
+    S.CLASSIFIED: frozenset({S.DECIDING, S.DISPATCHED, S.DROPPED, S.NEEDS_HUMAN, S.FAILED}),
+    S.DECIDING: frozenset({S.DECIDED, S.NEEDS_HUMAN, S.DROPPED, S.FAILED}),
+    S.DECIDED: frozenset({S.DISPATCHED, S.NEEDS_HUMAN, S.FAILED}),
+    S.DISPATCHED: frozenset({S.WAITING, S.DONE, S.NEEDS_HUMAN, S.FAILED}),
+    S.WAITING: frozenset({S.DONE, S.NEEDS_HUMAN, S.FAILED}),
+    S.NEEDS_HUMAN: frozenset({S.DISPATCHED, S.DONE, S.DROPPED}),  # a person resolves it
+    S.DONE: frozenset(),
+    S.DROPPED: frozenset(),
+    S.FAILED: frozenset({S.DISPATCHED}),  # a redrive after the cause is fixed
+}
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _to_dynamo(value: dict[str, Any]) -> dict[str, Any]:
+    plain = json.loads(json.dumps(value, default=str), parse_float=Decimal)
+    return {key: _serializer.serialize(item) for key, item in plain.items()}
+
+
+def _from_dynamo(item: dict[str, Any]) -> dict[str, Any]:
+    return _plain({key: _deserializer.deserialize(value) for key, value in item.items()})
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | set | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class Task:
+    task_id: str
+    event_id: str
+    platform: str
+    status: TaskStatus
+    version: int
+    conversation: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    completed_actions: list[str] = field(default_factory=list)
+    reason: str | None = None
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Task:
+        data = _from_dynamo(item)
+        return cls(
+            task_id=data["task_id"],
+            event_id=data["event_id"],
+            platform=data["platform"],
+            status=TaskStatus(data["status"]),
+            version=int(data["version"]),
+            conversation=data.get("conversation", ""),
+            history=list(data.get("history", [])),
+            actions=list(data.get("actions", [])),
+            completed_actions=sorted(data.get("completed_actions", [])),
+            reason=data.get("reason"),
+        )
+
+    def action_requests(self) -> list[ActionRequest]:
+        return [ActionRequest.model_validate(action) for action in self.actions]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "task_id": self.task_id,
+            "event_id": self.event_id,
+            "platform": self.platform,
+            "status": self.status.value,
+            "version": self.version,
+            "conversation": self.conversation,
+            "reason": self.reason,
+            "actions": self.actions,
+            "completed_actions": self.completed_actions,
+            "history": self.history,
+        }
+
+
+class TaskStore:
+    def __init__(
+        self, tasks_table: str, memory_table: str, task_ttl_days: int = 90, dynamodb: Any = None
+    ) -> None:
+        self.tasks_table = tasks_table
+        self.memory_table = memory_table
+        self.task_ttl_seconds = task_ttl_days * DAY
+        self._dynamodb = dynamodb
+
+    @property
+    def dynamodb(self) -> Any:
+        if self._dynamodb is None:
+            self._dynamodb = client("dynamodb")
+        return self._dynamodb
+
+    @staticmethod
+    def key(task_id: str) -> dict[str, Any]:
+        return {"pk": {"S": f"task#{task_id}"}}
+
+    @staticmethod
+    def claim_key(platform: str, event_id: str) -> dict[str, Any]:
+        return {"pk": {"S": f"processed#{platform}#{event_id}"}, "sk": {"S": "claim"}}
+
+    def claim_and_open(
+        self, event: InboundEvent, owner: str, claim_ttl_days: int, actor: str = "classify"
+    ) -> Task | None:
+        """Claim the processed id and open the task, atomically. None when the event is already claimed."""
+        now = int(time.time())
+        entry = history_entry(TaskStatus.RECEIVED, actor, {"event_type": event.event_type})
+        task_item = {
+            "pk": f"task#{event.task_id}",
+            "task_id": event.task_id,
+            "event_id": event.event_id,
+            "platform": event.platform.value,
+            "conversation": event.conversation,
+            "author": event.author,
+            "status": TaskStatus.RECEIVED.value,
+            "version": 1,
+            "history": [entry],
+            "created_at": entry["at"],
+            "expires_at": now + self.task_ttl_seconds,
+        }
+        claim_item = {
+            "task_id": {"S": event.task_id},
+            "owner": {"S": owner},
+            "claimed_at": {"N": str(now)},
+            "expires_at": {"N": str(now + claim_ttl_days * DAY)},
+        }
+        try:
+            self.dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.memory_table,
+                            "Item": {**self.claim_key(event.platform.value, event.event_id), **claim_item},
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.tasks_table,
+                            "Item": _to_dynamo(task_item),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except self.dynamodb.exceptions.TransactionCanceledException:
+            return None
+        return Task.from_item(_to_dynamo(task_item))
+
+    def claim(self, platform: str, event_id: str) -> Claim | None:
+        response = self.dynamodb.get_item(
+            TableName=self.memory_table, Key=self.claim_key(platform, event_id), ConsistentRead=True
+        )
+        item = response.get("Item")
+        if not item:
+            return None
+        return Claim(item["task_id"]["S"], item["owner"]["S"], int(item["claimed_at"]["N"]))
+
+    def get(self, task_id: str) -> Task:
+        response = self.dynamodb.get_item(
+            TableName=self.tasks_table, Key=self.key(task_id), ConsistentRead=True
+        )
+        if "Item" not in response:
+            raise TaskNotFound(task_id)
+        return Task.from_item(response["Item"])
+
+    def find_by_event(self, event_id: str) -> list[Task]:
+        response = self.dynamodb.query(
+            TableName=self.tasks_table,
+            IndexName="by-event",
+            KeyConditionExpression="event_id = :e",
+            ExpressionAttributeValues={":e": {"S": event_id}},
+        )
+        return [Task.from_item(item) for item in response.get("Items", [])]
+
+    def transition(
+        self,
+        task: Task,
+        to: TaskStatus,
+        actor: str,
+        detail: dict[str, Any] | None = None,
+        *,
+        actions: list[ActionRequest] | None = None,
+        reason: str | None = None,
+    ) -> Task:
+        """Move ``task`` to ``to`` with one conditional write; return the task as stored afterwards."""
+        if to not in TRANSITIONS[task.status]:
+            raise IllegalTransition(f"{task.status} → {to} is not allowed (task {task.task_id})")
+        entry = history_entry(to, actor, detail or {}, previous=task.status)
+        names = {"#s": "status", "#v": "version", "#h": "history", "#u": "updated_at"}
+        values: dict[str, Any] = {
+            ":to": to.value,
+            ":from": task.status.value,
+            ":v": task.version,
+            ":one": 1,
+            ":entry": [entry],
+            ":now": entry["at"],
+        }
+        sets = ["#s = :to", "#v = #v + :one", "#h = list_append(#h, :entry)", "#u = :now"]
+        if actions is not None:
+            names["#a"] = "actions"
+            values[":actions"] = [action.model_dump(mode="json") for action in actions]
+            sets.append("#a = :actions")
+        if reason is not None:
+            names["#r"] = "reason"
+            values[":reason"] = reason
+            sets.append("#r = :reason")
+        try:
+            response = self.dynamodb.update_item(
+                TableName=self.tasks_table,
+                Key=self.key(task.task_id),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="#s = :from AND #v = :v",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_to_dynamo(values),
+                ReturnValues="ALL_NEW",
+            )
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            raise ConcurrentUpdate(f"task {task.task_id} moved past {task.status} v{task.version}") from None
+        return Task.from_item(response["Attributes"])
+
+    def complete_action(self, task_id: str, action_id: str, actor: str, detail: dict[str, Any]) -> Task:
+        """Record one action's result; idempotent (a set of completed action ids)."""
+        entry = history_entry(None, actor, {"action_id": action_id, **detail})
+        response = self.dynamodb.update_item(
+            TableName=self.tasks_table,
+            Key=self.key(task_id),
+            UpdateExpression="ADD #c :ids, #v :one SET #h = list_append(#h, :entry), #u = :now",
+            ConditionExpression="attribute_exists(pk) AND NOT contains(#c, :id)",
+            ExpressionAttributeNames={
+                "#c": "completed_actions",
+                "#v": "version",
+                "#h": "history",
+                "#u": "updated_at",
+            },
+            ExpressionAttributeValues={
+                ":ids": {"SS": [action_id]},
+                ":id": {"S": action_id},
+                ":one": {"N": "1"},
+                ":entry": _serializer.serialize(json.loads(json.dumps([entry]), parse_float=Decimal)),
+                ":now": {"S": entry["at"]},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return Task.from_item(response["Attributes"])
+
+
+def history_entry(
+    status: TaskStatus | None, actor: str, detail: dict[str, Any], previous: TaskStatus | None = None
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {"at": now_iso(), "actor": actor, "detail": detail}
+    if status is not None:
+        entry["status"] = status.value
+    if previous is not None:
+        entry["from"] = previous.value
+    return entry

@@ -1,0 +1,143 @@
+"""The task store and the classify/act services against moto server, through the real boto3 client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from switchboard.act import ActService
+from switchboard.classify import ClassifyService
+from switchboard.errors import ConcurrentUpdate, IllegalTransition, PermanentActionError
+from switchboard.models import ActionRequest, InboundEvent, Platform, Service, TaskStatus
+from switchboard.rules import default_chain
+from switchboard.state import TaskStore
+from tests.fakes import FakeQueue
+
+
+def inbound(text: str = "/label bug", event_id: str = "delivery-1") -> InboundEvent:
+    return InboundEvent(
+        platform=Platform.GITHUB,
+        event_id=event_id,
+        event_type="issue_comment.created",
+        author="mona",
+        conversation="octo-org/demo#7",
+        text=text,
+        received_at=datetime.now(UTC),
+        context={"repo": "octo-org/demo", "number": "7", "kind": "issue"},
+    )
+
+
+@pytest.fixture
+def store(tables: tuple[str, str], aws: Callable[[str], Any]) -> TaskStore:
+    return TaskStore(*tables, dynamodb=aws("dynamodb"))
+
+
+def classify_service(store: TaskStore, queue: FakeQueue) -> ClassifyService:
+    return ClassifyService(
+        store, queue, lambda service: f"https://sqs.local/act-{service}.fifo", default_chain(), 14
+    )
+
+
+def test_claim_opens_one_task_and_a_second_claim_is_refused(store: TaskStore) -> None:
+    event = inbound()
+    task = store.claim_and_open(event, owner="m-1", claim_ttl_days=14)
+    assert task is not None and task.status is TaskStatus.RECEIVED
+    assert store.claim_and_open(event, owner="m-2", claim_ttl_days=14) is None
+    claim = store.claim("github", event.event_id)
+    assert claim is not None and (claim.owner, claim.task_id) == ("m-1", event.task_id)
+    assert [t.task_id for t in store.find_by_event(event.event_id)] == [event.task_id]
+
+
+def test_transition_is_conditional_on_status_and_version(store: TaskStore) -> None:
+    task = store.claim_and_open(inbound(), owner="m-1", claim_ttl_days=14)
+    assert task is not None
+    moved = store.transition(task, TaskStatus.CLASSIFIED, "test", {"why": "first"})
+    assert (moved.status, moved.version) == (TaskStatus.CLASSIFIED, 2)
+    with pytest.raises(ConcurrentUpdate):
+        store.transition(task, TaskStatus.CLASSIFIED, "test", {"why": "stale copy"})
+    with pytest.raises(IllegalTransition):
+        store.transition(moved, TaskStatus.RECEIVED, "test")
+    history = store.get(task.task_id).history
+    assert [entry.get("status") for entry in history] == ["RECEIVED", "CLASSIFIED"]
+    assert history[1]["from"] == "RECEIVED" and history[1]["detail"] == {"why": "first"}
+
+
+def test_classify_dispatches_the_label_command_once(store: TaskStore) -> None:
+    queue = FakeQueue()
+    event = inbound()
+    assert classify_service(store, queue).process(event, "m-1") is TaskStatus.DISPATCHED
+    [message] = queue.sent
+    action = ActionRequest.model_validate_json(message.body)
+    assert (action.ability, action.params["labels"], message.dedup_id) == (
+        "github.add_labels",
+        ["bug"],
+        f"{event.task_id}#0",
+    )
+    assert message.queue_url == "https://sqs.local/act-github.fifo"
+
+
+def test_a_racing_duplicate_message_skips_without_a_second_task(store: TaskStore) -> None:
+    queue = FakeQueue()
+    event = inbound()
+    service = classify_service(store, queue)
+    service.process(event, "m-1")
+    assert service.process(event, "m-2") is None
+    assert len(queue.sent) == 1
+    assert len(store.find_by_event(event.event_id)) == 1
+
+
+def test_redelivery_after_a_crash_before_dispatch_resumes(store: TaskStore) -> None:
+    queue = FakeQueue(fail_next=1)
+    event = inbound()
+    service = classify_service(store, queue)
+    with pytest.raises(ConnectionError):
+        service.process(event, "m-1")
+    assert store.get(event.task_id).status is TaskStatus.CLASSIFIED
+    assert service.process(event, "m-1") is TaskStatus.DISPATCHED
+    assert len(queue.sent) == 1
+
+
+def test_unrecognized_text_is_dropped_with_a_reason_until_a_model_is_configured(store: TaskStore) -> None:
+    event = inbound("What does this error mean?")
+    assert classify_service(store, FakeQueue()).process(event, "m-1") is TaskStatus.DROPPED
+    assert store.get(event.task_id).reason == "needs_classification:no_model_configured"
+
+
+def dispatched(store: TaskStore) -> ActionRequest:
+    queue = FakeQueue()
+    classify_service(store, queue).process(inbound(), "m-1")
+    return ActionRequest.model_validate_json(queue.sent[0].body)
+
+
+def test_act_records_the_result_and_finishes_the_task_once(store: TaskStore) -> None:
+    calls: list[str] = []
+
+    def execute(action: ActionRequest) -> dict[str, Any]:
+        calls.append(action.action_id)
+        return {"status": 200}
+
+    action = dispatched(store)
+    service = ActService(store, execute)
+    assert service.process(action) is TaskStatus.DONE
+    assert service.process(action) is TaskStatus.DONE  # a redelivery: recorded once, no second transition
+    task = store.get(action.task_id)
+    assert task.completed_actions == [action.action_id]
+    assert [entry.get("status") for entry in task.history].count("DONE") == 1
+
+
+def test_permanent_action_error_fails_the_task_with_the_reason(store: TaskStore) -> None:
+    def execute(action: ActionRequest) -> dict[str, Any]:
+        raise PermanentActionError("github", "HTTP 404 from POST /labels", 404)
+
+    action = dispatched(store)
+    assert ActService(store, execute).process(action) is TaskStatus.FAILED
+    assert store.get(action.task_id).reason == "HTTP 404 from POST /labels"
+
+
+def test_act_refuses_an_ability_outside_the_allow_list(store: TaskStore) -> None:
+    action = dispatched(store)
+    forged = action.model_copy(update={"ability": "github.delete_repo", "service": Service.GITHUB})
+    assert ActService(store, lambda a: {"status": 200}).process(forged) is TaskStatus.FAILED
