@@ -10,13 +10,14 @@ import argparse
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
-STATE_FILE = Path(".switchboard/local.json")
+STATE_FILE = Path(os.environ.get("SWITCHBOARD_STATE_DIR", ".switchboard")) / "local.json"
 
 
 class CliError(Exception):
@@ -93,6 +94,25 @@ def signed_headers(
             "X-GitHub-Delivery": delivery_id,
             "X-Hub-Signature-256": sign(secret.split()[0], body),
             "User-Agent": "GitHub-Hookshot/switchboard-cli",
+        }
+    if platform == "slack":
+        from switchboard.adapters.slack import sign as slack_sign
+
+        timestamp = str(int(time.time()))
+        return {
+            "Content-Type": "application/json",
+            "X-Slack-Request-Timestamp": timestamp,
+            "X-Slack-Signature": slack_sign(secret.split()[0], timestamp, body),
+        }
+    if platform == "standard":
+        from switchboard.adapters.standard import sign as standard_sign
+
+        timestamp = str(int(time.time()))
+        return {
+            "Content-Type": "application/json",
+            "webhook-id": delivery_id,
+            "webhook-timestamp": timestamp,
+            "webhook-signature": standard_sign(secret.split()[0], delivery_id, timestamp, body),
         }
     raise CliError(f"switchboard send does not know how to sign for {platform!r}")
 
@@ -212,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("local", help="run the whole stack on this machine (see `switchboard local --help`)")
 
     send = commands.add_parser("send", help="sign a payload the way the platform does and post it")
-    send.add_argument("platform", choices=["github"])
+    send.add_argument("platform", choices=["github", "slack", "standard"])
     send.add_argument("file", help="the JSON payload, e.g. events/github/issue_comment.label_bug.json")
     send.add_argument("--url", help="the webhook URL (default: the local runtime's)")
     send.add_argument("--delivery-id", help="the delivery id to send (default: a new UUID)")

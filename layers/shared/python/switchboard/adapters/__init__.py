@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from switchboard.adapters.base import Accepted, Ignored, PlatformAdapter, Reply, WebhookRequest
 from switchboard.adapters.github import GitHubAdapter
+from switchboard.adapters.slack import SlackAdapter
+from switchboard.adapters.standard import StandardWebhooksAdapter
 from switchboard.errors import UnknownPlatform
 
 ADAPTERS: dict[str, type[PlatformAdapter]] = {
     "github": GitHubAdapter,
+    "slack": SlackAdapter,
+    "standard": StandardWebhooksAdapter,
 }
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
-from switchboard.errors import MalformedPayload
+from switchboard.errors import BadSignature, MalformedPayload
 from switchboard.models import InboundEvent, Platform
 
 
@@ -31,6 +31,19 @@ class WebhookRequest:
         if not isinstance(payload, dict):
             raise MalformedPayload("json_not_an_object")
         return payload
+
+
+REPLAY_WINDOW_SECONDS = 300
+
+
+def check_timestamp(value: str, now: datetime, window: int = REPLAY_WINDOW_SECONDS) -> None:
+    """A signed timestamp must be within ``window`` seconds of now, either way: older is a replay."""
+    try:
+        sent = int(value)
+    except ValueError:
+        raise BadSignature("malformed_timestamp") from None
+    if abs(now.timestamp() - sent) > window:
+        raise BadSignature("stale_timestamp")
 
 
 @dataclass(frozen=True)

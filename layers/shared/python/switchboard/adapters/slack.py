@@ -1,0 +1,89 @@
+"""Slack Events API: ``X-Slack-Signature`` v0 over ``v0:{timestamp}:{body}``, a five-minute replay window on
+``X-Slack-Request-Timestamp``, ``event_id`` as the dedup id (so ``X-Slack-Retry-Num`` retries are duplicates),
+the thread as the message group, and bot messages (ours included) ignored."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from switchboard.adapters.base import (
+    Accepted,
+    Ignored,
+    Interpretation,
+    Reply,
+    WebhookRequest,
+    check_timestamp,
+)
+from switchboard.errors import BadSignature, MalformedPayload
+from switchboard.models import InboundEvent, Platform
+from switchboard.sanitize import clean_field, clean_text, extract_links
+
+ACCEPTED_EVENTS = frozenset({"message", "app_mention"})
+IGNORED_SUBTYPES = frozenset(
+    {"bot_message", "message_changed", "message_deleted", "channel_join", "channel_leave"}
+)
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The ``X-Slack-Signature`` value Slack would send."""
+    base = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+class SlackAdapter:
+    platform: ClassVar[Platform] = Platform.SLACK
+
+    def verify(self, request: WebhookRequest, secrets: Sequence[str]) -> None:
+        timestamp = request.header("x-slack-request-timestamp")
+        signature = request.header("x-slack-signature")
+        if not timestamp or not signature:
+            raise BadSignature("missing_signature")
+        check_timestamp(timestamp, request.received_at)
+        given = signature.encode()
+        if not any(hmac.compare_digest(sign(s, timestamp, request.body).encode(), given) for s in secrets):
+            raise BadSignature("signature_mismatch")
+
+    def interpret(self, request: WebhookRequest, payload: dict[str, Any]) -> Interpretation:
+        kind = payload.get("type")
+        if kind == "url_verification":
+            challenge = payload.get("challenge")
+            if not isinstance(challenge, str) or not challenge:
+                raise MalformedPayload("missing_challenge")
+            return Reply(200, {"challenge": challenge})
+        event_id = clean_field(payload.get("event_id"))
+        if not event_id:
+            raise MalformedPayload("missing_event_id")
+        if kind != "event_callback":
+            return Ignored(event_id, f"payload_not_handled:{kind}")
+        event = payload.get("event")
+        if not isinstance(event, dict):
+            raise MalformedPayload("missing_event")
+        event_type = clean_field(event.get("type")) or "unknown"
+        if event_type not in ACCEPTED_EVENTS:
+            return Ignored(event_id, f"event_not_handled:{event_type}")
+        if event.get("bot_id") or event.get("subtype") in IGNORED_SUBTYPES:
+            return Ignored(event_id, "bot_or_system_message")
+        channel = clean_field(event.get("channel"))
+        ts = clean_field(event.get("ts"))
+        if not channel or not ts:
+            raise MalformedPayload("missing_channel_or_ts")
+        thread = clean_field(event.get("thread_ts")) or ts
+        team = clean_field(payload.get("team_id")) or "team"
+        text = clean_text(event.get("text"))
+        return Accepted(
+            InboundEvent(
+                platform=Platform.SLACK,
+                event_id=event_id,
+                event_type=event_type,
+                author=clean_field(event.get("user")),
+                conversation=f"{team}:{channel}:{thread}",
+                text=text,
+                links=extract_links(text),
+                received_at=request.received_at,
+                raw_ref=f"slack://{team}/{channel}/{ts}",
+                context={"team": team, "channel": channel, "thread_ts": thread, "ts": ts},
+            )
+        )
