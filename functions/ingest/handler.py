@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.adapters import adapter_for
-from switchboard.ingest import IngestService, split_secrets
+from switchboard.ingest import Enqueuer, IngestService, split_secrets
 from switchboard.memory import SeenLog
 from switchboard.queues import SqsQueueSender
 from switchboard.settings import ingest_settings
@@ -33,9 +33,11 @@ def service() -> IngestService:
     return IngestService(
         adapter=adapter_for(settings.platform.value),
         secrets=_secrets,
-        queue=SqsQueueSender(),
-        queue_url=settings.ingest_queue_url,
-        seen=SeenLog(settings.memory_table_name, settings.seen_ttl_days),
+        door=Enqueuer(
+            SqsQueueSender(),
+            settings.ingest_queue_url,
+            SeenLog(settings.memory_table_name, settings.seen_ttl_days),
+        ),
     )
 
 

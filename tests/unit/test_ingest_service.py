@@ -6,7 +6,7 @@ import json
 import pytest
 
 from switchboard.adapters.github import GitHubAdapter, sign
-from switchboard.ingest import MAX_BODY_BYTES, IngestService, split_secrets
+from switchboard.ingest import MAX_BODY_BYTES, Enqueuer, IngestService, split_secrets
 from switchboard.models import InboundEvent
 from tests.fakes import FakeDeliveryLog, FakeQueue
 
@@ -26,7 +26,7 @@ def log() -> FakeDeliveryLog:
 
 @pytest.fixture
 def door(queue: FakeQueue, log: FakeDeliveryLog) -> IngestService:
-    return IngestService(GitHubAdapter(), lambda: [SECRET], queue, QUEUE, log)
+    return IngestService(GitHubAdapter(), lambda: [SECRET], Enqueuer(queue, QUEUE, log))
 
 
 def headers(body: bytes, delivery: str = "d-1", event: str = "issue_comment", **extra: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from switchboard.adapters import Accepted, Ignored, PlatformAdapter, Reply, WebhookRequest
+from switchboard.adapters import Ignored, PlatformAdapter, Reply, WebhookRequest
 from switchboard.errors import MalformedPayload, PayloadTooLarge, RequestRejected, UnsupportedMediaType
 from switchboard.models import InboundEvent, IngestAnswer
 from switchboard.queues import QueueSender
@@ -51,20 +51,42 @@ class HttpResponse:
         }
 
 
-class IngestService:
-    def __init__(
-        self,
-        adapter: PlatformAdapter,
-        secrets: SecretSource,
-        queue: QueueSender,
-        queue_url: str,
-        seen: DeliveryLog,
-    ) -> None:
-        self.adapter = adapter
-        self.secrets = secrets
+class Enqueuer:
+    """The one way an event enters the pipeline, for webhooks and polled feeds alike.
+
+    The seen mark is written only after the message is in the queue: a failed enqueue leaves no mark, so the
+    provider's retry (or the next poll) still gets through.
+    """
+
+    def __init__(self, queue: QueueSender, queue_url: str, seen: DeliveryLog) -> None:
         self.queue = queue
         self.queue_url = queue_url
         self.seen = seen
+
+    def enqueue(self, event: InboundEvent) -> str:
+        """``accepted`` or ``duplicate``."""
+        logger.set_correlation_id(event.event_id)
+        if self.seen.seen(event.platform.value, event.event_id):
+            logger.info("duplicate delivery", platform=event.platform.value)
+            count("EventsDuplicate")
+            return "duplicate"
+        message_id = self.queue.send(
+            self.queue_url,
+            event.model_dump_json(),
+            group_id=f"{event.platform.value}:{event.conversation}",
+            dedup_id=f"{event.platform.value}:{event.event_id}",
+        )
+        self.seen.mark(event.platform.value, event.event_id, message_id)
+        logger.info("event accepted", platform=event.platform.value, message_id=message_id)
+        count("EventsAccepted")
+        return "accepted"
+
+
+class IngestService:
+    def __init__(self, adapter: PlatformAdapter, secrets: SecretSource, door: Enqueuer) -> None:
+        self.adapter = adapter
+        self.secrets = secrets
+        self.door = door
 
     def handle(self, headers: Mapping[str, str], raw_body: str | None, is_base64: bool) -> HttpResponse:
         """The one place where a rejected request becomes an HTTP answer."""
@@ -95,25 +117,8 @@ class IngestService:
             logger.info("event ignored", event_id=outcome.event_id, reason=outcome.reason)
             count("EventsIgnored")
             return HttpResponse(202, answer(outcome.event_id, "ignored", outcome.reason))
-        return self._enqueue(outcome)
-
-    def _enqueue(self, accepted: Accepted) -> HttpResponse:
-        event: InboundEvent = accepted.event
-        logger.set_correlation_id(event.event_id)
-        if self.seen.seen(event.platform.value, event.event_id):
-            logger.info("duplicate delivery", platform=event.platform.value)
-            count("EventsDuplicate")
-            return HttpResponse(202, answer(event.event_id, "duplicate"))
-        message_id = self.queue.send(
-            self.queue_url,
-            event.model_dump_json(),
-            group_id=f"{event.platform.value}:{event.conversation}",
-            dedup_id=f"{event.platform.value}:{event.event_id}",
-        )
-        self.seen.mark(event.platform.value, event.event_id, message_id)
-        logger.info("event accepted", platform=event.platform.value, message_id=message_id)
-        count("EventsAccepted")
-        return HttpResponse(202, answer(event.event_id, "accepted"))
+        status = self.door.enqueue(outcome.event)
+        return HttpResponse(202, answer(outcome.event.event_id, status))
 
 
 def count(name: str) -> None:
