@@ -1,17 +1,39 @@
-"""Poll: scheduled pull of feeds for platforms without webhooks. No feed is configured until the ingestion
-issue adds the feed readers; the run reports that plainly."""
+"""Poll: the scheduled pull of feeds for platforms without webhooks. Enqueues exactly like a webhook does."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from switchboard.feeds import CursorStore, Poller
+from switchboard.ingest import Enqueuer
+from switchboard.memory import SeenLog
+from switchboard.queues import SqsQueueSender
+from switchboard.settings import poll_settings
+
 logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@lru_cache(maxsize=1)
+def poller() -> Poller:
+    settings = poll_settings()
+    seen = SeenLog(settings.memory_table_name, settings.seen_ttl_days)
+    return Poller(
+        settings.feeds,
+        Enqueuer(SqsQueueSender(), settings.ingest_queue_url, seen),
+        CursorStore(settings.memory_table_name),
+        timeout=settings.feed_timeout_seconds,
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    logger.info("poll ran", feeds=0)
-    return {"feeds": 0, "enqueued": 0}
+    metrics.add_dimension(name="platform", value="feed")
+    return poller().run()

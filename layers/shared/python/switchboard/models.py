@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 
 class Platform(StrEnum):
@@ -112,3 +112,19 @@ class IngestAnswer(BaseModel):
     event_id: str
     status: str  # accepted | duplicate | ignored
     reason: str | None = None
+
+
+class FeedKind(StrEnum):
+    ATOM = "atom"
+    RSS = "rss"
+    MENTIONS = "mentions"
+
+
+class FeedSpec(BaseModel):
+    """One configured feed (from CDK context ``feeds``, passed to the poll function as JSON)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    kind: FeedKind
+    url: HttpUrl

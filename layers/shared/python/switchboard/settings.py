@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from switchboard.models import Platform, Service
+from switchboard.models import FeedSpec, Platform, Service
 
 
 class _Base(BaseSettings):
@@ -75,6 +75,18 @@ class HealthSettings(ObservabilityMixin):
 @lru_cache(maxsize=1)
 def health_settings() -> HealthSettings:
     return HealthSettings()
+
+
+class PollSettings(ObservabilityMixin, MemoryTableMixin):
+    ingest_queue_url: str
+    feeds: list[FeedSpec]
+    seen_ttl_days: int = 30
+    feed_timeout_seconds: float = 8.0
+
+
+@lru_cache(maxsize=1)
+def poll_settings() -> PollSettings:
+    return PollSettings()
 
 
 class TriageSettings(ObservabilityMixin, TasksTableMixin):
