@@ -92,7 +92,7 @@ def test_feeds_are_enqueued_once_and_a_failing_feed_does_not_stop_the_others(
         {"name": "forum", "kind": "rss", "url": f"{feed_url}/rss"},
         {"name": "social", "kind": "mentions", "url": f"{feed_url}/mentions"},
     ]
-    poller = make_poller(aws, tables[1], queue_url, feeds)
+    poller = make_poller(aws, tables, queue_url, feeds)
 
     first = poller.run()
     assert first["accepted"] == 5
