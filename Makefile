@@ -10,10 +10,11 @@ STACK ?= Switchboard
 TEMPLATE := cdk.out/$(STACK).template.json
 
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export UV_LINK_MODE := copy
 
-.PHONY: help dev local test test-unit test-integration test-infra test-e2e lint fmt synth deploy bench clean
+.PHONY: help dev layers local test test-unit test-integration test-infra test-e2e lint fmt synth deploy bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -29,8 +30,21 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-synth: dev ## write the CloudFormation template to cdk.out/ (no credentials, no network)
-	$(RUN) $(CDK) synth --quiet --app "$(UV) run --frozen python app.py" >/dev/null
+# The Lambda dependency layer (arm64, Python 3.13 wheels from the lock file), built without Docker. Powertools
+# comes from its official public layer and boto3 from the Lambda runtime, so both are pruned here.
+DEPS_LAYER := build/layers/deps
+$(DEPS_LAYER)/.built: uv.lock
+	rm -rf $(DEPS_LAYER) && mkdir -p $(DEPS_LAYER)
+	$(UV) export --frozen --no-dev --no-emit-project --no-header --no-hashes --no-annotate \
+		--prune boto3 --prune aws-lambda-powertools > $(DEPS_LAYER)/requirements.txt
+	$(UV) pip install --quiet --target $(DEPS_LAYER)/python --python-platform aarch64-manylinux2014 \
+		--python-version 3.13 --only-binary :all: -r $(DEPS_LAYER)/requirements.txt
+	@touch $@
+
+layers: dev $(DEPS_LAYER)/.built ## build the Lambda dependency layer into build/layers/deps
+
+synth: layers ## write the CloudFormation template to cdk.out/ (no credentials, no network)
+	$(CDK) synth --quiet >/dev/null
 	@echo "synthesized $(TEMPLATE)"
 
 local: synth ## run the whole agent on this machine (moto server, stand-ins, loopback API on :3000)
@@ -58,7 +72,7 @@ test-e2e: synth
 	$(RUN) pytest tests/e2e
 
 deploy: synth ## cdk deploy into the account and region of your AWS credentials
-	$(RUN) $(CDK) deploy $(STACK) --app "$(UV) run --frozen python app.py" $(DEPLOY_ARGS)
+	$(CDK) deploy $(STACK) $(DEPLOY_ARGS)
 
 bench: dev ## benchmarks (not yet: see the benchmark issue)
 	@echo "bench: not yet"

@@ -1,0 +1,191 @@
+"""The one place where Switchboard's Lambda defaults live, and the one helper that builds every function.
+
+Python 3.13 on ARM64, JSON logs into a log group per function (one month retention), X-Ray tracing, 256 MB.
+Each function gets its own role with no managed policy: it may write only its own log group, and every other
+permission is added by a ``grant_*`` call in ``infra/functions.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from aws_cdk import Duration, Fn, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+REPO_ROOT: Final = Path(__file__).resolve().parent.parent
+FUNCTIONS_DIR: Final = REPO_ROOT / "functions"
+SHARED_LAYER_DIR: Final = REPO_ROOT / "layers" / "shared"
+DEPS_LAYER_DIR: Final = REPO_ROOT / "build" / "layers" / "deps"
+
+RUNTIME: Final = lambda_.Runtime.PYTHON_3_13
+ARCHITECTURE: Final = lambda_.Architecture.ARM_64
+MEMORY_MB: Final = 256
+LOG_RETENTION: Final = logs.RetentionDays.ONE_MONTH
+HANDLER: Final = "handler.handler"
+METRICS_NAMESPACE: Final = "Switchboard"
+LOG_LEVEL: Final = "INFO"
+
+POWERTOOLS_LAYER_VERSION: Final = 27
+POWERTOOLS_LAYER_ARN: Final = (
+    "arn:aws:lambda:${AWS::Region}:017000801446:layer:"
+    f"AWSLambdaPowertoolsPythonV3-python313-arm64:{POWERTOOLS_LAYER_VERSION}"
+)
+
+# Timeout of each function, by its logical role (the SWITCHBOARD_FUNCTION value). Queue visibility timeouts
+# are derived from these, so they must be read from here and never repeated.
+TIMEOUT_SECONDS: Final[Mapping[str, int]] = {
+    "ingest": 10,
+    "health": 5,
+    "classify": 30,
+    "decide": 60,
+    "act": 30,
+    "poll": 60,
+    "triage": 300,
+}
+
+# Never ship bytecode caches or editable-install metadata in a code asset.
+ASSET_EXCLUDE: Final = ["**/__pycache__", "**/*.pyc", "**/*.egg-info", "**/.DS_Store"]
+# The Makefile's bookkeeping next to python/ in the dependency layer dir is not part of the layer.
+DEPS_LAYER_EXCLUDE: Final = [*ASSET_EXCLUDE, "requirements.txt", ".built"]
+
+
+def pascal(name: str) -> str:
+    """A construct id from a Switchboard name: ``act-github`` -> ``ActGithub``, ``llm:x`` -> ``LlmX``."""
+    return "".join(part.capitalize() for part in name.replace(":", "-").split("-"))
+
+
+def timeout_of(role: str) -> Duration:
+    """The timeout of the functions with this logical role."""
+    return Duration.seconds(TIMEOUT_SECONDS[role])
+
+
+def ensure_deps_layer_dir(path: Path = DEPS_LAYER_DIR) -> Path:
+    """Create an empty placeholder for the dependency layer so that synth never needs the network.
+
+    The Makefile builds the real layer (pydantic, pydantic-settings, anthropic for arm64/3.13) before synth.
+    """
+    (path / "python").mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What differs between two Switchboard functions; everything else is a default from this module."""
+
+    construct_id: str
+    code: str
+    role: str
+    description: str
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+
+class LambdaFactory(Construct):
+    """Owns the shared layers and builds every function with the same defaults."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.powertools_layer = self._build_powertools_layer()
+        self.shared_layer = self._build_shared_layer()
+        self.deps_layer = self._build_deps_layer()
+        # Lambda unpacks layers in order, later ones overwriting earlier ones. With the recognizeLayerVersion
+        # feature flag CDK sorts a function's layers by construct path, so the construct ids are chosen to
+        # sort in the order that matters: Powertools, then our pinned dependencies (they win where both ship
+        # a package), then the shared library. tests/infra pins this order.
+        self.layers: list[lambda_.ILayerVersion] = [self.powertools_layer, self.deps_layer, self.shared_layer]
+        self._code: dict[str, lambda_.Code] = {}
+
+    def _build_powertools_layer(self) -> lambda_.ILayerVersion:
+        return lambda_.LayerVersion.from_layer_version_arn(
+            self, "PowertoolsLayer", Fn.sub(POWERTOOLS_LAYER_ARN)
+        )
+
+    def _build_shared_layer(self) -> lambda_.LayerVersion:
+        return self._build_asset_layer(
+            "SharedLayer",
+            SHARED_LAYER_DIR,
+            "Switchboard shared library (models, adapters, rules, state)",
+            ASSET_EXCLUDE,
+        )
+
+    def _build_deps_layer(self) -> lambda_.LayerVersion:
+        return self._build_asset_layer(
+            "PythonDepsLayer",
+            ensure_deps_layer_dir(),
+            "Switchboard third-party dependencies (arm64, Python 3.13)",
+            DEPS_LAYER_EXCLUDE,
+        )
+
+    def _build_asset_layer(
+        self, construct_id: str, path: Path, description: str, exclude: list[str]
+    ) -> lambda_.LayerVersion:
+        return lambda_.LayerVersion(
+            self,
+            construct_id,
+            code=lambda_.Code.from_asset(str(path), exclude=exclude),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description=description,
+        )
+
+    def _code_asset(self, name: str) -> lambda_.Code:
+        """One code asset per folder under functions/, shared by every function built from it."""
+        if name not in self._code:
+            self._code[name] = lambda_.Code.from_asset(str(FUNCTIONS_DIR / name), exclude=ASSET_EXCLUDE)
+        return self._code[name]
+
+    def build(self, scope: Construct, spec: FunctionSpec) -> lambda_.Function:
+        """Build one function, its log group and its role, with the Switchboard defaults."""
+        log_group = self._build_log_group(scope, spec)
+        role = self._build_role(scope, spec, log_group)
+        return lambda_.Function(
+            scope,
+            spec.construct_id,
+            description=spec.description,
+            code=self._code_asset(spec.code),
+            handler=HANDLER,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            memory_size=MEMORY_MB,
+            timeout=timeout_of(spec.role),
+            tracing=lambda_.Tracing.ACTIVE,
+            logging_format=lambda_.LoggingFormat.JSON,
+            log_group=log_group,
+            role=role,
+            layers=self.layers,
+            environment={**self._common_environment(spec.role), **spec.environment},
+        )
+
+    @staticmethod
+    def _build_log_group(scope: Construct, spec: FunctionSpec) -> logs.LogGroup:
+        return logs.LogGroup(
+            scope,
+            f"{spec.construct_id}Logs",
+            retention=LOG_RETENTION,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+    @staticmethod
+    def _build_role(scope: Construct, spec: FunctionSpec, log_group: logs.LogGroup) -> iam.Role:
+        role = iam.Role(
+            scope,
+            f"{spec.construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Switchboard {spec.construct_id}: its own log group plus explicit grants",
+        )
+        log_group.grant_write(role)
+        return role
+
+    @staticmethod
+    def _common_environment(role: str) -> dict[str, str]:
+        return {
+            "POWERTOOLS_SERVICE_NAME": f"switchboard-{role}",
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "POWERTOOLS_LOG_LEVEL": LOG_LEVEL,
+            "SWITCHBOARD_FUNCTION": role,
+        }

@@ -1,0 +1,130 @@
+"""The Switchboard stack: it only composes the constructs, in the order of the diagram in DESIGN.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from typing import Any, Final
+
+from aws_cdk import App, CfnOutput, Stack
+from constructs import Construct
+
+from infra import nag
+from infra.api import Api
+from infra.functions import DEFAULT_TICKETS_API_URL, Functions
+from infra.lambda_defaults import REPO_ROOT
+from infra.monitoring import Monitoring
+from infra.queues import Queues
+from infra.schedules import Schedules
+from infra.secrets import Secrets
+from infra.state import State
+
+STACK_NAME: Final = "Switchboard"
+DEFAULT_OUTDIR: Final = REPO_ROOT / "cdk.out"
+CDK_JSON: Final = REPO_ROOT / "cdk.json"
+PYPROJECT: Final = REPO_ROOT / "pyproject.toml"
+# What the CDK CLI passes to the app (with cdk.json's versionReporting: false), so that a plain
+# ``python app.py`` writes the same template as ``cdk synth``: construct paths and asset paths in Metadata
+# (the local runtime finds each function's code through them), no AWS::CDK::Metadata resource.
+CLI_CONTEXT: Final = {
+    "aws:cdk:enable-path-metadata": True,
+    "aws:cdk:enable-asset-metadata": True,
+    "aws:cdk:version-reporting": False,
+}
+
+
+def project_version() -> str:
+    """The version in pyproject.toml, reported by the health function."""
+    with PYPROJECT.open("rb") as file:
+        return str(tomllib.load(file)["project"]["version"])
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """cdk.json's context (feature flags): ``python app.py`` and ``cdk synth`` build the same stack."""
+    return dict(json.loads(CDK_JSON.read_text()).get("context", {}))
+
+
+class SwitchboardStack(Stack):
+    """Platforms -> API -> ingest -> queues -> classify/decide -> act, plus state, secrets, schedules, alarms.
+
+    The stack is environment-agnostic: the region and account are CloudFormation pseudo parameters.
+    CDK context: ``alertEmail`` (optional e-mail subscription to the alert topic), ``ticketsApiUrl``,
+    ``feeds`` (a JSON list of ``{"name", "kind": "atom"|"rss"|"mentions", "url"}`` for the poll function).
+    """
+
+    def __init__(self, scope: Construct, construct_id: str = STACK_NAME) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            description="Switchboard: an event-driven agent on AWS Lambda + SQS",
+        )
+        self.secrets = Secrets(self, "Secrets")
+        self.state = State(self, "State")
+        self.queues = Queues(self, "Queues")
+        self.monitoring = Monitoring(
+            self, "Monitoring", dlqs=self.queues.dlqs, alert_email=self._context_str("alertEmail")
+        )
+        self.functions = Functions(
+            self,
+            "Functions",
+            queues=self.queues,
+            state=self.state,
+            secrets=self.secrets,
+            alert_topic=self.monitoring.alert_topic,
+            version=project_version(),
+            tickets_api_url=self._context_str("ticketsApiUrl") or DEFAULT_TICKETS_API_URL,
+            feeds=self._feeds(),
+        )
+        self.api = Api(
+            self, "Api", ingest_functions=self.functions.ingest, health_function=self.functions.health
+        )
+        self.schedules = Schedules(self, "Schedules", poll=self.functions.poll, triage=self.functions.triage)
+        self._build_outputs()
+        nag.acknowledge(self)
+
+    def _feeds(self) -> list[dict[str, str]]:
+        feeds = self.node.try_get_context("feeds") or []
+        if isinstance(feeds, str):
+            feeds = json.loads(feeds)
+        if not isinstance(feeds, list) or not all(isinstance(feed, dict) for feed in feeds):
+            raise ValueError('context "feeds" must be a JSON list of {"name", "kind", "url"} objects')
+        return feeds
+
+    def _context_str(self, key: str) -> str | None:
+        value = self.node.try_get_context(key)
+        return str(value) if value else None
+
+    def _build_outputs(self) -> None:
+        """The outputs that ``switchboard --stack NAME`` reads."""
+        outputs = {
+            "ApiUrl": (self.api.url, "Base URL of the HTTP API"),
+            "TasksTableName": (self.state.tasks_table.table_name, "Tasks table"),
+            "MemoryTableName": (self.state.memory_table.table_name, "Memory table"),
+            "IngestQueueUrl": (self.queues.ingest.queue_url, "Ingest queue"),
+            "AlertTopicArn": (self.monitoring.alert_topic.topic_arn, "Alert topic"),
+            "DlqUrls": (
+                self.to_json_string({name: dlq.queue_url for name, dlq in self.queues.dlqs.items()}),
+                "Dead-letter queue URLs by queue name (JSON)",
+            ),
+        }
+        for output_id, (value, description) in outputs.items():
+            CfnOutput(self, output_id, value=value, description=description)
+
+
+def build_app(
+    *, outdir: str | None = None, context: Mapping[str, Any] | None = None, nag_checks: bool = True
+) -> tuple[App, SwitchboardStack]:
+    """The CDK app with the one stack and cdk-nag's AWS Solutions checks.
+
+    Run by the CDK CLI, the CLI chooses the output directory (``CDK_OUTDIR``); run as ``python app.py``, it is
+    ``cdk.out`` at the repository root.
+    """
+    if outdir is None and "CDK_OUTDIR" not in os.environ:
+        outdir = str(DEFAULT_OUTDIR)
+    app = App(outdir=outdir, context={**CLI_CONTEXT, **cdk_json_context(), **(context or {})})
+    stack = SwitchboardStack(app, STACK_NAME)
+    if nag_checks:
+        nag.add_checks(app)
+    return app, stack

@@ -1,0 +1,25 @@
+"""The stack outputs that ``switchboard --stack NAME`` reads."""
+
+from __future__ import annotations
+
+from aws_cdk.assertions import Match, Template
+
+from infra.stack import SwitchboardStack
+from tests.infra.support import logical_id
+
+
+def test_outputs_name_the_resources_the_cli_needs(stack: SwitchboardStack, template: Template) -> None:
+    template.has_output("ApiUrl", {"Value": Match.object_like({"Fn::Join": Match.any_value()})})
+    template.has_output("TasksTableName", {"Value": {"Ref": logical_id(stack.state.tasks_table)}})
+    template.has_output("MemoryTableName", {"Value": {"Ref": logical_id(stack.state.memory_table)}})
+    template.has_output("IngestQueueUrl", {"Value": {"Ref": logical_id(stack.queues.ingest)}})
+    template.has_output("AlertTopicArn", {"Value": {"Ref": logical_id(stack.monitoring.alert_topic)}})
+    dlq_urls = template.find_outputs("DlqUrls")["DlqUrls"]["Value"]["Fn::Join"][1]
+    assert {part["Ref"] for part in dlq_urls if isinstance(part, dict)} == {
+        logical_id(dlq) for dlq in stack.queues.dlqs.values()
+    }
+
+
+def test_api_url_points_at_the_http_api(stack: SwitchboardStack, template: Template) -> None:
+    parts = template.find_outputs("ApiUrl")["ApiUrl"]["Value"]["Fn::Join"][1]
+    assert {"Ref": logical_id(stack.api.http_api)} in parts
