@@ -195,6 +195,146 @@ def render_timeline(task: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------- tasks
+
+
+def _store(target: Target) -> Any:
+    from switchboard.state import TaskStore
+
+    return TaskStore(
+        target.output("TasksTableName"), target.output("MemoryTableName"), dynamodb=target.client("dynamodb")
+    )
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from switchboard.models import TaskStatus
+
+    target = Target.resolve(args.stack)
+    tasks = _store(target).needing_attention(TaskStatus(args.status), limit=args.limit)
+    if args.json:
+        print(json.dumps([task.to_json() for task in tasks], indent=2))
+        return 0
+    if not tasks:
+        print(f"no task is {args.status}")
+    for task in tasks:
+        where = f"{task.platform:<8} {task.conversation:<36}"
+        print(f"{task.task_id}  {task.status.value:<11} {where} {task.reason or ''}")
+    return 0
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    from switchboard.models import Service
+    from switchboard.operations import resolve_closed, resolve_with_action
+    from switchboard.queues import SqsQueueSender
+
+    target = Target.resolve(args.stack)
+    store = _store(target)
+    if args.close:
+        task = resolve_closed(store, args.task_id, by=args.by, note=args.note or "")
+    else:
+        queue_urls = json.loads(target.output("QueueUrls"))
+        task = resolve_with_action(
+            store,
+            SqsQueueSender(target.client("sqs")),
+            lambda service: queue_urls[f"act-{Service(service).value}"],
+            args.task_id,
+            by=args.by,
+            ability_name=args.ability,
+            params=json.loads(args.params or "{}"),
+            note=args.note or "",
+        )
+    print(json.dumps(task.to_json(), indent=2) if args.json else render_timeline(task.to_json()))
+    return 0
+
+
+# ---------------------------------------------------------------- dlq
+
+
+def _dead_letters(target: Target) -> Any:
+    from switchboard.dlq import DeadLetterQueues
+
+    return DeadLetterQueues(
+        json.loads(target.output("DlqUrls")),
+        json.loads(target.output("QueueUrls")),
+        move_tasks=target.aws_endpoint_url is None,  # AWS offers StartMessageMoveTask; moto does not
+        sqs=target.client("sqs"),
+    )
+
+
+def _lookups(target: Target) -> tuple[Any, Any]:
+    from switchboard.errors import TaskNotFound
+
+    store = _store(target)
+
+    def history_of(task_id: str) -> list[dict[str, Any]] | None:
+        try:
+            return list(store.get(task_id).history)
+        except TaskNotFound:
+            return None
+
+    def breaker_open(service: str | None) -> bool:
+        if not service:
+            return False
+        item = store.dynamodb.get_item(
+            TableName=store.memory_table, Key={"pk": {"S": f"breaker#{service}"}, "sk": {"S": "breaker"}}
+        ).get("Item", {})
+        return item.get("state", {}).get("S") == "open"
+
+    return history_of, breaker_open
+
+
+def cmd_dlq(args: argparse.Namespace) -> int:
+    from switchboard.dlq import summarize
+
+    target = Target.resolve(args.stack)
+    dead = _dead_letters(target)
+    if args.dlq_command == "list":
+        depths = dead.depths()
+        if args.json:
+            print(json.dumps(depths, indent=2))
+        else:
+            for name, depth in depths.items():
+                print(f"{name:<14} {depth:>6} {'← needs a look' if depth else ''}")
+        return 0
+    history_of, breaker_open = _lookups(target)
+    if args.dlq_command == "triage":
+        letters = dead.read(history_of, breaker_open)
+        report = summarize(letters) | {"messages": [letter.to_json() for letter in letters]}
+        if args.json:
+            print(json.dumps(report, indent=2))
+            return 0
+        print(f"{report['total']} message(s) in dead-letter queues")
+        for row in report["categories"]:
+            print(f"  {row['count']:>4}  {row['category']:<48} e.g. {', '.join(row['example_tasks']) or '-'}")
+        return 0
+
+    def progress(done: int, total: int) -> None:
+        if not args.json:
+            print(f"\r  {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    result = dead.redrive(args.queue, history_of, breaker_open, args.category, args.dry_run, progress)
+    if not args.json:
+        print(file=sys.stderr)
+    summary = {
+        "queue": result.queue,
+        "moved": result.moved,
+        "kept": result.kept,
+        "dry_run": result.dry_run,
+        "method": result.method,
+        "groups": result.groups,
+    }
+    print(json.dumps(summary, indent=2) if args.json else _redrive_line(summary))
+    return 0
+
+
+def _redrive_line(summary: dict[str, Any]) -> str:
+    verb = "would move" if summary["dry_run"] else "moved"
+    return (
+        f"{summary['queue']}: {verb} {summary['moved']} message(s) back, kept {summary['kept']} in the DLQ "
+        f"({summary['method']}, {len(summary['groups'])} group(s), order kept within each group)"
+    )
+
+
 # ---------------------------------------------------------------- outbox
 
 
@@ -249,6 +389,49 @@ def build_parser() -> argparse.ArgumentParser:
     outbox = commands.add_parser("outbox", help="list the external calls that reached the local sink")
     outbox.add_argument("--json", action="store_true")
     outbox.set_defaults(func=cmd_outbox)
+
+    tasks = commands.add_parser("tasks", help="tasks that need a person (NEEDS_HUMAN or FAILED)")
+    tasks.add_argument("--status", choices=["NEEDS_HUMAN", "FAILED"], default="NEEDS_HUMAN")
+    tasks.add_argument("--limit", type=int, default=50)
+    tasks.add_argument("--json", action="store_true")
+    tasks.add_argument("--stack")
+    tasks.set_defaults(func=cmd_tasks)
+    task_commands = tasks.add_subparsers(dest="tasks_command")
+    resolve = task_commands.add_parser(
+        "resolve", help="resolve a task: with a chosen action, or closed with a note"
+    )
+    resolve.add_argument("task_id")
+    resolve.add_argument("--by", required=True, help="who resolves it (recorded in the history)")
+    how = resolve.add_mutually_exclusive_group(required=True)
+    how.add_argument("--ability", help="the action to take, e.g. github.comment")
+    how.add_argument("--close", action="store_true", help="close the task with --note, no action")
+    resolve.add_argument(
+        "--params", help='the action\'s parameters as JSON, e.g. \'{"body": "Fixed in 1.2"}\''
+    )
+    resolve.add_argument("--note", help="why (required with --close)")
+    resolve.add_argument("--json", action="store_true")
+    resolve.add_argument("--stack")
+    resolve.set_defaults(func=cmd_resolve)
+
+    dlq = commands.add_parser("dlq", help="dead-letter queues: list, triage, redrive")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
+    for name, text in (
+        ("list", "depth of every DLQ"),
+        ("triage", "categorize every DLQ message (none is removed)"),
+    ):
+        sub = dlq_commands.add_parser(name, help=text)
+        sub.add_argument("--json", action="store_true")
+        sub.add_argument("--stack")
+        sub.set_defaults(func=cmd_dlq)
+    redrive = dlq_commands.add_parser(
+        "redrive", help="move a DLQ's messages back to their queue, in group order"
+    )
+    redrive.add_argument("queue", help="the queue name, e.g. act-github")
+    redrive.add_argument("--category", help="only this category (from `dlq triage`), or a prefix of it")
+    redrive.add_argument("--dry-run", action="store_true")
+    redrive.add_argument("--json", action="store_true")
+    redrive.add_argument("--stack")
+    redrive.set_defaults(func=cmd_dlq)
     return parser
 
 
@@ -259,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except CliError as exc:
+    except (CliError, ValueError, KeyError) as exc:
         print(f"switchboard: {exc}", file=sys.stderr)
         return 2
 

@@ -54,7 +54,9 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     while not state_file.exists():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            pytest.fail("the local runtime did not start:\n" + (state_dir / "runtime.out").read_text()[-4000:])
+            pytest.fail(
+                "the local runtime did not start:\n" + (state_dir / "runtime.out").read_text()[-4000:]
+            )
         time.sleep(0.2)
     state = json.loads(state_file.read_text()) | {"state_dir": state_dir, "pid": process.pid}
     yield state

@@ -1,0 +1,379 @@
+"""A local stand-in for Anthropic's Messages API, for `make local` and the tests when no API key is set.
+
+It is a loopback HTTP server that speaks the Messages API shape (``POST /v1/messages`` with tools and
+``tool_choice``, ``tool_use`` content blocks, usage counts, error bodies), so the real ``anthropic`` SDK talks
+to it through ``base_url``. It is NOT a model: it chooses deterministically, from keyword tables, so that
+tests and demos are repeatable. It can inject faults: 429 with retry-after, 529 overloaded, 500, a slow
+answer, and malformed tool input. ``GET /_standin/calls`` lists what it was asked; ``POST /_standin/faults``
+queues faults for the next requests; ``DELETE /_standin/calls`` clears the log.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+BANNER = "Messages API STAND-IN (deterministic keyword rules, not a model)"
+
+INJECTION = re.compile(
+    r"ignore (?:all |any )?(?:previous|prior|above) (?:instructions|rules)|system prompt|you are now|"
+    r"disregard (?:your|the) (?:rules|instructions)|developer mode|jailbreak|</?user_message>|"
+    r"act as (?:an? )?(?:admin|root)|reveal (?:your|the) (?:secret|key|token|prompt)|"
+    r"ignore (?:your|the) (?:(?:previous|prior|earlier) )?(?:instructions|rules|above)|new instructions|"
+    r"pretend (?:you are|you're|to be)|(?m:^\s*system\s*:)|"
+    r"vorherigen anweisungen|instrucciones anteriores|instructions précédentes|предыдущие инструкции",
+    re.IGNORECASE,
+)
+
+KEYWORDS: dict[str, tuple[str, ...]] = {
+    "abuse": ("idiot", "moron", "shut up", "trash bot", "hate you"),
+    "spam": (
+        "click here",
+        "limited offer",
+        "promo code",
+        "discount",
+        "subscribe to my",
+        "visit my profile",
+        "haz clic",
+        "gana dinero",
+    ),
+    "bug_report": (
+        "error",
+        "crash",
+        "exception",
+        "traceback",
+        "bug",
+        "broken",
+        "fails",
+        "failing",
+        "failed",
+        "doesn't work",
+        "does not work",
+        "not working",
+        "regression",
+        "500",
+        "stack trace",
+        "segfault",
+        "fehler",
+        "erreur",
+        "falla",
+        "不具合",
+        "ошибка",
+        "blank screen",
+        "hangs",
+        "timeout",
+        "stopped working",
+        "não funciona",
+        "エラー",
+        "错误",
+    ),
+    "question": (
+        "how do",
+        "how can",
+        "how to",
+        "what is",
+        "what does",
+        "why does",
+        "why is",
+        "is it possible",
+        "can i",
+        "can you explain",
+        "does it",
+        "where is",
+        "when will",
+        "wie kann",
+        "comment ",
+        "cómo",
+        "как ",
+        "どうやって",
+        "which version",
+    ),
+    "feature_request": (
+        "feature",
+        "would be nice",
+        "please add",
+        "support for",
+        "could you add",
+        "it would be great",
+        "proposal",
+        "enhancement",
+        "wish",
+        "add an option",
+        "add a way",
+    ),
+    "support_request": (
+        "can't log in",
+        "cannot log in",
+        "my account",
+        "billing",
+        "refund",
+        "invoice",
+        "password reset",
+        "locked out",
+        "access to",
+        "subscription",
+        "charged",
+    ),
+    "feedback": (
+        "thanks",
+        "thank you",
+        "love",
+        "great work",
+        "awesome",
+        "amazing",
+        "merci",
+        "danke",
+        "gracias",
+        "well done",
+        "kudos",
+        "nice job",
+        "grazie",
+        "obrigad",
+        "bedankt",
+        "спасибо",
+        "ありがとう",
+    ),
+}
+PRIORITY = ("abuse", "spam", "bug_report", "support_request", "feature_request", "question", "feedback")
+
+
+@dataclass
+class StandinState:
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def next_fault(self) -> str | None:
+        with self.lock:
+            return self.faults.pop(0) if self.faults else None
+
+
+def extract(messages: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """The delimited user text and the context JSON from the first user turn."""
+    for message in messages:
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        text = (
+            content
+            if isinstance(content, str)
+            else " ".join(block.get("text", "") for block in content or [] if isinstance(block, dict))
+        )
+        user = re.search(r"<user_message>\n?(.*?)\n?</user_message>", text, re.DOTALL)
+        context = re.search(r"<context>(.*?)</context>", text, re.DOTALL)
+        try:
+            facts = json.loads(context.group(1)) if context else {}
+        except json.JSONDecodeError:
+            facts = {}
+        return (user.group(1) if user else text), facts
+    return "", {}
+
+
+def classify(text: str, tier: str) -> dict[str, Any]:
+    lowered = text.lower()
+    if INJECTION.search(text):
+        return {"intent": "other", "confidence": 0.3 if tier == "small" else 0.8}
+    hits = {intent: sum(word in lowered for word in words) for intent, words in KEYWORDS.items()}
+    if text.strip().endswith("?") or "?" in text[:200]:
+        hits["question"] += 1
+    ranked = sorted((count, -PRIORITY.index(intent), intent) for intent, count in hits.items() if count)
+    if not ranked:
+        return {"intent": "other", "confidence": 0.4 if tier == "small" else 0.75}
+    top_count, _, top = ranked[-1]
+    rival = ranked[-2][0] if len(ranked) > 1 else 0
+    if top_count > rival:
+        confidence = 0.93 if top_count >= 2 else 0.85
+    else:  # a tie: the small model is unsure, a bigger one breaks it by priority
+        confidence = 0.55 if tier == "small" else 0.8
+        top = min((intent for count, _, intent in ranked if count == top_count), key=PRIORITY.index)
+    return {"intent": top, "confidence": confidence}
+
+
+def decide(text: str, facts: dict[str, Any], tools: list[str]) -> tuple[str, dict[str, Any]]:
+    """A tool and its input, the way a helpful (or, for injected text, a hijacked) model would choose."""
+    if INJECTION.search(text):
+        # A hijacked model tries to act somewhere else: our code must refuse it.
+        name = "github__close" if "github__close" in tools else tools[0]
+        return name, {"repo": "attacker/elsewhere", "number": 1, "reason": "completed"}
+    intent = facts.get("intent", "other")
+    first_line = (text.split("\n", 1)[0] or "A request")[:100]
+    answer = (
+        f"Thanks for reaching out. I've read your message (“{first_line[:60]}”) and a maintainer will follow "
+        "up here. In the meantime, the project README and docs/runbook.md cover the common cases."
+    )
+    if intent == "feature_request" and "github__add_labels" in tools:
+        return "github__add_labels", {"labels": ["enhancement"]}
+    if intent == "support_request" and "tickets__create" in tools:
+        return "tickets__create", {
+            "title": first_line if len(first_line) >= 3 else "Support request",
+            "body": text,
+        }
+    for reply in ("github__comment", "slack__reply"):
+        if reply in tools:
+            return reply, {"body": answer} if reply == "github__comment" else {"text": answer}
+    if "tickets__create" in tools:
+        return "tickets__create", {
+            "title": first_line if len(first_line) >= 3 else "Request",
+            "body": text or "-",
+        }
+    return "escalate__human", {
+        "summary": f"Please look at: {first_line}",
+        "decision_needed": "How to answer?",
+    }
+
+
+def choose(request: dict[str, Any], malformed: bool) -> tuple[str, dict[str, Any]]:
+    tools = [tool["name"] for tool in request.get("tools", [])]
+    choice = request.get("tool_choice") or {}
+    text, facts = extract(request.get("messages", []))
+    tier = "small" if "haiku" in str(request.get("model")) else "large"
+    if choice.get("type") == "tool":
+        tools = [choice["name"]]
+    if "classify_intent" in tools:
+        result: tuple[str, dict[str, Any]] = ("classify_intent", classify(text, tier))
+    else:
+        result = decide(text, facts, tools)
+    if malformed:
+        name, tool_input = result
+        broken = {key: "??" for key in tool_input} | {"unexpected": True}
+        return name, broken
+    return result
+
+
+def tokens(value: Any) -> int:
+    return max(1, len(json.dumps(value, ensure_ascii=False)) // 4)
+
+
+class MessagesApiStandin:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, slow_seconds: float = 12.0) -> None:
+        self.state = StandinState()
+        self.host = host
+        self.slow_seconds = slow_seconds
+        state, slow = self.state, slow_seconds
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.send_header("request-id", f"req_{uuid.uuid4().hex[:20]}")
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _body(self) -> Any:
+                length = int(self.headers.get("content-length") or 0)
+                return json.loads(self.rfile.read(length) or b"{}")
+
+            def do_GET(self) -> None:
+                if self.path == "/_standin/calls":
+                    with state.lock:
+                        self._send(200, list(state.calls))
+                else:
+                    self._send(404, _error("not_found_error", "no such route"))
+
+            def do_DELETE(self) -> None:
+                if self.path == "/_standin/calls":
+                    with state.lock:
+                        state.calls.clear()
+                        state.faults.clear()
+                    self._send(200, {"cleared": True})
+                else:
+                    self._send(404, _error("not_found_error", "no such route"))
+
+            def do_POST(self) -> None:
+                if self.path == "/_standin/faults":
+                    faults = self._body().get("faults", [])
+                    with state.lock:
+                        state.faults.extend(str(fault) for fault in faults)
+                    self._send(200, {"queued": len(faults)})
+                    return
+                if self.path.split("?")[0] != "/v1/messages":
+                    self._send(404, _error("not_found_error", f"no route {self.path}"))
+                    return
+                request = self._body()
+                fault = state.next_fault()
+                record = {
+                    "model": request.get("model"),
+                    "tools": [t.get("name") for t in request.get("tools", [])],
+                }
+                with state.lock:
+                    record |= {"fault": fault, "at": time.time()}
+                    state.calls.append(record)
+                if fault == "429":
+                    self._send(429, _error("rate_limit_error", "stand-in rate limit"), {"retry-after": "1"})
+                elif fault == "529":
+                    self._send(529, _error("overloaded_error", "stand-in overloaded"))
+                elif fault == "500":
+                    self._send(500, _error("api_error", "stand-in internal error"))
+                else:
+                    if fault == "slow":
+                        time.sleep(slow)
+                    name, tool_input = choose(request, malformed=fault == "malformed")
+                    record["tool"] = name
+                    self._send(
+                        200,
+                        {
+                            "id": f"msg_{uuid.uuid4().hex[:24]}",
+                            "type": "message",
+                            "role": "assistant",
+                            "model": request.get("model"),
+                            "content": [
+                                {
+                                    "type": "tool_use",
+                                    "id": f"toolu_{uuid.uuid4().hex[:24]}",
+                                    "name": name,
+                                    "input": tool_input,
+                                }
+                            ],
+                            "stop_reason": "tool_use",
+                            "stop_sequence": None,
+                            "usage": {
+                                "input_tokens": tokens(
+                                    [request.get("system"), request.get("messages"), request.get("tools")]
+                                ),
+                                "output_tokens": tokens(tool_input) + 12,
+                            },
+                        },
+                    )
+
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, name="messages-api-standin", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.server.server_address[1]}"
+
+    def start(self) -> MessagesApiStandin:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> MessagesApiStandin:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _error(kind: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "error": {"type": kind, "message": message}}
