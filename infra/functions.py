@@ -22,6 +22,7 @@ LLM_API_URL: Final = "https://api.anthropic.com"
 DEFAULT_TICKETS_API_URL: Final = "https://tickets.example.invalid/api"
 SLACK_API_URL: Final = "https://slack.com/api"
 GITHUB_API_URL: Final = "https://api.github.com"
+DEFAULT_ESCALATION_CHANNEL: Final = "switchboard-escalations"
 
 # The token secret each act service reads: escalation pages people on Slack.
 TOKEN_OF_SERVICE: Final[Mapping[str, str]] = {
@@ -65,12 +66,14 @@ class Functions(Construct):
         version: str,
         tickets_api_url: str = DEFAULT_TICKETS_API_URL,
         feeds: list[dict[str, str]] | None = None,
+        escalation_channel: str = DEFAULT_ESCALATION_CHANNEL,
     ) -> None:
         super().__init__(scope, construct_id)
         self._queues = queues
         self._state = state
         self._secrets = secrets
         self.defaults = LambdaFactory(self, "Defaults")
+        self._escalation_channel = escalation_channel
         self._service_api_urls = {
             "github": GITHUB_API_URL,
             "slack": SLACK_API_URL,
@@ -187,6 +190,7 @@ class Functions(Construct):
                     "SERVICE_API_URL": self._service_api_urls[service],
                     "SERVICE_TOKEN_SECRET_ID": token.secret_arn,
                     **(self._act_queue_environment() if replies else {}),
+                    **({"ESCALATION_CHANNEL": self._escalation_channel} if service == "escalate" else {}),
                 },
             ),
         )

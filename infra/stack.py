@@ -13,7 +13,7 @@ from constructs import Construct
 
 from infra import nag
 from infra.api import Api
-from infra.functions import DEFAULT_TICKETS_API_URL, Functions
+from infra.functions import DEFAULT_ESCALATION_CHANNEL, DEFAULT_TICKETS_API_URL, Functions
 from infra.lambda_defaults import REPO_ROOT
 from infra.monitoring import Monitoring
 from infra.queues import Queues
@@ -51,7 +51,8 @@ class SwitchboardStack(Stack):
 
     The stack is environment-agnostic: the region and account are CloudFormation pseudo parameters.
     CDK context: ``alertEmail`` (optional e-mail subscription to the alert topic), ``ticketsApiUrl``,
-    ``feeds`` (a JSON list of ``{"name", "kind": "atom"|"rss"|"mentions", "url"}`` for the poll function).
+    ``escalationChannel`` (the Slack channel people are paged in), and ``feeds`` (a JSON list of
+    ``{"name", "kind": "atom"|"rss"|"mentions", "url"}`` for the poll function).
     """
 
     def __init__(self, scope: Construct, construct_id: str = STACK_NAME) -> None:
@@ -76,6 +77,7 @@ class SwitchboardStack(Stack):
             version=project_version(),
             tickets_api_url=self._context_str("ticketsApiUrl") or DEFAULT_TICKETS_API_URL,
             feeds=self._feeds(),
+            escalation_channel=self._context_str("escalationChannel") or DEFAULT_ESCALATION_CHANNEL,
         )
         self.api = Api(
             self, "Api", ingest_functions=self.functions.ingest, health_function=self.functions.health

@@ -10,6 +10,9 @@ from constructs import Construct
 
 TTL_ATTRIBUTE: Final = "expires_at"
 TASKS_BY_EVENT_INDEX: Final = "by-event"
+# A sparse index: only tasks that need a person (NEEDS_HUMAN, FAILED) carry `attention`, so listing them reads
+# just those items, however many tasks ended DONE.
+TASKS_BY_ATTENTION_INDEX: Final = "by-attention"
 
 
 class State(Construct):
@@ -28,6 +31,12 @@ class State(Construct):
         table.add_global_secondary_index(
             index_name=TASKS_BY_EVENT_INDEX,
             partition_key=dynamodb.Attribute(name="event_id", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
+        table.add_global_secondary_index(
+            index_name=TASKS_BY_ATTENTION_INDEX,
+            partition_key=dynamodb.Attribute(name="attention", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="updated_at", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
         )
         return table

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+# What every function's template environment sets; the library's metrics need a namespace.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SwitchboardTests")
 
 import pytest
 from aws_lambda_powertools import Logger
@@ -76,13 +80,23 @@ def tables(aws: Callable[[str], Any]) -> tuple[str, str]:
         AttributeDefinitions=[
             {"AttributeName": "pk", "AttributeType": "S"},
             {"AttributeName": "event_id", "AttributeType": "S"},
+            {"AttributeName": "attention", "AttributeType": "S"},
+            {"AttributeName": "updated_at", "AttributeType": "S"},
         ],
         GlobalSecondaryIndexes=[
             {
                 "IndexName": "by-event",
                 "KeySchema": [{"AttributeName": "event_id", "KeyType": "HASH"}],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": "by-attention",
+                "KeySchema": [
+                    {"AttributeName": "attention", "KeyType": "HASH"},
+                    {"AttributeName": "updated_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
         ],
     )
     dynamodb.create_table(

@@ -17,8 +17,10 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from switchboard.act import ActService
+from switchboard.act import ActService, Executor
 from switchboard.actions.github import GitHubExecutor
+from switchboard.actions.slack import EscalateExecutor, SlackExecutor
+from switchboard.actions.tickets import TicketsExecutor
 from switchboard.models import ActionRequest, Service
 from switchboard.settings import act_settings
 from switchboard.state import TaskStore
@@ -30,13 +32,22 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 idempotency = IdempotencyConfig(event_key_jmespath="action_id", expires_after_seconds=14 * 86_400)
 
 
+def make_executor(service: Service, base_url: str, token: str, timeout: float) -> Executor:
+    if service is Service.GITHUB:
+        return GitHubExecutor(base_url, token, timeout)
+    if service is Service.SLACK:
+        return SlackExecutor(base_url, token, timeout)
+    if service is Service.TICKETS:
+        return TicketsExecutor(base_url, token, timeout)
+    return EscalateExecutor(base_url, token, timeout, act_settings().escalation_channel)
+
+
 @lru_cache(maxsize=1)
 def service() -> ActService:
     settings = act_settings()
     token = parameters.get_secret(settings.service_token_secret_id, max_age=300)
-    executors = {Service.GITHUB: GitHubExecutor}
-    executor = executors[settings.service](
-        settings.service_api_url, str(token), settings.http_timeout_seconds
+    executor = make_executor(
+        settings.service, settings.service_api_url, str(token), settings.http_timeout_seconds
     )
     persistence = DynamoDBPersistenceLayer(
         table_name=settings.memory_table_name, key_attr="pk", sort_key_attr="sk", expiry_attr="expires_at"

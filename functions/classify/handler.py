@@ -1,4 +1,4 @@
-"""Classify: claim, open the task, rules first; dispatch direct actions to the per-service queues."""
+"""Classify: claim, open the task, rules first, then the small model; dispatch or hand over to decide."""
 
 from __future__ import annotations
 
@@ -12,10 +12,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.classify import ClassifyService
+from switchboard.dlq import ORIGINAL_MESSAGE_ID
+from switchboard.intents import Policy
+from switchboard.llm import budgeted_llm
+from switchboard.memory import AuthorMemory
 from switchboard.models import InboundEvent
 from switchboard.queues import SqsQueueSender
 from switchboard.rules import default_chain
-from switchboard.settings import classify_settings
+from switchboard.settings import agent_settings
 from switchboard.state import TaskStore
 
 logger = Logger()
@@ -26,19 +30,25 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 @lru_cache(maxsize=1)
 def service() -> ClassifyService:
-    settings = classify_settings()
+    settings = agent_settings()
     return ClassifyService(
         store=TaskStore(settings.tasks_table_name, settings.memory_table_name, settings.task_ttl_days),
         queue=SqsQueueSender(),
         act_queue_url=settings.act_queue_url,
-        chain=default_chain(),
+        decide_queue_url=settings.decide_queue_url,
+        chain=default_chain(AuthorMemory(settings.memory_table_name)),
         claim_ttl_days=settings.processed_ttl_days,
+        llm=budgeted_llm(settings, settings.memory_table_name),
+        policy=Policy(confidence_threshold=settings.llm_confidence_threshold),
     )
 
 
 @tracer.capture_method
 def classify_record(record: SQSRecord) -> None:
-    service().process(InboundEvent.model_validate_json(record.body), record.message_id)
+    # A redriven message carries the id of the message that claimed the event, so it resumes that claim.
+    original = record.message_attributes.get(ORIGINAL_MESSAGE_ID)
+    owner = original.string_value if original and original.string_value else record.message_id
+    service().process(InboundEvent.model_validate_json(record.body), owner)
 
 
 @logger.inject_lambda_context(clear_state=True)

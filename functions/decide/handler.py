@@ -1,35 +1,48 @@
-"""Decide: typed abilities as tools for the model. Until the agent-core issue lands, nothing is routed here;
-a message that does arrive is refused, so it returns to the queue and reaches the DLQ (and its alarm) rather
-than being dropped silently."""
+"""Decide: typed abilities as tools for the model; validated, bound to the event, dispatched or escalated."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from switchboard.errors import SwitchboardError
+from switchboard.decide import DecideService
+from switchboard.llm import budgeted_llm
+from switchboard.models import DecideRequest
+from switchboard.queues import SqsQueueSender
+from switchboard.settings import agent_settings
+from switchboard.state import TaskStore
 
 logger = Logger()
 tracer = Tracer()
+metrics = Metrics()
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 
-class DecideNotEnabled(SwitchboardError):
-    pass
+@lru_cache(maxsize=1)
+def service() -> DecideService:
+    settings = agent_settings()
+    return DecideService(
+        store=TaskStore(settings.tasks_table_name, settings.memory_table_name, settings.task_ttl_days),
+        queue=SqsQueueSender(),
+        act_queue_url=settings.act_queue_url,
+        llm=budgeted_llm(settings, settings.memory_table_name),
+    )
 
 
+@tracer.capture_method
 def decide_record(record: SQSRecord) -> None:
-    logger.error("decide is not enabled yet; leaving the message for the DLQ", message_id=record.message_id)
-    raise DecideNotEnabled(record.message_id)
+    service().process(DecideRequest.model_validate_json(record.body))
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=decide_record, processor=processor, context=context

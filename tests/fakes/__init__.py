@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from switchboard.memory import AuthorProfile
+
 
 @dataclass
 class SentMessage:
@@ -43,3 +45,19 @@ class FakeDeliveryLog:
 
     def mark(self, platform: str, event_id: str, message_id: str) -> None:
         self.marks[(platform, event_id)] = message_id
+
+
+@dataclass
+class FakeAuthorMemory:
+    """Author flags and per-window request counts, in memory."""
+
+    blocked: set[str] = field(default_factory=set)
+    trusted: set[str] = field(default_factory=set)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def profile(self, platform: str, author: str) -> AuthorProfile:
+        return AuthorProfile(blocked=author in self.blocked, trusted=author in self.trusted)
+
+    def count_request(self, platform: str, author: str, window_seconds: int, now: float | None = None) -> int:
+        self.counts[author] = self.counts.get(author, 0) + 1
+        return self.counts[author]

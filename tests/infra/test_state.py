@@ -28,7 +28,7 @@ def test_tables_are_retained_when_the_stack_is_deleted(template: Template) -> No
     )
 
 
-def test_tasks_table_is_keyed_by_pk_with_a_by_event_index(
+def test_tasks_table_is_keyed_by_pk_with_event_and_attention_indexes(
     stack: SwitchboardStack, template: Template
 ) -> None:
     tasks = template.find_resources("AWS::DynamoDB::Table")[logical_id(stack.state.tasks_table)]
@@ -38,7 +38,15 @@ def test_tasks_table_is_keyed_by_pk_with_a_by_event_index(
             "IndexName": "by-event",
             "KeySchema": [{"AttributeName": "event_id", "KeyType": "HASH"}],
             "Projection": {"ProjectionType": "ALL"},
-        }
+        },
+        {
+            "IndexName": "by-attention",
+            "KeySchema": [
+                {"AttributeName": "attention", "KeyType": "HASH"},
+                {"AttributeName": "updated_at", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        },
     ]
 
 

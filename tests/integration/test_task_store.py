@@ -37,7 +37,13 @@ def store(tables: tuple[str, str], aws: Callable[[str], Any]) -> TaskStore:
 
 def classify_service(store: TaskStore, queue: FakeQueue) -> ClassifyService:
     return ClassifyService(
-        store, queue, lambda service: f"https://sqs.local/act-{service}.fifo", default_chain(), 14
+        store,
+        queue,
+        lambda service: f"https://sqs.local/act-{service}.fifo",
+        "https://sqs.local/decide.fifo",
+        default_chain(),
+        14,
+        llm=None,
     )
 
 
@@ -100,10 +106,13 @@ def test_redelivery_after_a_crash_before_dispatch_resumes(store: TaskStore) -> N
     assert len(queue.sent) == 1
 
 
-def test_unrecognized_text_is_dropped_with_a_reason_until_a_model_is_configured(store: TaskStore) -> None:
+def test_unrecognized_text_without_a_model_goes_to_a_person(store: TaskStore) -> None:
+    queue = FakeQueue()
     event = inbound("What does this error mean?")
-    assert classify_service(store, FakeQueue()).process(event, "m-1") is TaskStatus.DROPPED
-    assert store.get(event.task_id).reason == "needs_classification:no_model_configured"
+    assert classify_service(store, queue).process(event, "m-1") is TaskStatus.NEEDS_HUMAN
+    assert store.get(event.task_id).reason == "no model configured"
+    [escalation] = queue.sent
+    assert escalation.queue_url == "https://sqs.local/act-escalate.fifo"
 
 
 def dispatched(store: TaskStore) -> ActionRequest:

@@ -75,7 +75,12 @@ def test_label_comment_normalizes_to_an_inbound_event(label_bug_body: bytes) -> 
     assert event.text == "/label bug"
     assert event.author == "hubot-maintainer"
     assert event.conversation == "octo-org/switchboard-demo#42"
-    assert event.context == {"repo": "octo-org/switchboard-demo", "number": "42", "kind": "issue"}
+    assert event.context == {
+        "repo": "octo-org/switchboard-demo",
+        "number": "42",
+        "kind": "issue",
+        "issue_author": "mona",
+    }
     assert not event.author_is_bot
 
 
@@ -113,6 +118,10 @@ def test_bot_author_is_flagged(label_bug_body: bytes) -> None:
         (lambda p: p.pop("repository"), "missing_repository"),
         (lambda p: p.pop("issue"), "missing_issue_or_discussion"),
         (lambda p: p["repository"].update(full_name="null"), "missing_repository"),
+        (lambda p: p["repository"].update(full_name="o/" + "r" * 200), "missing_repository"),
+        (lambda p: p["issue"].update(number="null"), "missing_number"),
+        (lambda p: p["issue"].update(number=True), "missing_number"),
+        (lambda p: p["issue"].update(number=10**400), "missing_number"),
     ],
 )
 def test_payloads_missing_what_we_act_on_are_malformed(label_bug_body: bytes, mutate, reason: str) -> None:
@@ -122,3 +131,47 @@ def test_payloads_missing_what_we_act_on_are_malformed(label_bug_body: bytes, mu
     with pytest.raises(MalformedPayload) as raised:
         GitHubAdapter().interpret(req, req.json())
     assert raised.value.reason == reason
+
+
+def test_pull_request_review_comment_is_a_pull_request_conversation(label_bug_body: bytes) -> None:
+    """Review comments carry the PR under ``pull_request``, without ``merged`` (as @octokit/webhooks-examples
+    shows); the adapter used to call them issues."""
+    payload = json.loads(label_bug_body)
+    payload["pull_request"] = payload.pop("issue") | {
+        "html_url": "https://github.com/octo-org/switchboard-demo/pull/42"
+    }
+    req = request(json.dumps(payload).encode(), event="pull_request_review_comment")
+    outcome = GitHubAdapter().interpret(req, req.json())
+    assert isinstance(outcome, Accepted)
+    assert outcome.event.conversation == "octo-org/switchboard-demo#42"
+    assert outcome.event.context["kind"] == "pull_request"
+
+
+def test_comment_on_a_pull_requests_conversation_is_a_pull_request(label_bug_body: bytes) -> None:
+    payload = json.loads(label_bug_body)
+    payload["issue"]["pull_request"] = {
+        "url": "https://api.github.com/repos/octo-org/switchboard-demo/pulls/42"
+    }
+    req = request(json.dumps(payload).encode())
+    outcome = GitHubAdapter().interpret(req, req.json())
+    assert isinstance(outcome, Accepted)
+    assert outcome.event.context["kind"] == "pull_request"
+
+
+@pytest.mark.parametrize("action", [["created"], {"a": 1}, "x" * 10_000])
+def test_an_action_that_is_not_a_short_string_is_ignored_not_a_crash(label_bug_body: bytes, action) -> None:
+    payload = json.loads(label_bug_body) | {"action": action}
+    req = request(json.dumps(payload).encode())
+    outcome = GitHubAdapter().interpret(req, req.json())
+    assert isinstance(outcome, Ignored)
+    assert len(outcome.reason) < 128
+
+
+def test_a_long_title_and_body_are_capped_together(label_bug_body: bytes) -> None:
+    payload = json.loads(label_bug_body)
+    payload["issue"] |= {"title": "t" * 600, "body": "b" * 9_000}
+    del payload["comment"]
+    req = request(json.dumps(payload | {"action": "opened"}).encode(), event="issues")
+    outcome = GitHubAdapter().interpret(req, req.json())
+    assert isinstance(outcome, Accepted)
+    assert outcome.event.text == "t" * 512 + "\n\n" + "b" * (8_000 - 514)

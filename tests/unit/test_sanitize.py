@@ -9,8 +9,9 @@ def test_scripts_and_tags_are_stripped_with_their_contents() -> None:
     assert clean_text("hi <script>alert(1)</script><b>there</b>") == "hi there"
 
 
-def test_entities_are_decoded_once() -> None:
-    assert clean_text("a &amp; b &lt;tag&gt;") == "a & b <tag>"
+def test_entities_are_decoded_once_and_the_markup_they_reveal_stays_inert() -> None:
+    assert clean_text("a &amp; b &lt;tag&gt;") == "a & b < tag>"
+    assert clean_text("&amp;lt;tag&amp;gt;") == "& lt;tag& gt;"
 
 
 def test_control_and_zero_width_characters_are_dropped() -> None:

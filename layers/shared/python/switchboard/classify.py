@@ -1,4 +1,5 @@
-"""Classify: claim the processed id, open the task, run the rules chain, dispatch what the rules decided.
+"""Classify: claim the processed id, open the task, rules first; only what no rule decides reaches the small
+model, and only a low confidence reaches the next tier.
 
 Each step is resumable from the task's status, so a redelivery after a crash picks up where the first attempt
 stopped, and a racing duplicate message sees the claim and skips without creating a second task.
@@ -7,16 +8,22 @@ stopped, and a racing duplicate message sees the claim and skips without creatin
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import ValidationError
 
 from switchboard.abilities import ability
 from switchboard.errors import ConcurrentUpdate
-from switchboard.models import ActionRequest, InboundEvent, Service, TaskStatus
+from switchboard.escalation import Escalator
+from switchboard.intents import CLASSIFY_TOOL, Classification, Policy, direct_actions, parse_classification
+from switchboard.llm import BudgetedLlm, LedgerEntry, LlmError, emit_ledger
+from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Service, TaskStatus
+from switchboard.prompts import CLASSIFY_SYSTEM, repair_turns, user_turn
 from switchboard.queues import QueueSender
-from switchboard.rules import Act, Drop, RuleChain
+from switchboard.rules import Act, Drop, PlannedAction, RuleChain
 from switchboard.state import Task, TaskStore
 
 logger = Logger(child=True)
@@ -26,20 +33,53 @@ ACTOR = "classify"
 MAX_RACES = 3
 
 
+@dataclass
+class Verdict:
+    """What classification concluded, with the LLM calls it took."""
+
+    classification: Classification | None
+    tiers: list[str]
+    ledger: list[LedgerEntry]
+    error: str | None = None
+    sure: bool = False
+
+    def detail(self) -> dict[str, Any]:
+        detail: dict[str, Any] = {
+            "route": "llm",
+            "tiers": self.tiers,
+            "llm": [e.to_json() for e in self.ledger],
+        }
+        if self.classification:
+            detail |= {
+                "intent": self.classification.intent.value,
+                "confidence": self.classification.confidence,
+            }
+        if self.error:
+            detail["error"] = self.error
+        return detail
+
+
 class ClassifyService:
     def __init__(
         self,
         store: TaskStore,
         queue: QueueSender,
         act_queue_url: Callable[[Service], str],
+        decide_queue_url: str,
         chain: RuleChain,
         claim_ttl_days: int,
+        llm: BudgetedLlm | None,
+        policy: Policy | None = None,
     ) -> None:
         self.store = store
         self.queue = queue
         self.act_queue_url = act_queue_url
+        self.decide_queue_url = decide_queue_url
         self.chain = chain
         self.claim_ttl_days = claim_ttl_days
+        self.llm = llm
+        self.policy = policy or Policy()
+        self.escalator = Escalator(store, queue, act_queue_url(Service.ESCALATE), ACTOR)
 
     def process(self, event: InboundEvent, message_id: str) -> TaskStatus | None:
         """Advance the event's task as far as classify can take it. None means: a duplicate, skipped."""
@@ -69,50 +109,150 @@ class ClassifyService:
             task = self._classify(task, event)
         if task.status is TaskStatus.CLASSIFIED and task.actions:
             task = self._dispatch(task)
+        elif task.status is TaskStatus.CLASSIFIED and task.route == "decide":
+            self._send_to_decide(task, event)
         return task.status
 
     def _classify(self, task: Task, event: InboundEvent) -> Task:
         result = self.chain.evaluate(event)
-        metrics.add_metric(name=f"RuleHit_{result.rule}", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="RuleHits", unit=MetricUnit.Count, value=1)
         if isinstance(result, Drop):
-            return self.store.transition(
-                task,
-                TaskStatus.DROPPED,
-                ACTOR,
-                {"rule": result.rule, "reason": result.reason},
-                reason=result.reason,
-            )
+            return self._drop(task, {"rule": result.rule, "route": "rule"}, result.reason)
         if isinstance(result, Act):
-            actions = [
-                ActionRequest.for_task(
-                    event, ordinal, planned.ability, ability(planned.ability).service, planned.params
-                )
-                for ordinal, planned in enumerate(result.actions)
-            ]
-            return self.store.transition(
+            return self._classified(task, event, result.actions, {"rule": result.rule, "route": "rule"})
+        metrics.add_metric(name="NeedsClassification", unit=MetricUnit.Count, value=1)
+        verdict = self._ask_model(task, event)
+        emit_ledger(verdict.ledger)
+        if verdict.classification is None or not verdict.sure:
+            return self.escalator.needs_human(
                 task,
-                TaskStatus.CLASSIFIED,
-                ACTOR,
-                {"rule": result.rule, "route": "rule", "abilities": [a.ability for a in actions]},
-                actions=actions,
+                event,
+                why=verdict.error or "no classification",
+                tried=[f"classify with the {tier} model" for tier in verdict.tiers],
+                decision="What does this message need, if anything?",
+                detail=verdict.detail(),
             )
-        # Needs classification: the small model takes this in the agent-core issue. Until then nothing may
-        # act on unrecognized text, so the task ends DROPPED with a reason anyone can read in the trace.
-        reason = "needs_classification:no_model_configured"
+        intent = verdict.classification.intent
+        if intent in self.policy.drop:
+            return self._drop(task, verdict.detail(), f"intent:{intent.value}")
+        if intent in self.policy.needs_reasoning:
+            return self.store.transition(
+                task, TaskStatus.CLASSIFIED, ACTOR, verdict.detail() | {"next": "decide"}, route="decide"
+            )
+        actions = direct_actions(event, intent)
+        if actions is None:
+            return self._drop(task, verdict.detail(), f"no_action_needed:{intent.value}")
+        return self._classified(task, event, actions, verdict.detail())
+
+    def _ask_model(self, task: Task, event: InboundEvent) -> Verdict:
+        """The small model first; the next tier only when it is unsure (or its answer was unusable)."""
+        verdict = Verdict(None, [], [])
+        if self.llm is None:
+            verdict.error = "no model configured"
+            return verdict
+        for tier in ("small", "medium"):
+            verdict.tiers.append(tier)
+            try:
+                classification = self._classify_once(task, event, tier, verdict.ledger)
+            except LlmError as exc:
+                verdict.error = str(exc)
+                return verdict
+            if classification is not None:
+                verdict.classification = classification
+                if classification.confidence >= self.policy.confidence_threshold:
+                    verdict.sure, verdict.error = True, None
+                    return verdict
+                verdict.error = f"{tier} model unsure ({classification.confidence:.2f})"
+            else:
+                verdict.error = f"{tier} model gave no valid classification"
+        return verdict
+
+    def _classify_once(
+        self, task: Task, event: InboundEvent, tier: str, ledger: list[LedgerEntry]
+    ) -> Classification | None:
+        assert self.llm is not None
+        messages = user_turn(event)
+        answer = self.llm.choose_tool(
+            task_id=task.task_id,
+            tier=tier,
+            system=CLASSIFY_SYSTEM,
+            messages=messages,
+            tools=[CLASSIFY_TOOL],
+            max_tokens=200,
+        )
+        ledger.extend(answer.ledger)
+        call = answer.call
+        if call is None:
+            return None
+        try:
+            return parse_classification(call.input)
+        except ValidationError as exc:
+            repaired = self.llm.choose_tool(
+                task_id=task.task_id,
+                tier=tier,
+                system=CLASSIFY_SYSTEM,
+                messages=repair_turns(messages, call.name, call.input, str(exc.errors(include_url=False))),
+                tools=[CLASSIFY_TOOL],
+                max_tokens=200,
+                use_cache=False,
+            )
+            ledger.extend(repaired.ledger)
+            if repaired.call is None:
+                return None
+            try:
+                return parse_classification(repaired.call.input)
+            except ValidationError:
+                return None
+
+    def _drop(self, task: Task, detail: dict[str, Any], reason: str) -> Task:
         return self.store.transition(
-            task, TaskStatus.DROPPED, ACTOR, {"rule": result.rule, "reason": reason}, reason=reason
+            task, TaskStatus.DROPPED, ACTOR, detail | {"reason": reason}, reason=reason
         )
 
+    def _classified(
+        self, task: Task, event: InboundEvent, planned: tuple[PlannedAction, ...], detail: dict[str, Any]
+    ) -> Task:
+        actions = [
+            ActionRequest.for_task(event, ordinal, p.ability, ability(p.ability).service, p.params)
+            for ordinal, p in enumerate(planned)
+        ]
+        detail = detail | {"abilities": [a.ability for a in actions]}
+        return self.store.transition(task, TaskStatus.CLASSIFIED, ACTOR, detail, actions=actions)
+
     def _dispatch(self, task: Task) -> Task:
-        sent: list[dict[str, Any]] = []
-        for action in task.action_requests():
-            message_id = self.queue.send(
-                self.act_queue_url(action.service),
-                action.model_dump_json(),
-                group_id=action.conversation,
-                dedup_id=action.action_id,
-            )
-            sent.append(
-                {"action_id": action.action_id, "service": action.service.value, "message_id": message_id}
-            )
+        sent = dispatch(self.queue, self.act_queue_url, task.action_requests())
         return self.store.transition(task, TaskStatus.DISPATCHED, ACTOR, {"sent": sent})
+
+    def _send_to_decide(self, task: Task, event: InboundEvent) -> None:
+        """Hand over to decide. The task stays CLASSIFIED until decide moves it to DECIDING."""
+        classified = next(entry for entry in reversed(task.history) if entry.get("status") == "CLASSIFIED")
+        request = DecideRequest(
+            task_id=task.task_id,
+            event=event,
+            intent=classified["detail"]["intent"],
+            confidence=classified["detail"]["confidence"],
+        )
+        self.queue.send(
+            self.decide_queue_url,
+            request.model_dump_json(),
+            group_id=event.conversation,
+            dedup_id=f"{task.task_id}#decide",
+        )
+
+
+def dispatch(
+    queue: QueueSender, act_queue_url: Callable[[Service], str], actions: list[ActionRequest]
+) -> list[dict[str, Any]]:
+    """Send each action to its service's queue; the action id is the dedup id."""
+    sent = []
+    for action in actions:
+        message_id = queue.send(
+            act_queue_url(action.service),
+            action.model_dump_json(),
+            group_id=action.conversation,
+            dedup_id=action.action_id,
+        )
+        sent.append(
+            {"action_id": action.action_id, "service": action.service.value, "message_id": message_id}
+        )
+    return sent

@@ -6,7 +6,6 @@ This module and everything it imports stays free of ``anthropic``: it is the col
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -131,18 +130,26 @@ def answer(event_id: str, status: str, reason: str | None = None) -> dict[str, A
 
 def request_from(headers: Mapping[str, str], raw_body: str | None, is_base64: bool) -> WebhookRequest:
     body = raw_body or ""
-    if is_base64:
-        try:
-            data = base64.b64decode(body, validate=True)
-        except binascii.Error:
-            raise MalformedPayload("undecodable_body") from None
-    else:
-        data = body.encode()
+    try:
+        data = base64.b64decode(body, validate=True) if is_base64 else body.encode()
+    except ValueError:  # bad or non-ASCII base64 (binascii.Error), a lone surrogate (UnicodeEncodeError)
+        raise MalformedPayload("undecodable_body") from None
+    # signatures and ids are compared and hashed as bytes, so every header value must encode
+    if not all(_encodable(value) for value in headers.values()):
+        raise MalformedPayload("undecodable_header")
     return WebhookRequest(
         headers={key.lower(): value for key, value in headers.items()},
         body=data,
         received_at=datetime.now(UTC),
     )
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def split_secrets(value: str) -> list[str]:

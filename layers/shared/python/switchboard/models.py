@@ -106,6 +106,17 @@ class ActionRequest(BaseModel):
         )
 
 
+class DecideRequest(BaseModel):
+    """Classify → decide: an event whose intent needs reasoning."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    task_id: str
+    event: InboundEvent
+    intent: str
+    confidence: float
+
+
 class IngestAnswer(BaseModel):
     """The body of a 202 from ``POST /webhooks/{platform}``."""
 

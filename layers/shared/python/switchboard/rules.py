@@ -2,7 +2,7 @@
 
 A rule answers ``None`` (not mine, ask the next rule) or one of three results: ``Act`` (a direct action, no
 LLM at all), ``Drop`` (with a reason), or ``NeedsClassification`` (only this reaches the small model).
-The chain is configured in one place: ``default_chain()``.
+The chain is configured in one place: ``default_chain()``. A command is one more rule class.
 """
 
 from __future__ import annotations
@@ -10,10 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar, Protocol
 
 from switchboard.abilities import InvalidParams, ability
+from switchboard.memory import AuthorProfile
 from switchboard.models import InboundEvent, Platform
+from switchboard.sanitize import extract_links
 
 
 @dataclass(frozen=True)
@@ -43,61 +46,264 @@ class NeedsClassification:
 RuleResult = Act | Drop | NeedsClassification
 
 
+@dataclass(frozen=True)
+class RulesConfig:
+    self_accounts: frozenset[str] = frozenset({"switchboard", "switchboard[bot]"})
+    rate_limit: int = 20
+    rate_window_seconds: int = 3_600
+
+
+class AuthorLookup(Protocol):
+    """What the rules need from the author's memory (``switchboard.memory.AuthorMemory`` in AWS)."""
+
+    def profile(self, platform: str, author: str) -> AuthorProfile: ...
+
+    def count_request(
+        self, platform: str, author: str, window_seconds: int, now: float | None = None
+    ) -> int: ...
+
+
+class RuleContext:
+    """What the rules may consult besides the event: the author's memory, loaded once and only if asked."""
+
+    def __init__(self, event: InboundEvent, memory: AuthorLookup | None, config: RulesConfig) -> None:
+        self.event = event
+        self.memory = memory
+        self.config = config
+
+    @cached_property
+    def profile(self) -> AuthorProfile:
+        if self.memory is None or not self.event.author:
+            return AuthorProfile()
+        return self.memory.profile(self.event.platform.value, self.event.author)
+
+
 class Rule(Protocol):
     name: ClassVar[str]
 
-    def evaluate(self, event: InboundEvent) -> RuleResult | None: ...
+    def evaluate(self, event: InboundEvent, context: RuleContext) -> RuleResult | None: ...
 
 
-def planned(ability_name: str, params: dict[str, Any]) -> PlannedAction:
-    """A planned action whose parameters already passed the ability's model."""
-    return PlannedAction(ability_name, ability(ability_name).validate(params))
+def planned(event: InboundEvent, ability_name: str, chosen: dict[str, Any]) -> PlannedAction:
+    """A planned action whose parameters passed the ability's model, with the target bound from the event."""
+    return PlannedAction(ability_name, ability(ability_name).bound_params(event, chosen))
 
 
-class BotLoopGuard:
-    """Never answer a bot, including ourselves: that is how agents talk to each other forever."""
+def reply(event: InboundEvent, text: str) -> PlannedAction | None:
+    """A reply in the event's own thread, where the platform has one; None where we stay silent."""
+    if event.platform is Platform.GITHUB:
+        return planned(event, "github.comment", {"body": text})
+    if event.platform is Platform.SLACK:
+        return planned(event, "slack.reply", {"text": text})
+    return None
+
+
+class BlockList:
+    name: ClassVar[str] = "block_list"
+
+    def evaluate(self, event: InboundEvent, context: RuleContext) -> RuleResult | None:
+        return Drop(self.name, "author_blocked") if context.profile.blocked else None
+
+
+class LoopGuard:
+    """Never answer a bot, ourselves included: that is how two agents talk to each other forever."""
 
     name: ClassVar[str] = "loop_guard"
 
-    def evaluate(self, event: InboundEvent) -> RuleResult | None:
-        return Drop(self.name, "author_is_bot") if event.author_is_bot else None
+    def evaluate(self, event: InboundEvent, context: RuleContext) -> RuleResult | None:
+        if event.author_is_bot or (event.author or "").lower() in context.config.self_accounts:
+            return Drop(self.name, "author_is_bot")
+        return None
 
 
-class LabelCommand:
-    """``/label bug`` or ``/label bug, needs-triage`` on a GitHub issue or PR."""
+class RateLimit:
+    """An atomic counter per author and window: one polite reply when the limit is crossed, then silence."""
 
-    name: ClassVar[str] = "command_label"
-    pattern: ClassVar[re.Pattern[str]] = re.compile(r"^/label[ \t]+(?P<labels>[^\n]+)$", re.MULTILINE)
+    name: ClassVar[str] = "rate_limit"
+    message: ClassVar[str] = (
+        "You are sending requests faster than I can handle them. I will pick up again in a little while."
+    )
 
-    def evaluate(self, event: InboundEvent) -> RuleResult | None:
-        if event.platform is not Platform.GITHUB:
+    def evaluate(self, event: InboundEvent, context: RuleContext) -> RuleResult | None:
+        if context.memory is None or not event.author or context.profile.trusted:
             return None
-        match = self.pattern.search(event.text)
+        limit = context.config.rate_limit
+        count = context.memory.count_request(
+            event.platform.value, event.author, context.config.rate_window_seconds
+        )
+        if count <= limit:
+            return None
+        polite = reply(event, self.message) if count == limit + 1 else None
+        return Act(self.name, (polite,)) if polite else Drop(self.name, "rate_limited")
+
+
+SPAM_PATTERNS = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"\b(?:buy|cheap|free)\s+(?:followers|likes|viagra|cialis|crypto|bitcoin)\b",
+        r"\b(?:airdrop|giveaway)\b.*\b(?:claim|connect your wallet|send)\b",
+        r"\bdouble your (?:bitcoin|eth|crypto|money)\b",
+        r"\b(?:earn|make) \$?\d[\d,]* (?:a|per) (?:day|week|hour)\b",
+        r"\b(?:casino|betting|porn|xxx)\b.*https?://",
+        r"(.)\1{24,}",
+    )
+]
+ABUSE_PATTERNS = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"\b(?:kill|hurt) (?:yourself|you)\b",
+        r"\bkys\b",
+        r"\b(?:you|u) (?:stupid|worthless|useless) (?:bot|piece of|idiot)",
+        r"\b(?:fuck|screw) (?:you|off|this bot)\b",
+    )
+]
+
+
+class SpamAndAbuse:
+    name: ClassVar[str] = "spam_abuse"
+    max_links: ClassVar[int] = 6
+
+    def evaluate(self, event: InboundEvent, context: RuleContext) -> RuleResult | None:
+        if context.profile.trusted:
+            return None
+        if any(pattern.search(event.text) for pattern in ABUSE_PATTERNS):
+            return Drop(self.name, "abuse")
+        if len(extract_links(event.text, limit=50)) > self.max_links or any(
+            pattern.search(event.text) for pattern in SPAM_PATTERNS
+        ):
+            return Drop(self.name, "spam")
+        return None
+
+
+class Command:
+    """Base for ``/command args`` rules on a line of their own. Subclasses set name, command and act."""
+
+    name: ClassVar[str]
+    command: ClassVar[str]
+    platforms: ClassVar[frozenset[Platform]] = frozenset({Platform.GITHUB})
+
+    def evaluate(self, event: InboundEvent, context: RuleContext) -> RuleResult | None:
+        if event.platform not in self.platforms:
+            return None
+        match = re.search(rf"^/{self.command}(?:[ \t]+(?P<args>[^\n]*))?$", event.text, re.MULTILINE)
         if not match:
             return None
-        labels = [label.strip() for label in re.split(r"[,\s]+", match["labels"]) if label.strip()]
         try:
-            action = planned(
-                "github.add_labels",
-                {"repo": event.context.get("repo"), "number": event.context.get("number"), "labels": labels},
-            )
+            return self.act(event, context, (match["args"] or "").strip())
         except InvalidParams as exc:
-            return Drop(self.name, f"invalid_command:{exc.errors[0]['loc'][0] if exc.errors else 'params'}")
+            field_name = (
+                exc.errors[0].get("loc", ("params",))[0]
+                if exc.errors and exc.errors[0].get("loc")
+                else "params"
+            )
+            return Drop(self.name, f"invalid_command:{field_name}")
+
+    def act(self, event: InboundEvent, context: RuleContext, args: str) -> RuleResult:
+        raise NotImplementedError(f"{type(self).__name__} must define act()")
+
+
+def _words(args: str) -> list[str]:
+    return [word for word in re.split(r"[,\s]+", args) if word]
+
+
+class LabelCommand(Command):
+    """``/label bug`` or ``/label bug, needs-triage``."""
+
+    name: ClassVar[str] = "command_label"
+    command: ClassVar[str] = "label"
+
+    def act(self, event: InboundEvent, context: RuleContext, args: str) -> RuleResult:
+        return Act(self.name, (planned(event, "github.add_labels", {"labels": _words(args)}),))
+
+
+class AssignCommand(Command):
+    """``/assign @mona @hubot`` (``/assign me`` assigns the author)."""
+
+    name: ClassVar[str] = "command_assign"
+    command: ClassVar[str] = "assign"
+
+    def act(self, event: InboundEvent, context: RuleContext, args: str) -> RuleResult:
+        people = [event.author or "" if word.lower() == "me" else word.lstrip("@") for word in _words(args)]
+        return Act(self.name, (planned(event, "github.assign", {"assignees": people}),))
+
+
+class CloseCommand(Command):
+    """``/close`` or ``/close not planned``: only for trusted accounts and the issue's own author."""
+
+    name: ClassVar[str] = "command_close"
+    command: ClassVar[str] = "close"
+
+    def act(self, event: InboundEvent, context: RuleContext, args: str) -> RuleResult:
+        if not (
+            context.profile.trusted or (event.author and event.author == event.context.get("issue_author"))
+        ):
+            return Drop(self.name, "not_permitted")
+        reason = (
+            "not_planned" if "not planned" in args.lower() or "not_planned" in args.lower() else "completed"
+        )
+        return Act(self.name, (planned(event, "github.close", {"reason": reason}),))
+
+
+HELP_TEXT = (
+    "I understand these commands: `/label <names>`, `/assign <logins>|me`, `/close [not planned]`, `help`. "
+    "Anything else is read by a model and answered, or handed to a person."
+)
+
+
+class HelpCommand:
+    name: ClassVar[str] = "command_help"
+
+    def evaluate(self, event: InboundEvent, context: RuleContext) -> RuleResult | None:
+        if event.text.strip().lower().lstrip("/!") not in {"help", "@switchboard help"}:
+            return None
+        answer = reply(event, HELP_TEXT)
+        return Act(self.name, (answer,)) if answer else Drop(self.name, "no_reply_channel")
+
+
+class TrustedEscalate:
+    """A trusted account's ``/escalate <note>`` goes straight to a person: no model in between."""
+
+    name: ClassVar[str] = "trusted_escalate"
+
+    def evaluate(self, event: InboundEvent, context: RuleContext) -> RuleResult | None:
+        match = re.search(r"^/escalate(?:[ \t]+(?P<note>[^\n]+))?$", event.text, re.MULTILINE)
+        if not match or not context.profile.trusted:
+            return None
+        note = (match["note"] or "").strip() or "asked for a person"
+        action = planned(
+            event,
+            "escalate.human",
+            {"summary": f"{event.author} (trusted) escalated: {note}", "decision_needed": note, "tried": []},
+        )
         return Act(self.name, (action,))
 
 
 class RuleChain:
-    def __init__(self, rules: Sequence[Rule]) -> None:
+    def __init__(self, rules: Sequence[Rule], memory: AuthorLookup | None, config: RulesConfig) -> None:
         self.rules = tuple(rules)
+        self.memory = memory
+        self.config = config
 
     def evaluate(self, event: InboundEvent) -> RuleResult:
+        context = RuleContext(event, self.memory, self.config)
         for rule in self.rules:
-            result = rule.evaluate(event)
+            result = rule.evaluate(event, context)
             if result is not None:
                 return result
-        return NeedsClassification()
+        return NeedsClassification(hints={"trusted": context.profile.trusted})
 
 
-def default_chain() -> RuleChain:
+def default_chain(memory: AuthorLookup | None = None, config: RulesConfig | None = None) -> RuleChain:
     """The one place the chain is configured. Order matters: the first match wins."""
-    return RuleChain([BotLoopGuard(), LabelCommand()])
+    rules: list[Rule] = [
+        BlockList(),
+        LoopGuard(),
+        RateLimit(),
+        SpamAndAbuse(),
+        LabelCommand(),
+        AssignCommand(),
+        CloseCommand(),
+        HelpCommand(),
+        TrustedEscalate(),
+    ]
+    return RuleChain(rules, memory, config or RulesConfig())

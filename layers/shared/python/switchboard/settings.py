@@ -6,6 +6,7 @@ needs along. A missing variable fails the cold start with a clear error instead 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +46,23 @@ class ActQueuesMixin(_Base):
         }[service]
 
 
+class LlmMixin(_Base):
+    """The model tiers (current Claude model ids by default), budgets and where the Messages API is."""
+
+    llm_api_url: str
+    llm_secret_id: str
+    llm_tier_small: str = "claude-haiku-5-5"
+    llm_tier_medium: str = "claude-sonnet-5-5"
+    llm_tier_large: str = "claude-opus-5-5"
+    llm_task_token_cap: int = 20_000
+    llm_daily_usd_cap: Decimal = Decimal("25")
+    llm_cache_ttl_seconds: int = 86_400
+    llm_confidence_threshold: float = 0.7
+
+    def tiers(self) -> dict[str, str]:
+        return {"small": self.llm_tier_small, "medium": self.llm_tier_medium, "large": self.llm_tier_large}
+
+
 class IngestSettings(ObservabilityMixin, MemoryTableMixin):
     platform: Platform
     ingest_queue_url: str
@@ -53,7 +71,9 @@ class IngestSettings(ObservabilityMixin, MemoryTableMixin):
     seen_ttl_days: int = 7
 
 
-class ClassifySettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin, ActQueuesMixin):
+class AgentSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin, ActQueuesMixin, LlmMixin):
+    """Classify and decide share one environment."""
+
     decide_queue_url: str
     processed_ttl_days: int = 14
     task_ttl_days: int = 90
@@ -66,6 +86,7 @@ class ActSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin):
     service_token_secret_id: str
     http_timeout_seconds: float = 8.0
     idempotency_ttl_days: int = 14
+    escalation_channel: str = ""  # required by act-escalate only; its executor refuses to start without it
 
 
 class HealthSettings(ObservabilityMixin):
@@ -105,8 +126,8 @@ def ingest_settings() -> IngestSettings:
 
 
 @lru_cache(maxsize=1)
-def classify_settings() -> ClassifySettings:
-    return ClassifySettings()
+def agent_settings() -> AgentSettings:
+    return AgentSettings()
 
 
 @lru_cache(maxsize=1)

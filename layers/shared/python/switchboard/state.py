@@ -27,13 +27,17 @@ TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
     S.CLASSIFIED: frozenset({S.DECIDING, S.DISPATCHED, S.DROPPED, S.NEEDS_HUMAN, S.FAILED}),
     S.DECIDING: frozenset({S.DECIDED, S.NEEDS_HUMAN, S.DROPPED, S.FAILED}),
     S.DECIDED: frozenset({S.DISPATCHED, S.NEEDS_HUMAN, S.FAILED}),
-    S.DISPATCHED: frozenset({S.WAITING, S.DONE, S.NEEDS_HUMAN, S.FAILED}),
+    # DROPPED: the act layer refuses an action whose ability is switched off (a kill switch).
+    S.DISPATCHED: frozenset({S.WAITING, S.DONE, S.DROPPED, S.NEEDS_HUMAN, S.FAILED}),
     S.WAITING: frozenset({S.DONE, S.NEEDS_HUMAN, S.FAILED}),
     S.NEEDS_HUMAN: frozenset({S.DISPATCHED, S.DONE, S.DROPPED}),  # a person resolves it
     S.DONE: frozenset(),
     S.DROPPED: frozenset(),
     S.FAILED: frozenset({S.DISPATCHED}),  # a redrive after the cause is fixed
 }
+
+# A task that needs a person has `attention` = its status, so it is in the sparse `by-attention` index.
+ATTENTION_STATUSES = frozenset({S.NEEDS_HUMAN, S.FAILED})
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -74,6 +78,8 @@ class Task:
     actions: list[dict[str, Any]] = field(default_factory=list)
     completed_actions: list[str] = field(default_factory=list)
     reason: str | None = None
+    route: str | None = None
+    event_json: str | None = None
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Task:
@@ -89,7 +95,14 @@ class Task:
             actions=list(data.get("actions", [])),
             completed_actions=sorted(data.get("completed_actions", [])),
             reason=data.get("reason"),
+            route=data.get("route"),
+            event_json=data.get("event"),
         )
+
+    def inbound_event(self) -> InboundEvent:
+        if not self.event_json:
+            raise TaskNotFound(f"task {self.task_id} has no stored event")
+        return InboundEvent.model_validate_json(self.event_json)
 
     def action_requests(self) -> list[ActionRequest]:
         return [ActionRequest.model_validate(action) for action in self.actions]
@@ -103,6 +116,7 @@ class Task:
             "version": self.version,
             "conversation": self.conversation,
             "reason": self.reason,
+            "route": self.route,
             "actions": self.actions,
             "completed_actions": self.completed_actions,
             "history": self.history,
@@ -150,6 +164,7 @@ class TaskStore:
             "history": [entry],
             "created_at": entry["at"],
             "expires_at": now + self.task_ttl_seconds,
+            "event": event.model_dump_json(),
         }
         claim_item = {
             "task_id": {"S": event.task_id},
@@ -206,6 +221,20 @@ class TaskStore:
         )
         return [Task.from_item(item) for item in response.get("Items", [])]
 
+    def needing_attention(self, status: TaskStatus, limit: int = 100) -> list[Task]:
+        """Tasks in NEEDS_HUMAN or FAILED, newest first, from the sparse index."""
+        if status not in ATTENTION_STATUSES:
+            raise ValueError(f"only {sorted(s.value for s in ATTENTION_STATUSES)} are indexed")
+        response = self.dynamodb.query(
+            TableName=self.tasks_table,
+            IndexName="by-attention",
+            KeyConditionExpression="attention = :s",
+            ExpressionAttributeValues={":s": {"S": status.value}},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [Task.from_item(item) for item in response.get("Items", [])]
+
     def transition(
         self,
         task: Task,
@@ -215,6 +244,7 @@ class TaskStore:
         *,
         actions: list[ActionRequest] | None = None,
         reason: str | None = None,
+        route: str | None = None,
     ) -> Task:
         """Move ``task`` to ``to`` with one conditional write; return the task as stored afterwards."""
         if to not in TRANSITIONS[task.status]:
@@ -230,19 +260,27 @@ class TaskStore:
             ":now": entry["at"],
         }
         sets = ["#s = :to", "#v = #v + :one", "#h = list_append(#h, :entry)", "#u = :now"]
+        names["#att"] = "attention"
+        if to in ATTENTION_STATUSES:
+            values[":attention"] = to.value
+            sets.append("#att = :attention")
+            removes = ""
+        else:
+            removes = " REMOVE #att"
         if actions is not None:
             names["#a"] = "actions"
             values[":actions"] = [action.model_dump(mode="json") for action in actions]
             sets.append("#a = :actions")
-        if reason is not None:
-            names["#r"] = "reason"
-            values[":reason"] = reason
-            sets.append("#r = :reason")
+        for attribute, value in (("reason", reason), ("route", route)):
+            if value is not None:
+                names[f"#{attribute}"] = attribute
+                values[f":{attribute}"] = value
+                sets.append(f"#{attribute} = :{attribute}")
         try:
             response = self.dynamodb.update_item(
                 TableName=self.tasks_table,
                 Key=self.key(task.task_id),
-                UpdateExpression="SET " + ", ".join(sets),
+                UpdateExpression="SET " + ", ".join(sets) + removes,
                 ConditionExpression="#s = :from AND #v = :v",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=_to_dynamo(values),
@@ -276,6 +314,24 @@ class TaskStore:
             ReturnValues="ALL_NEW",
         )
         return Task.from_item(response["Attributes"])
+
+    def note(self, task_id: str, actor: str, detail: dict[str, Any]) -> None:
+        """Append a history entry that changes no status (a failed attempt, a breaker event, a shadow call).
+
+        It leaves the version alone, so it never makes a concurrent transition fail.
+        """
+        entry = history_entry(None, actor, detail)
+        try:
+            self.dynamodb.update_item(
+                TableName=self.tasks_table,
+                Key=self.key(task_id),
+                UpdateExpression="SET #h = list_append(#h, :entry), #u = :now",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#h": "history", "#u": "updated_at"},
+                ExpressionAttributeValues=_to_dynamo({":entry": [entry], ":now": entry["at"]}),
+            )
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            raise TaskNotFound(task_id) from None
 
 
 def history_entry(

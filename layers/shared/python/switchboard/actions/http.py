@@ -1,18 +1,58 @@
 """A small JSON-over-HTTPS client on the standard library: a timeout on every call, typed errors.
 
-5xx, 429, timeouts and connection errors are transient (retry the action); other 4xx are permanent.
+What an answer means (the executors add their service's own conventions on top):
+- 2xx: the result;
+- 5xx, 429, timeouts, connection errors, a truncated answer: ``TransientActionError`` (retry the action);
+  ``Retry-After`` (seconds or an HTTP date) is passed along;
+- 401, and 403 unless it is a rate limit: ``AccessDenied``, a permanent error that a person can fix
+  (credentials, permissions);
+- 403 with ``Retry-After`` or ``X-RateLimit-Remaining: 0``: GitHub's primary and secondary rate limits, so
+  transient (https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api);
+- any other 4xx: ``PermanentActionError``.
+
+No call can hang: the socket timeout bounds the connect and every read, and the whole answer must arrive
+within ``deadline_factor`` times the timeout and ``MAX_RESPONSE_BYTES``.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
+import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import Message
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Final
 
 from switchboard.errors import PermanentActionError, TransientActionError
+
+MAX_RESPONSE_BYTES: Final = 1_048_576
+_CHUNK: Final = 65_536
+
+
+class AccessDenied(PermanentActionError):
+    """The service refused our credentials or their permissions (HTTP 401/403, Slack ``invalid_auth`` …).
+
+    Retrying cannot help, but a person can: rotate the token, grant the scope, invite the bot.
+    """
+
+
+@dataclass(frozen=True)
+class HttpCall:
+    """One request, described before it is made: what shadow mode records instead of sending."""
+
+    method: str
+    path: str
+    body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def describe(self, base_url: str) -> dict[str, Any]:
+        """Method, URL and body, never the headers (they carry the credential)."""
+        return {"method": self.method, "url": base_url + self.path, "body": self.body}
 
 
 @dataclass(frozen=True)
@@ -23,41 +63,81 @@ class HttpResult:
 
 
 class JsonHttpClient:
-    def __init__(self, service: str, base_url: str, headers: dict[str, str], timeout: float) -> None:
+    def __init__(
+        self,
+        service: str,
+        base_url: str,
+        headers: dict[str, str],
+        timeout: float,
+        deadline_factor: float = 2.0,
+    ) -> None:
         if not base_url.startswith(("https://", "http://")):
             raise ValueError(f"{service}: base URL must be http(s): {base_url!r}")
+        if timeout <= 0:
+            raise ValueError(f"{service}: the timeout must be positive")
         self.service = service
         self.base_url = base_url.rstrip("/")
         self.headers = headers
         self.timeout = timeout
+        self.deadline = timeout * deadline_factor
 
     def call(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
     ) -> HttpResult:
-        data = None if body is None else json.dumps(body).encode()
+        return self.send(HttpCall(method, path, body, headers or {}))
+
+    def send(self, call: HttpCall) -> HttpResult:
+        data = None if call.body is None else json.dumps(call.body).encode()
         request = urllib.request.Request(  # noqa: S310  # the scheme is checked in __init__
-            self.base_url + path,
+            self.base_url + call.path,
             data=data,
-            method=method,
-            headers={"Content-Type": "application/json", **self.headers, **(headers or {})},
+            method=call.method,
+            headers={"Content-Type": "application/json", **self.headers, **call.headers},
         )
+        where = f"{call.method} {call.path}"
+        started = time.monotonic()
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                return HttpResult(response.status, _decode(response.read()), dict(response.headers))
+                raw = self._read(response, started, where)
+                return HttpResult(response.status, _decode(raw), dict(response.headers))
         except urllib.error.HTTPError as exc:
-            status = exc.code
-            reason = f"HTTP {status} from {method} {path}"
-            if status == 429 or status >= 500:
-                raise TransientActionError(
-                    self.service, reason, status, retry_after=retry_after(exc.headers.get("Retry-After"))
-                ) from None
-            raise PermanentActionError(self.service, reason, status) from None
+            raise self._status_error(exc.code, exc.headers, where) from None
         except TimeoutError:
-            raise TransientActionError(
-                self.service, f"timeout after {self.timeout}s on {method} {path}"
-            ) from None
+            raise TransientActionError(self.service, f"timeout after {self.timeout}s on {where}") from None
         except urllib.error.URLError as exc:
-            raise TransientActionError(self.service, f"connection failed: {exc.reason}") from None
+            raise TransientActionError(self.service, f"connection failed on {where}: {exc.reason}") from None
+        except (http.client.HTTPException, ConnectionError) as exc:
+            raise TransientActionError(
+                self.service, f"connection broken on {where}: {type(exc).__name__}"
+            ) from None
+
+    def _read(self, response: Any, started: float, where: str) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := response.read(_CHUNK):
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                raise PermanentActionError(
+                    self.service, f"answer to {where} is over {MAX_RESPONSE_BYTES} bytes"
+                )
+            if time.monotonic() - started > self.deadline:
+                raise TransientActionError(self.service, f"answer to {where} took over {self.deadline}s")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _status_error(
+        self, status: int, headers: Message, where: str
+    ) -> PermanentActionError | TransientActionError:
+        reason = f"HTTP {status} from {where}"
+        wait = retry_after(headers.get("Retry-After"))
+        if status == 403 and (wait is not None or headers.get("X-RateLimit-Remaining") == "0"):
+            wait = wait if wait is not None else _until_epoch(headers.get("X-RateLimit-Reset"))
+            return TransientActionError(self.service, f"{reason} (rate limited)", status, retry_after=wait)
+        if status == 429 or status >= 500:
+            return TransientActionError(self.service, reason, status, retry_after=wait)
+        if status in (401, 403):
+            return AccessDenied(self.service, reason, status)
+        return PermanentActionError(self.service, reason, status)
 
 
 def _decode(raw: bytes) -> Any:
@@ -78,8 +158,14 @@ def retry_after(value: str | None) -> float | None:
     except ValueError:
         pass
     try:
-        from datetime import UTC, datetime
-
         return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
     except (TypeError, ValueError):
+        return None
+
+
+def _until_epoch(value: str | None) -> float | None:
+    """Seconds until an epoch timestamp such as GitHub's ``X-RateLimit-Reset``."""
+    try:
+        return max(0.0, float(value or "") - time.time())
+    except ValueError:
         return None

@@ -26,8 +26,10 @@ class WebhookRequest:
     def json(self) -> dict[str, Any]:
         try:
             payload = json.loads(self.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer over 4,300 digits
             raise MalformedPayload("malformed_json", exc.__class__.__name__) from None
+        except RecursionError:  # nesting deeper than the interpreter's recursion limit
+            raise MalformedPayload("json_too_deep") from None
         if not isinstance(payload, dict):
             raise MalformedPayload("json_not_an_object")
         return payload
@@ -42,7 +44,7 @@ def check_timestamp(value: str, now: datetime, window: int = REPLAY_WINDOW_SECON
         sent = int(value)
     except ValueError:
         raise BadSignature("malformed_timestamp") from None
-    if abs(now.timestamp() - sent) > window:
+    if abs(int(now.timestamp()) - sent) > window:  # in integers: a 400-digit timestamp overflows a float
         raise BadSignature("stale_timestamp")
 
 

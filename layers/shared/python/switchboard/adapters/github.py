@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from switchboard.adapters.base import Accepted, Ignored, Interpretation, Reply, WebhookRequest
 from switchboard.errors import BadSignature, MalformedPayload
 from switchboard.models import InboundEvent, Platform
-from switchboard.sanitize import clean_field, clean_text, extract_links
+from switchboard.sanitize import clean_field, clean_id, clean_text, extract_links
 
 # event type → the actions we act on; anything else is answered ``202 ignored``.
 ACCEPTED_EVENTS: dict[str, frozenset[str]] = {
@@ -25,6 +25,9 @@ ACCEPTED_EVENTS: dict[str, frozenset[str]] = {
     "discussion": frozenset({"created"}),
     "discussion_comment": frozenset({"created"}),
 }
+
+REPO_LIMIT = 140  # "owner/name": GitHub caps an owner at 39 characters and a repository name at 100
+MAX_NUMBER = 2**63  # issue, PR and discussion numbers are positive integers
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -46,7 +49,7 @@ class GitHubAdapter:
             raise BadSignature("signature_mismatch")
 
     def interpret(self, request: WebhookRequest, payload: dict[str, Any]) -> Interpretation:
-        delivery = clean_field(request.header("x-github-delivery"))
+        delivery = clean_id(request.header("x-github-delivery"))
         event_type = clean_field(request.header("x-github-event"))
         if not delivery:
             raise MalformedPayload("missing_delivery_id")
@@ -54,18 +57,20 @@ class GitHubAdapter:
             raise MalformedPayload("missing_event_type")
         if event_type == "ping":
             return Reply(200, {"event_id": delivery, "status": "pong"})
-        action = payload.get("action")
+        action = clean_field(payload.get("action"), limit=64)
         if action not in ACCEPTED_EVENTS.get(event_type, frozenset()):
             return Ignored(delivery, f"event_not_handled:{event_type}.{action}")
-        repo = clean_field(_dig(payload, "repository", "full_name"))
+        repo = clean_id(_dig(payload, "repository", "full_name"), limit=REPO_LIMIT)
         if not repo:
             raise MalformedPayload("missing_repository")
-        thread, item = _thread(payload)
-        if item is None:
+        found = _thread(payload)
+        if found is None:
             raise MalformedPayload("missing_issue_or_discussion")
-        number = clean_field(item.get("number"))
-        if not number:
+        prefix, kind, item = found
+        raw_number = item.get("number")
+        if isinstance(raw_number, bool) or not isinstance(raw_number, int) or not 0 < raw_number < MAX_NUMBER:
             raise MalformedPayload("missing_number")
+        number = str(raw_number)
         body_source = payload.get("comment") if "comment" in payload else item
         body = body_source if isinstance(body_source, dict) else {}
         user = body.get("user") if isinstance(body.get("user"), dict) else payload.get("sender")
@@ -74,7 +79,7 @@ class GitHubAdapter:
         text = clean_text(body.get("body"))
         if event_type in {"issues", "discussion"}:
             title = clean_text(item.get("title"), limit=512)
-            text = f"{title}\n\n{text}".strip() if title else text
+            text = clean_text(f"{title}\n\n{text}") if title else text  # both clean: this only caps
         return Accepted(
             InboundEvent(
                 platform=Platform.GITHUB,
@@ -82,7 +87,7 @@ class GitHubAdapter:
                 event_type=f"{event_type}.{action}",
                 author=author,
                 author_is_bot=user.get("type") == "Bot" or (author or "").endswith("[bot]"),
-                conversation=f"{repo}#{thread}{number}",
+                conversation=f"{repo}#{prefix}{number}",
                 text=text,
                 links=extract_links(text),
                 received_at=request.received_at,
@@ -90,22 +95,25 @@ class GitHubAdapter:
                 context={
                     "repo": repo,
                     "number": number,
-                    "kind": "discussion" if thread else ("pull_request" if _is_pr(item) else "issue"),
+                    "kind": kind,
+                    "issue_author": clean_field(_dig(item, "user", "login")) or "",
                 },
             )
         )
 
 
-def _thread(payload: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+def _thread(payload: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
+    """The conversation prefix, the kind and the object of the issue, pull request or discussion.
+
+    ``pull_request_review_comment`` payloads carry the PR under ``pull_request`` (without ``merged``);
+    ``issue_comment`` payloads on a PR carry it under ``issue``, with a ``pull_request`` link.
+    """
     for key, prefix in (("issue", ""), ("pull_request", ""), ("discussion", "discussion/")):
         item = payload.get(key)
         if isinstance(item, dict):
-            return prefix, item
-    return "", None
-
-
-def _is_pr(item: dict[str, Any]) -> bool:
-    return "pull_request" in item or "merged" in item
+            is_pr = key == "pull_request" or isinstance(item.get("pull_request"), dict)
+            return prefix, "pull_request" if is_pr else key, item
+    return None
 
 
 def _dig(payload: dict[str, Any], *keys: str) -> Any:

@@ -19,12 +19,13 @@ from switchboard.adapters.base import (
 )
 from switchboard.errors import BadSignature, MalformedPayload
 from switchboard.models import InboundEvent, Platform
-from switchboard.sanitize import clean_field, clean_text, extract_links
+from switchboard.sanitize import clean_field, clean_id, clean_text, extract_links
 
 ACCEPTED_EVENTS = frozenset({"message", "app_mention"})
 IGNORED_SUBTYPES = frozenset(
     {"bot_message", "message_changed", "message_deleted", "channel_join", "channel_leave"}
 )
+ID_LIMIT = 64  # team, channel and user ids are about a dozen characters, a ts is "1355517523.000005"
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -47,13 +48,13 @@ class SlackAdapter:
             raise BadSignature("signature_mismatch")
 
     def interpret(self, request: WebhookRequest, payload: dict[str, Any]) -> Interpretation:
-        kind = payload.get("type")
+        kind = clean_field(payload.get("type"), limit=64)
         if kind == "url_verification":
             challenge = payload.get("challenge")
             if not isinstance(challenge, str) or not challenge:
                 raise MalformedPayload("missing_challenge")
             return Reply(200, {"challenge": challenge})
-        event_id = clean_field(payload.get("event_id"))
+        event_id = clean_id(payload.get("event_id"))
         if not event_id:
             raise MalformedPayload("missing_event_id")
         if kind != "event_callback":
@@ -61,17 +62,17 @@ class SlackAdapter:
         event = payload.get("event")
         if not isinstance(event, dict):
             raise MalformedPayload("missing_event")
-        event_type = clean_field(event.get("type")) or "unknown"
+        event_type = clean_field(event.get("type"), limit=64) or "unknown"
         if event_type not in ACCEPTED_EVENTS:
             return Ignored(event_id, f"event_not_handled:{event_type}")
-        if event.get("bot_id") or event.get("subtype") in IGNORED_SUBTYPES:
+        if event.get("bot_id") or clean_field(event.get("subtype"), limit=64) in IGNORED_SUBTYPES:
             return Ignored(event_id, "bot_or_system_message")
-        channel = clean_field(event.get("channel"))
-        ts = clean_field(event.get("ts"))
+        channel = clean_id(event.get("channel"), limit=ID_LIMIT)
+        ts = clean_id(event.get("ts"), limit=ID_LIMIT)
         if not channel or not ts:
             raise MalformedPayload("missing_channel_or_ts")
-        thread = clean_field(event.get("thread_ts")) or ts
-        team = clean_field(payload.get("team_id")) or "team"
+        thread = clean_id(event.get("thread_ts"), limit=ID_LIMIT) or ts
+        team = clean_id(payload.get("team_id"), limit=ID_LIMIT) or "team"
         text = clean_text(event.get("text"))
         return Accepted(
             InboundEvent(

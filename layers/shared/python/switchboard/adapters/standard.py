@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from switchboard.adapters.base import Accepted, Interpretation, WebhookRequest, check_timestamp
 from switchboard.errors import BadSignature, MalformedPayload
 from switchboard.models import InboundEvent, Platform
-from switchboard.sanitize import clean_field, clean_text, extract_links
+from switchboard.sanitize import clean_field, clean_id, clean_text, extract_links
 
 SECRET_PREFIX = "whsec_"  # noqa: S105  # the spec's prefix, not a secret
 
@@ -53,7 +53,7 @@ class StandardWebhooksAdapter:
             raise BadSignature("signature_mismatch")
 
     def interpret(self, request: WebhookRequest, payload: dict[str, Any]) -> Interpretation:
-        msg_id = clean_field(request.header("webhook-id"))
+        msg_id = clean_id(request.header("webhook-id"))
         if not msg_id:
             raise MalformedPayload("missing_webhook_id")
         event_type = clean_field(payload.get("type"), limit=128)

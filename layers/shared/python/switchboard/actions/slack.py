@@ -1,0 +1,129 @@
+"""Slack Web API executor (``chat.postMessage``), and the escalation executor that pages people on Slack.
+
+Slack answers HTTP 200 with ``{"ok": false, "error": …}`` for most failures
+(https://api.slack.com/methods/chat.postMessage#errors):
+- ``ratelimited`` (also sent as HTTP 429 with ``Retry-After``) and the ``*_error``/``service_unavailable``
+  family are transient;
+- credential and permission errors (``invalid_auth``, ``not_in_channel``, ``missing_scope`` …) are
+  ``AccessDenied``: permanent, but a person can fix them;
+- everything else (``channel_not_found``, ``msg_too_long`` …) is permanent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from switchboard.actions.http import AccessDenied, HttpCall, HttpResult, JsonHttpClient, retry_after
+from switchboard.errors import PermanentActionError, TransientActionError
+from switchboard.models import ActionRequest
+
+TRANSIENT_SLACK_ERRORS = frozenset(
+    {"ratelimited", "service_unavailable", "fatal_error", "internal_error", "request_timeout"}
+)
+ACCESS_SLACK_ERRORS = frozenset(
+    {
+        "not_authed",
+        "invalid_auth",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "no_permission",
+        "missing_scope",
+        "not_in_channel",
+        "access_denied",
+        "ekm_access_denied",
+        "team_access_not_granted",
+    }
+)
+
+
+class SlackApi:
+    def __init__(self, service: str, base_url: str, token: str, timeout: float) -> None:
+        self.service = service
+        self.http = JsonHttpClient(
+            service,
+            base_url,
+            {"Authorization": f"Bearer {token}", "User-Agent": "switchboard-agent"},
+            timeout,
+        )
+
+    @staticmethod
+    def post_message_call(channel: str, text: str, thread_ts: str | None = None) -> HttpCall:
+        body: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False}
+        if thread_ts:
+            body["thread_ts"] = thread_ts
+        return HttpCall("POST", "/chat.postMessage", body)
+
+    def post_message(self, channel: str, text: str, thread_ts: str | None = None) -> dict[str, Any]:
+        return self.send(self.post_message_call(channel, text, thread_ts))
+
+    def send(self, call: HttpCall) -> dict[str, Any]:
+        return self._ok(self.http.send(call))
+
+    def _ok(self, result: HttpResult) -> dict[str, Any]:
+        body = result.body if isinstance(result.body, dict) else {}
+        if body.get("ok"):
+            return {"status": result.status, "channel": body.get("channel"), "ts": body.get("ts")}
+        error = str(body.get("error") or "unknown_error")
+        reason = f"slack error {error}"
+        if error in TRANSIENT_SLACK_ERRORS:
+            wait = retry_after(_header(result.headers, "Retry-After"))
+            raise TransientActionError(self.service, reason, result.status, retry_after=wait)
+        if error in ACCESS_SLACK_ERRORS:
+            raise AccessDenied(self.service, reason, result.status)
+        raise PermanentActionError(self.service, reason, result.status)
+
+
+def _header(headers: dict[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == wanted), None)
+
+
+class SlackExecutor:
+    def __init__(self, base_url: str, token: str, timeout: float) -> None:
+        self.api = SlackApi("slack", base_url, token, timeout)
+
+    @property
+    def base_url(self) -> str:
+        return self.api.http.base_url
+
+    def describe(self, action: ActionRequest) -> HttpCall:
+        if action.ability != "slack.reply":
+            raise PermanentActionError("slack", f"ability {action.ability} has no Slack executor")
+        params = action.params
+        return self.api.post_message_call(params["channel"], params["text"], params["thread_ts"])
+
+    def execute(self, action: ActionRequest) -> dict[str, Any]:
+        return self.api.send(self.describe(action))
+
+
+class EscalateExecutor:
+    """Hands a task to people in a configured Slack channel, with everything they need to decide."""
+
+    def __init__(self, base_url: str, token: str, timeout: float, channel: str) -> None:
+        if not channel:
+            raise ValueError("escalation needs a channel (ESCALATION_CHANNEL)")
+        self.api = SlackApi("escalate", base_url, token, timeout)
+        self.channel = channel
+
+    @property
+    def base_url(self) -> str:
+        return self.api.http.base_url
+
+    def describe(self, action: ActionRequest) -> HttpCall:
+        if action.ability != "escalate.human":
+            raise PermanentActionError("escalate", f"ability {action.ability} has no escalation executor")
+        p = action.params
+        tried = "\n".join(f"• {step}" for step in p.get("tried", [])) or "• nothing yet"
+        text = (
+            f":rotating_light: *Switchboard needs a person* — task `{p['task_id']}`\n"
+            f"*What came in:* {p['summary']}\n"
+            f"*What was tried:*\n{tried}\n"
+            f"*What you must decide:* {p['decision_needed']}\n"
+            f"*Where:* {p['platform']} {p['conversation']} {p.get('source', '')}\n"
+            f"Resolve it with `switchboard tasks resolve {p['task_id']}`."
+        )
+        return self.api.post_message_call(self.channel, text)
+
+    def execute(self, action: ActionRequest) -> dict[str, Any]:
+        return self.api.send(self.describe(action))

@@ -1,0 +1,158 @@
+"""Decide: the model chooses one typed, allow-listed ability; code validates it and decides where it may go.
+
+The tools offered are the abilities allowed on the event's platform (reply-or-stay-silent is that list, in
+code). The target of every action is bound from the event, never chosen by the model. Invalid output is
+repaired once with the validation error fed back; after that, or when the model is unavailable or the
+budget is spent, the task goes to a person with the full context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from switchboard.abilities import Ability, InvalidParams, UnknownAbility, ability_for_tool, allowed_on
+from switchboard.classify import dispatch
+from switchboard.errors import ConcurrentUpdate
+from switchboard.escalation import Escalator
+from switchboard.llm import BudgetedLlm, LedgerEntry, LlmError, ToolCall, emit_ledger
+from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Platform, Service, TaskStatus
+from switchboard.prompts import DECIDE_SYSTEM, repair_turns, user_turn
+from switchboard.queues import QueueSender
+from switchboard.state import Task, TaskStore
+
+logger = Logger(child=True)
+metrics = Metrics()
+
+ACTOR = "decide"
+DECIDE_TIER = "medium"
+
+# Where Switchboard may speak. On the other platforms it acts (tickets, people) but never replies.
+REPLY_PLATFORMS = frozenset({Platform.GITHUB, Platform.SLACK})
+REPLY_ABILITIES = frozenset({"github.comment", "slack.reply"})
+
+
+def offered_abilities(platform: Platform) -> list[Ability]:
+    return [
+        entry
+        for entry in allowed_on(platform)
+        if entry.name not in REPLY_ABILITIES or platform in REPLY_PLATFORMS
+    ]
+
+
+class DecideService:
+    def __init__(
+        self,
+        store: TaskStore,
+        queue: QueueSender,
+        act_queue_url: Callable[[Service], str],
+        llm: BudgetedLlm | None,
+        tier: str = DECIDE_TIER,
+    ) -> None:
+        self.store = store
+        self.queue = queue
+        self.act_queue_url = act_queue_url
+        self.llm = llm
+        self.tier = tier
+        self.escalator = Escalator(store, queue, act_queue_url(Service.ESCALATE), ACTOR)
+
+    def process(self, request: DecideRequest) -> TaskStatus:
+        event = request.event
+        logger.set_correlation_id(event.event_id)
+        task = self.store.get(request.task_id)
+        for _ in range(3):
+            try:
+                return self._advance(task, request)
+            except ConcurrentUpdate:
+                task = self.store.get(task.task_id)
+        raise ConcurrentUpdate(f"task {task.task_id} kept moving under us")
+
+    def _advance(self, task: Task, request: DecideRequest) -> TaskStatus:
+        if task.status is TaskStatus.CLASSIFIED:
+            task = self.store.transition(task, TaskStatus.DECIDING, ACTOR, {"tier": self.tier})
+        if task.status is TaskStatus.DECIDING:
+            task = self._decide(task, request)
+        if task.status is TaskStatus.DECIDED:
+            sent = dispatch(self.queue, self.act_queue_url, task.action_requests())
+            task = self.store.transition(task, TaskStatus.DISPATCHED, ACTOR, {"sent": sent})
+        return task.status
+
+    def _decide(self, task: Task, request: DecideRequest) -> Task:
+        event = request.event
+        offered = offered_abilities(event.platform)
+        tools = [entry.tool_schema() for entry in offered]
+        messages = user_turn(event, {"intent": request.intent, "confidence": request.confidence})
+        ledger: list[LedgerEntry] = []
+        tried = [f"decide with the {self.tier} model"]
+        if self.llm is None:
+            return self._to_human(task, event, "no model configured", tried, ledger)
+        try:
+            answer = self.llm.choose_tool(
+                task_id=task.task_id, tier=self.tier, system=DECIDE_SYSTEM, messages=messages, tools=tools
+            )
+            ledger.extend(answer.ledger)
+            try:
+                action = self._validated(event, answer.call, offered)
+            except (InvalidParams, UnknownAbility) as first_error:
+                tried.append(f"repair after: {first_error}")
+                metrics.add_metric(name="LlmRepairs", unit=MetricUnit.Count, value=1)
+                error = first_error.feedback() if isinstance(first_error, InvalidParams) else str(first_error)
+                call = answer.call or ToolCall("none", {})
+                repaired = self.llm.choose_tool(
+                    task_id=task.task_id,
+                    tier=self.tier,
+                    system=DECIDE_SYSTEM,
+                    messages=repair_turns(messages, call.name, call.input, error),
+                    tools=tools,
+                    use_cache=False,
+                )
+                ledger.extend(repaired.ledger)
+                action = self._validated(event, repaired.call, offered)
+        except (InvalidParams, UnknownAbility) as exc:
+            return self._to_human(task, event, f"invalid model output after one repair: {exc}", tried, ledger)
+        except LlmError as exc:
+            return self._to_human(task, event, str(exc), tried, ledger)
+        finally:
+            emit_ledger(ledger)
+        if action.ability == "escalate.human":
+            return self._to_human(task, event, "the model asked for a person", tried, ledger, action.params)
+        metrics.add_metric(name="Decisions", unit=MetricUnit.Count, value=1)
+        return self.store.transition(
+            task,
+            TaskStatus.DECIDED,
+            ACTOR,
+            {"ability": action.ability, "llm": [entry.to_json() for entry in ledger]},
+            actions=[action],
+        )
+
+    @staticmethod
+    def _validated(event: InboundEvent, call: ToolCall | None, offered: list[Ability]) -> ActionRequest:
+        if call is None:
+            raise UnknownAbility("the model called no tool")
+        chosen = ability_for_tool(call.name)
+        if chosen not in offered:
+            raise UnknownAbility(f"{chosen.name} is not allowed on {event.platform.value}")
+        params = chosen.bound_params(event, call.input)
+        return ActionRequest.for_task(event, 0, chosen.name, chosen.service, params)
+
+    def _to_human(
+        self,
+        task: Task,
+        event: InboundEvent,
+        why: str,
+        tried: list[str],
+        ledger: list[LedgerEntry],
+        model_view: dict[str, Any] | None = None,
+    ) -> Task:
+        decision = (model_view or {}).get("decision_needed") or "How should Switchboard answer this message?"
+        return self.escalator.needs_human(
+            task,
+            event,
+            why=why,
+            tried=tried,
+            decision=str(decision),
+            detail={"llm": [e.to_json() for e in ledger]},
+        )

@@ -1,0 +1,395 @@
+"""The budgeted LLM client: the only code that holds the Anthropic API key.
+
+Before every call it checks the response cache and reserves the call's worst case against two DynamoDB atomic
+counters (tokens for this task, dollars for today); over budget, the call is not made. After the call it
+settles the counters with the real usage and returns a ledger entry (tokens in and out, dollars from a dated
+price table) that the caller writes to the task history and to metrics. Each tier has its own timeout;
+transient errors get the SDK's retries and then one fallback tier. ``anthropic`` is imported lazily, so no
+function pays for it unless it really asks a model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from switchboard.aws import client
+from switchboard.errors import SwitchboardError
+from switchboard.memory import DAY
+from switchboard.settings import LlmMixin
+
+logger = Logger(child=True)
+
+# USD per million tokens (input, output), from the model pages of Anthropic's platform docs, read 2026-11-21.
+# Haiku 5.5's price is for prompts up to 100,000 tokens; ours are far smaller (the prompt is capped).
+PRICES_DATE = "2026-11-21"
+PRICES_PER_MTOK: dict[str, tuple[Decimal, Decimal]] = {
+    "claude-haiku-5-5": (Decimal("0.10"), Decimal("0.50")),
+    "claude-sonnet-5-5": (Decimal("2"), Decimal("10")),
+    "claude-opus-5-5": (Decimal("4"), Decimal("20")),
+    "claude-haiku-4-5": (Decimal("1"), Decimal("5")),
+    "claude-opus-4-5": (Decimal("5"), Decimal("25")),
+}
+PRICIEST = (Decimal("5"), Decimal("25"))
+DEFAULT_TIERS = {"small": "claude-haiku-5-5", "medium": "claude-sonnet-5-5", "large": "claude-opus-5-5"}
+FALLBACK = {"small": "medium", "medium": "large", "large": "medium"}
+TIMEOUTS = {"small": 10.0, "medium": 20.0, "large": 30.0}
+
+
+class LlmError(SwitchboardError):
+    """No usable answer from any tier; the task degrades or goes to a human."""
+
+
+class BudgetExceeded(LlmError):
+    def __init__(self, which: str) -> None:
+        super().__init__(f"over budget: {which}")
+        self.which = which
+
+
+class ModelUnavailable(LlmError):
+    """Transient errors on the tier and on its fallback."""
+
+
+class ModelRefused(LlmError):
+    """A permanent API error (bad request, authentication …): retrying cannot help."""
+
+
+@dataclass(frozen=True)
+class LlmConfig:
+    tiers: dict[str, str]
+    task_token_cap: int
+    daily_usd_cap: Decimal
+    cache_ttl_seconds: int
+    max_retries: int = 2
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """What the model chose: one tool and its raw input (not yet validated)."""
+
+    name: str
+    input: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    tier: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    usd: float
+    cached: bool
+    latency_ms: int
+    prices_date: str = PRICES_DATE
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tier": self.tier,
+            "model": self.model,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "usd": self.usd,
+            "cached": self.cached,
+            "latency_ms": self.latency_ms,
+            "prices_date": self.prices_date,
+        }
+
+
+@dataclass(frozen=True)
+class LlmAnswer:
+    call: ToolCall | None
+    ledger: list[LedgerEntry]
+
+
+def cost_usd(model: str, input_tokens: int, output_tokens: int) -> Decimal:
+    price_in, price_out = PRICES_PER_MTOK.get(model, PRICIEST)  # an unknown model is priced as the priciest
+    return (price_in * input_tokens + price_out * output_tokens) / Decimal(1_000_000)
+
+
+def estimate_tokens(*parts: Any) -> int:
+    """A deliberately generous estimate (about 3 characters a token) for reserving budget before a call."""
+    return sum(len(json.dumps(part, default=str)) for part in parts) // 3 + 16
+
+
+class Budget:
+    """Two atomic counters in the memory table: tokens per task and micro-dollars per UTC day.
+
+    ``reserve`` adds the worst case with a condition that it stays under the cap (one conditional write each),
+    so concurrent workers can never overspend together; ``settle`` corrects by the real usage afterwards.
+    """
+
+    def __init__(self, table_name: str, config: LlmConfig, dynamodb: Any = None) -> None:
+        self.table_name = table_name
+        self.config = config
+        self._dynamodb = dynamodb
+
+    @property
+    def dynamodb(self) -> Any:
+        if self._dynamodb is None:
+            self._dynamodb = client("dynamodb")
+        return self._dynamodb
+
+    @staticmethod
+    def day() -> str:
+        return datetime.now(UTC).strftime("%Y-%m-%d")
+
+    def _add(self, pk: str, attribute: str, amount: int, cap: int | None, ttl: int) -> None:
+        values = {":amount": {"N": str(amount)}, ":ttl": {"N": str(int(time.time()) + ttl)}}
+        condition: dict[str, str] = {}
+        if cap is not None:
+            if amount > cap:  # a first write would pass attribute_not_exists: refuse before writing
+                raise BudgetExceeded(attribute)
+            values[":room"] = {"N": str(cap - amount)}
+            condition["ConditionExpression"] = "attribute_not_exists(#n) OR #n <= :room"
+        self.dynamodb.update_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": pk}, "sk": {"S": "budget"}},
+            UpdateExpression="ADD #n :amount SET expires_at = if_not_exists(expires_at, :ttl)",
+            ExpressionAttributeNames={"#n": attribute},
+            ExpressionAttributeValues=values,
+            **condition,
+        )
+
+    def reserve(self, task_id: str, tokens: int, micro_usd: int) -> None:
+        errors = self.dynamodb.exceptions.ConditionalCheckFailedException
+        try:
+            self._add(f"budget#task#{task_id}", "tokens", tokens, self.config.task_token_cap, 30 * DAY)
+        except (errors, BudgetExceeded):
+            raise BudgetExceeded("task_tokens") from None
+        try:
+            cap = int(self.config.daily_usd_cap * 1_000_000)
+            self._add(f"budget#day#{self.day()}", "micro_usd", micro_usd, cap, 3 * DAY)
+        except (errors, BudgetExceeded):
+            self._add(f"budget#task#{task_id}", "tokens", -tokens, None, 30 * DAY)
+            raise BudgetExceeded("daily_usd") from None
+
+    def settle(self, task_id: str, reserved_tokens: int, reserved_micro_usd: int, entry: LedgerEntry) -> None:
+        used_tokens = entry.input_tokens + entry.output_tokens
+        used_micro = int(Decimal(str(entry.usd)) * 1_000_000)
+        if used_tokens != reserved_tokens:
+            self._add(f"budget#task#{task_id}", "tokens", used_tokens - reserved_tokens, None, 30 * DAY)
+        if used_micro != reserved_micro_usd:
+            self._add(f"budget#day#{self.day()}", "micro_usd", used_micro - reserved_micro_usd, None, 3 * DAY)
+
+    def spent_today_usd(self) -> float:
+        response = self.dynamodb.get_item(
+            TableName=self.table_name, Key={"pk": {"S": f"budget#day#{self.day()}"}, "sk": {"S": "budget"}}
+        )
+        return int(response.get("Item", {}).get("micro_usd", {}).get("N", "0")) / 1_000_000
+
+
+class ResponseCache:
+    """Same model, prompt and tools within the TTL: the cached tool call, without a model call."""
+
+    def __init__(self, table_name: str, ttl_seconds: int, dynamodb: Any = None) -> None:
+        self.table_name = table_name
+        self.ttl_seconds = ttl_seconds
+        self._dynamodb = dynamodb
+
+    @property
+    def dynamodb(self) -> Any:
+        if self._dynamodb is None:
+            self._dynamodb = client("dynamodb")
+        return self._dynamodb
+
+    @staticmethod
+    def key(request: dict[str, Any]) -> str:
+        return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+
+    def get(self, key: str) -> ToolCall | None:
+        item = self.dynamodb.get_item(
+            TableName=self.table_name, Key={"pk": {"S": f"llmcache#{key}"}, "sk": {"S": "llmcache"}}
+        ).get("Item")
+        if not item or int(item["expires_at"]["N"]) < time.time():
+            return None
+        data = json.loads(item["call"]["S"])
+        return ToolCall(data["name"], data["input"])
+
+    def put(self, key: str, call: ToolCall) -> None:
+        self.dynamodb.put_item(
+            TableName=self.table_name,
+            Item={
+                "pk": {"S": f"llmcache#{key}"},
+                "sk": {"S": "llmcache"},
+                "call": {"S": json.dumps({"name": call.name, "input": call.input})},
+                "expires_at": {"N": str(int(time.time()) + self.ttl_seconds)},
+            },
+        )
+
+
+class BudgetedLlm:
+    def __init__(
+        self,
+        config: LlmConfig,
+        budget: Budget,
+        cache: ResponseCache,
+        api_key: Callable[[], str],
+        base_url: str,
+        sdk: Any = None,
+    ) -> None:
+        self.config = config
+        self.budget = budget
+        self.cache = cache
+        self.api_key = api_key
+        self.base_url = base_url
+        self._sdk = sdk
+
+    def sdk(self) -> Any:
+        if self._sdk is None:
+            import anthropic  # lazily: ~1 s and ~75 MB, paid only by a function that asks a model
+
+            self._sdk = anthropic.Anthropic(
+                api_key=self.api_key(), base_url=self.base_url, max_retries=self.config.max_retries
+            )
+        return self._sdk
+
+    def choose_tool(
+        self,
+        *,
+        task_id: str,
+        tier: str,
+        system: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        max_tokens: int = 512,
+        use_cache: bool = True,
+        fallback: bool = True,
+    ) -> LlmAnswer:
+        """Ask ``tier`` to choose exactly one of ``tools``. Falls back one tier on transient errors."""
+        ledger: list[LedgerEntry] = []
+        try:
+            call = self._call(task_id, tier, system, messages, tools, max_tokens, use_cache, ledger)
+        except ModelUnavailable:
+            if not fallback:
+                raise
+            backup = FALLBACK[tier]
+            logger.warning(
+                "model tier unavailable, falling back", tier=tier, fallback=backup, task_id=task_id
+            )
+            call = self._call(task_id, backup, system, messages, tools, max_tokens, use_cache, ledger)
+        return LlmAnswer(call, ledger)
+
+    def _call(
+        self,
+        task_id: str,
+        tier: str,
+        system: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        max_tokens: int,
+        use_cache: bool,
+        ledger: list[LedgerEntry],
+    ) -> ToolCall | None:
+        model = self.config.tiers[tier]
+        request = {"model": model, "system": system, "messages": messages, "tools": tools}
+        key = self.cache.key(request)
+        if use_cache and (hit := self.cache.get(key)) is not None:
+            ledger.append(LedgerEntry(tier, model, 0, 0, 0.0, cached=True, latency_ms=0))
+            return hit
+        reserved_tokens = estimate_tokens(system, messages, tools) + max_tokens
+        reserved_micro = int(cost_usd(model, reserved_tokens, max_tokens) * 1_000_000) + 1
+        self.budget.reserve(task_id, reserved_tokens, reserved_micro)
+        started = time.monotonic()
+        try:
+            response = self._create(tier, model, system, messages, tools, max_tokens)
+        except BaseException:
+            self.budget.settle(
+                task_id, reserved_tokens, reserved_micro, LedgerEntry(tier, model, 0, 0, 0, False, 0)
+            )
+            raise
+        usage = response.usage
+        entry = LedgerEntry(
+            tier=tier,
+            model=model,
+            input_tokens=int(usage.input_tokens),
+            output_tokens=int(usage.output_tokens),
+            usd=float(cost_usd(model, int(usage.input_tokens), int(usage.output_tokens))),
+            cached=False,
+            latency_ms=int((time.monotonic() - started) * 1000),
+        )
+        ledger.append(entry)
+        self.budget.settle(task_id, reserved_tokens, reserved_micro, entry)
+        call = next(
+            (
+                ToolCall(block.name, dict(block.input))
+                for block in response.content
+                if block.type == "tool_use"
+            ),
+            None,
+        )
+        if call is not None and use_cache:
+            self.cache.put(key, call)
+        return call
+
+    def _create(
+        self,
+        tier: str,
+        model: str,
+        system: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        max_tokens: int,
+    ) -> Any:
+        import anthropic
+
+        try:
+            return self.sdk().messages.create(
+                model=model,
+                system=system,
+                messages=messages,
+                tools=tools,
+                tool_choice={"type": "any"},
+                max_tokens=max_tokens,
+                timeout=TIMEOUTS[tier],
+            )
+        except anthropic.APIConnectionError as exc:  # includes timeouts
+            raise ModelUnavailable(f"{tier}: {exc.__class__.__name__}") from None
+        except anthropic.APIStatusError as exc:
+            if exc.status_code == 429 or exc.status_code >= 500:
+                raise ModelUnavailable(f"{tier}: HTTP {exc.status_code}") from None
+            raise ModelRefused(f"{tier}: HTTP {exc.status_code} {exc.__class__.__name__}") from None
+
+
+def emit_ledger(entries: list[LedgerEntry]) -> None:
+    """LLM calls, tokens and dollars by tier, as EMF metrics (one small blob per tier, dimension ``tier``)."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    for entry in entries:
+        with single_metric(name="LlmCalls", unit=MetricUnit.Count, value=1) as metric:
+            metric.add_dimension(name="tier", value=entry.tier)
+            metric.add_metric(name="LlmCacheHits", unit=MetricUnit.Count, value=int(entry.cached))
+            metric.add_metric(name="LlmInputTokens", unit=MetricUnit.Count, value=entry.input_tokens)
+            metric.add_metric(name="LlmOutputTokens", unit=MetricUnit.Count, value=entry.output_tokens)
+            metric.add_metric(name="LlmCostUsd", unit=MetricUnit.NoUnit, value=entry.usd)
+
+
+def budgeted_llm(settings: LlmMixin, memory_table: str) -> BudgetedLlm:
+    """The real client for a function's settings. The key is read from Secrets Manager on first use."""
+
+    def api_key() -> str:
+        from aws_lambda_powertools.utilities import parameters
+
+        value = parameters.get_secret(settings.llm_secret_id, max_age=300)
+        return value if isinstance(value, str) else value.decode()
+
+    config = LlmConfig(
+        tiers=settings.tiers(),
+        task_token_cap=settings.llm_task_token_cap,
+        daily_usd_cap=settings.llm_daily_usd_cap,
+        cache_ttl_seconds=settings.llm_cache_ttl_seconds,
+    )
+    return BudgetedLlm(
+        config,
+        Budget(memory_table, config),
+        ResponseCache(memory_table, settings.llm_cache_ttl_seconds),
+        api_key,
+        settings.llm_api_url,
+    )
