@@ -14,15 +14,17 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.lambda_defaults import FunctionSpec, LambdaFactory, pascal
-from infra.queues import SERVICES, Queues
+from infra.queues import MAX_RECEIVE_COUNT, SERVICES, Queues
 from infra.secrets import PLATFORMS, Secrets
 from infra.state import State
+from infra.switches import KillSwitches
 
 LLM_API_URL: Final = "https://api.anthropic.com"
 DEFAULT_TICKETS_API_URL: Final = "https://tickets.example.invalid/api"
 SLACK_API_URL: Final = "https://slack.com/api"
 GITHUB_API_URL: Final = "https://api.github.com"
 DEFAULT_ESCALATION_CHANNEL: Final = "switchboard-escalations"
+DEFAULT_LLM_DAILY_USD_CAP: Final = 25.0
 
 # The token secret each act service reads: escalation pages people on Slack.
 TOKEN_OF_SERVICE: Final[Mapping[str, str]] = {
@@ -33,6 +35,10 @@ TOKEN_OF_SERVICE: Final[Mapping[str, str]] = {
 }
 # Services that may reply on a platform, so they may send to the other act queues.
 REPLYING_SERVICES: Final = frozenset({"tickets", "escalate"})
+# Services whose workers page a person (through act-escalate) when a service refuses their credentials.
+ESCALATING_SERVICES: Final = frozenset(SERVICES) - {"escalate"}
+# Services that stage follow-ups on the follow-ups queue, and consume it.
+STAGING_SERVICES: Final = frozenset({"tickets"})
 
 MESSAGE_MOVE_ACTIONS: Final = (
     "sqs:StartMessageMoveTask",
@@ -62,18 +68,22 @@ class Functions(Construct):
         queues: Queues,
         state: State,
         secrets: Secrets,
+        switches: KillSwitches,
         alert_topic: sns.ITopic,
         version: str,
         tickets_api_url: str = DEFAULT_TICKETS_API_URL,
         feeds: list[dict[str, str]] | None = None,
         escalation_channel: str = DEFAULT_ESCALATION_CHANNEL,
+        llm_daily_usd_cap: float = DEFAULT_LLM_DAILY_USD_CAP,
     ) -> None:
         super().__init__(scope, construct_id)
         self._queues = queues
         self._state = state
         self._secrets = secrets
+        self._switches = switches
         self.defaults = LambdaFactory(self, "Defaults")
         self._escalation_channel = escalation_channel
+        self._llm_daily_usd_cap = llm_daily_usd_cap
         self._service_api_urls = {
             "github": GITHUB_API_URL,
             "slack": SLACK_API_URL,
@@ -165,6 +175,7 @@ class Functions(Construct):
                     **self._act_queue_environment(),
                     "LLM_API_URL": LLM_API_URL,
                     "LLM_SECRET_ID": self._secrets.llm.secret_arn,
+                    "LLM_DAILY_USD_CAP": f"{self._llm_daily_usd_cap:g}",
                 },
             ),
         )
@@ -175,7 +186,6 @@ class Functions(Construct):
     def _build_act(self, service: str) -> lambda_.Function:
         queue = self._queues.act(service)
         token = self._secrets.token(TOKEN_OF_SERVICE[service])
-        replies = service in REPLYING_SERVICES
         fn = self.defaults.build(
             self,
             FunctionSpec(
@@ -187,9 +197,12 @@ class Functions(Construct):
                     "SERVICE": service,
                     **self._table_environment(),
                     "ACT_QUEUE_URL": queue.queue_url,
+                    "MAX_RECEIVE_COUNT": str(MAX_RECEIVE_COUNT),
                     "SERVICE_API_URL": self._service_api_urls[service],
                     "SERVICE_TOKEN_SECRET_ID": token.secret_arn,
-                    **(self._act_queue_environment() if replies else {}),
+                    "SHADOW_MODE_PARAMETER": self._switches.shadow_mode.parameter_name,
+                    "DISABLED_ABILITIES_PARAMETER": self._switches.disabled_abilities.parameter_name,
+                    **self._act_sends_environment(service),
                     **({"ESCALATION_CHANNEL": self._escalation_channel} if service == "escalate" else {}),
                 },
             ),
@@ -197,9 +210,27 @@ class Functions(Construct):
         self._consume(fn, queue, ACT_BATCH_SIZE)
         self._grant_tables(fn)
         token.grant_read(fn)
-        if replies:
+        for parameter in self._switches.parameters.values():
+            parameter.grant_read(fn)
+        if service in REPLYING_SERVICES:
             self._grant_send_to_act_queues(fn)
+        elif service in ESCALATING_SERVICES:
+            self._queues.act("escalate").grant_send_messages(fn)
+        if service in STAGING_SERVICES:
+            self._consume(fn, self._queues.followups, ACT_BATCH_SIZE)
+            self._queues.followups.grant_send_messages(fn)
         return fn
+
+    def _act_sends_environment(self, service: str) -> dict[str, str]:
+        """The queues an act worker sends to: replies (all act queues), escalations, follow-ups."""
+        environment = {}
+        if service in REPLYING_SERVICES:
+            environment.update(self._act_queue_environment())
+        elif service in ESCALATING_SERVICES:
+            environment[_env_name("act-escalate")] = self._queues.act("escalate").queue_url
+        if service in STAGING_SERVICES:
+            environment["FOLLOWUPS_QUEUE_URL"] = self._queues.followups.queue_url
+        return environment
 
     def _build_poll(self, feeds: list[dict[str, str]]) -> lambda_.Function:
         fn = self.defaults.build(
@@ -230,7 +261,7 @@ class Functions(Construct):
                 role="triage",
                 description="Switchboard triage: daily report of dead letters, redrive on request",
                 environment={
-                    "TASKS_TABLE_NAME": self._state.tasks_table.table_name,
+                    **self._table_environment(),
                     "ALERT_TOPIC_ARN": alert_topic.topic_arn,
                     "DLQ_URLS": stack.to_json_string(
                         {name: dlq.queue_url for name, dlq in self._queues.dlqs.items()}
@@ -247,6 +278,8 @@ class Functions(Construct):
             dlq.grant(fn, *MESSAGE_MOVE_ACTIONS)
             self._queues.queues[name].grant_send_messages(fn)
         self._state.tasks_table.grant_read_data(fn)
+        # breaker states (read) and the daily triage report (write)
+        self._state.memory_table.grant_read_write_data(fn)
         alert_topic.grant_publish(fn)
         return fn
 
@@ -273,7 +306,10 @@ class Functions(Construct):
 
     @staticmethod
     def _consume(fn: lambda_.Function, queue: sqs.IQueue, batch_size: int) -> None:
-        """SQS trigger: partial batch failures, bounded concurrency (grants receive/delete/visibility)."""
+        """SQS trigger: partial batch failures, bounded concurrency (grants receive/delete/visibility).
+
+        No batching window: FIFO triggers take none, and the follow-ups trigger wants no added latency.
+        """
         fn.add_event_source(
             event_sources.SqsEventSource(
                 queue,

@@ -13,13 +13,19 @@ from constructs import Construct
 
 from infra import nag
 from infra.api import Api
-from infra.functions import DEFAULT_ESCALATION_CHANNEL, DEFAULT_TICKETS_API_URL, Functions
+from infra.functions import (
+    DEFAULT_ESCALATION_CHANNEL,
+    DEFAULT_LLM_DAILY_USD_CAP,
+    DEFAULT_TICKETS_API_URL,
+    Functions,
+)
 from infra.lambda_defaults import REPO_ROOT
-from infra.monitoring import Monitoring
+from infra.monitoring import Monitoring, Watch
 from infra.queues import Queues
 from infra.schedules import Schedules
 from infra.secrets import Secrets
 from infra.state import State
+from infra.switches import KillSwitches
 
 STACK_NAME: Final = "Switchboard"
 DEFAULT_OUTDIR: Final = REPO_ROOT / "cdk.out"
@@ -47,11 +53,13 @@ def cdk_json_context() -> dict[str, Any]:
 
 
 class SwitchboardStack(Stack):
-    """Platforms -> API -> ingest -> queues -> classify/decide -> act, plus state, secrets, schedules, alarms.
+    """Platforms -> API -> ingest -> queues -> classify/decide -> act, plus state, secrets, kill switches,
+    schedules, alarms.
 
     The stack is environment-agnostic: the region and account are CloudFormation pseudo parameters.
     CDK context: ``alertEmail`` (optional e-mail subscription to the alert topic), ``ticketsApiUrl``,
-    ``escalationChannel`` (the Slack channel people are paged in), and ``feeds`` (a JSON list of
+    ``escalationChannel`` (the Slack channel people are paged in), ``llmDailyUsdCap`` (dollars a day for the
+    models, enforced by the budgeted client and watched by an alarm at 80 %), and ``feeds`` (a JSON list of
     ``{"name", "kind": "atom"|"rss"|"mentions", "url"}`` for the poll function).
     """
 
@@ -64,6 +72,7 @@ class SwitchboardStack(Stack):
         self.secrets = Secrets(self, "Secrets")
         self.state = State(self, "State")
         self.queues = Queues(self, "Queues")
+        self.switches = KillSwitches(self, "KillSwitches")
         self.monitoring = Monitoring(
             self, "Monitoring", dlqs=self.queues.dlqs, alert_email=self._context_str("alertEmail")
         )
@@ -73,11 +82,22 @@ class SwitchboardStack(Stack):
             queues=self.queues,
             state=self.state,
             secrets=self.secrets,
+            switches=self.switches,
             alert_topic=self.monitoring.alert_topic,
             version=project_version(),
             tickets_api_url=self._context_str("ticketsApiUrl") or DEFAULT_TICKETS_API_URL,
             feeds=self._feeds(),
             escalation_channel=self._context_str("escalationChannel") or DEFAULT_ESCALATION_CHANNEL,
+            llm_daily_usd_cap=self._llm_daily_usd_cap(),
+        )
+        self.watch = Watch(
+            self,
+            "Watch",
+            topic=self.monitoring.alert_topic,
+            functions=self.functions.all,
+            queues=self.queues.queues,
+            dlqs=self.queues.dlqs,
+            llm_daily_usd_cap=self._llm_daily_usd_cap(),
         )
         self.api = Api(
             self, "Api", ingest_functions=self.functions.ingest, health_function=self.functions.health
@@ -94,6 +114,10 @@ class SwitchboardStack(Stack):
             raise ValueError('context "feeds" must be a JSON list of {"name", "kind", "url"} objects')
         return feeds
 
+    def _llm_daily_usd_cap(self) -> float:
+        value = self.node.try_get_context("llmDailyUsdCap")
+        return float(value) if value is not None else DEFAULT_LLM_DAILY_USD_CAP
+
     def _context_str(self, key: str) -> str | None:
         value = self.node.try_get_context(key)
         return str(value) if value else None
@@ -105,10 +129,22 @@ class SwitchboardStack(Stack):
             "TasksTableName": (self.state.tasks_table.table_name, "Tasks table"),
             "MemoryTableName": (self.state.memory_table.table_name, "Memory table"),
             "IngestQueueUrl": (self.queues.ingest.queue_url, "Ingest queue"),
+            "ShadowModeParameter": (
+                self.switches.shadow_mode.parameter_name,
+                "Kill switch: SSM parameter, true = no external calls",
+            ),
+            "DisabledAbilitiesParameter": (
+                self.switches.disabled_abilities.parameter_name,
+                "Kill switch: SSM parameter, abilities not to carry out",
+            ),
             "AlertTopicArn": (self.monitoring.alert_topic.topic_arn, "Alert topic"),
             "DlqUrls": (
                 self.to_json_string({name: dlq.queue_url for name, dlq in self.queues.dlqs.items()}),
                 "Dead-letter queue URLs by queue name (JSON)",
+            ),
+            "QueueUrls": (
+                self.to_json_string({name: queue.queue_url for name, queue in self.queues.queues.items()}),
+                "Main queue URLs by queue name (JSON): where redrives and resolutions send",
             ),
         }
         for output_id, (value, description) in outputs.items():

@@ -11,7 +11,11 @@ The first path segment is the service: the local runtime points each act functio
 - `/slack` and `/escalate` (the Slack Web API): `POST /chat.postMessage` (JSON or form) → 200
   `{"ok": true, "channel", "ts", "message"}`, or `{"ok": false, "error": ...}` as Slack does.
 - `/tickets`: `POST /tickets` → 201 `{"id", "status": "open", "url": null}` (an `Idempotency-Key` header
-  replays the first answer); `GET /tickets/{id}` → 200, now with a `url`.
+  replays the first answer); `GET /tickets/{id}` → 200 `{"id", "status", "url"}`, where the `url` appears
+  from the N-th read of that ticket on (N = 1 by default: at once; `configure_tickets(url_after_reads=N)`, or
+  `None` for never, so that tests can exercise staged follow-ups); `GET /tickets?idempotency_key=K` (the
+  fallback lookup) → 200 `{"tickets": [{"id", "status", "url"}]}`, the tickets created with that key, always
+  with their `url`.
 
 Every service call needs an `Authorization` header, as the real APIs do (401, or Slack's `not_authed`).
 
@@ -84,6 +88,7 @@ class _State:
         self.idempotent: dict[str, Reply] = {}
         self.faults: dict[str, _Fault] = {}
         self.ids = itertools.count(1001)
+        self.ticket_url_after_reads: int | None = 1
 
 
 class RecordingSink:
@@ -136,6 +141,13 @@ class RecordingSink:
             count = len(self._state.calls)
             self._state.calls.clear()
             return count
+
+    def configure_tickets(self, *, url_after_reads: int | None = 1) -> None:
+        """A ticket's `url` shows from its `url_after_reads`-th `GET /tickets/{id}` on (None: never)."""
+        if url_after_reads is not None and url_after_reads < 1:
+            raise ValueError("url_after_reads counts reads: 1 or more, or None for never")
+        with self._state.lock:
+            self._state.ticket_url_after_reads = url_after_reads
 
     def inject_fault(
         self,
@@ -191,7 +203,7 @@ class _SinkHandler(BaseHTTPRequestHandler):
             return
         service = segments[0] if segments else ""
         body = _parse_body(raw, self.headers.get("Content-Type", ""))
-        reply = self._fault(service) or self._answer(service, segments[1:], body)
+        reply = self._fault(service) or self._answer(service, segments[1:], body, split.query)
         query: dict[str, str] = {}
         for name, value in parse_qsl(split.query, keep_blank_values=True):
             query[name] = f"{query[name]},{value}" if name in query else value
@@ -264,13 +276,13 @@ class _SinkHandler(BaseHTTPRequestHandler):
         body = fault.body if fault.body is not None else {"message": f"injected fault {fault.status}"}
         return Reply(fault.status, body, fault.headers)
 
-    def _answer(self, service: str, path: list[str], body: Any) -> Reply:
+    def _answer(self, service: str, path: list[str], body: Any, query: str = "") -> Reply:
         if service == "github":
             return _GitHub(self.server, self.command, self.headers.get("Authorization")).answer(path, body)
         if service in SLACK_SERVICES:
             return _slack(self.server.state, self.command, path, body, self.headers.get("Authorization"))
         if service == "tickets":
-            return _tickets(self.server, self.command, path, body, self.headers)
+            return _tickets(self.server, self.command, path, body, self.headers, dict(parse_qsl(query)))
         return Reply(404, {"message": "Not Found"})
 
     def _reply(self, reply: Reply) -> None:
@@ -470,7 +482,9 @@ def _slack(state: _State, method: str, path: list[str], body: Any, authorization
     return Reply(200, {"ok": True, "channel": body["channel"], "ts": ts, "message": message})
 
 
-def _tickets(server: _SinkServer, method: str, path: list[str], body: Any, headers: Any) -> Reply:
+def _tickets(
+    server: _SinkServer, method: str, path: list[str], body: Any, headers: Any, query: dict[str, str]
+) -> Reply:
     state = server.state
     if not headers.get("Authorization"):
         return Reply(401, {"message": "Unauthorized"})
@@ -483,15 +497,36 @@ def _tickets(server: _SinkServer, method: str, path: list[str], body: Any, heade
             if not isinstance(body, dict):
                 return Reply(400, {"message": "expected a JSON object"})
             ticket_id = f"TCK-{next(state.ids)}"
-            state.tickets[ticket_id] = {**body, "id": ticket_id, "status": "open", "created_at": _now()}
+            state.tickets[ticket_id] = {
+                **body,
+                "id": ticket_id,
+                "status": "open",
+                "created_at": _now(),
+                "idempotency_key": key,
+                "reads": 0,
+            }
             reply = Reply(201, {"id": ticket_id, "status": "open", "url": None})
             if key:
                 state.idempotent[key] = reply
             return reply
+        if path == ["tickets"] and method == "GET":
+            key = query.get("idempotency_key")
+            if not key:
+                return Reply(400, {"message": "expected ?idempotency_key="})
+            found = [ticket for ticket in state.tickets.values() if ticket.get("idempotency_key") == key]
+            return Reply(200, {"tickets": [_ticket_view(server, ticket, with_url=True) for ticket in found]})
         if len(path) == 2 and path[0] == "tickets" and method == "GET":
             ticket = state.tickets.get(path[1])
             if ticket is None:
                 return Reply(404, {"message": "Not Found"})
-            url = f"{server.base_url}/tickets/view/{quote(ticket['id'])}"
-            return Reply(200, {"id": ticket["id"], "status": ticket["status"], "url": url})
+            ticket["reads"] = ticket.get("reads", 0) + 1
+            after = state.ticket_url_after_reads
+            return Reply(
+                200, _ticket_view(server, ticket, with_url=after is not None and ticket["reads"] >= after)
+            )
     return Reply(404, {"message": "Not Found"})
+
+
+def _ticket_view(server: _SinkServer, ticket: dict[str, Any], *, with_url: bool) -> dict[str, Any]:
+    url = f"{server.base_url}/tickets/view/{quote(ticket['id'])}" if with_url else None
+    return {"id": ticket["id"], "status": ticket["status"], "url": url}

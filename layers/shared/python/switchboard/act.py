@@ -1,85 +1,356 @@
 """Act: carry out one typed action exactly once, then record it on the task.
 
-The external call runs inside Powertools idempotency keyed by the action id, so a redelivery or a racing
-second worker gets the first result back and makes no second call. Retrying re-runs only this step: the
-classify and decide steps, and their LLM calls, are never repeated.
+For each action message, in this order:
+1. the ability must be on the allow-list, for this service, with valid parameters (else FAILED, consumed);
+2. the kill switches (SSM): a disabled ability makes no call and DROPs the task; in shadow mode the call is
+   described on the task ("would call POST /repos/…", with the body) and not made;
+3. the external call runs inside Powertools idempotency keyed by the action id, behind the service's circuit
+   breaker, so a redelivery or a racing second worker gets the first result back and makes no second call;
+4. the result is recorded on the task (once: a set of completed action ids); an action whose result shows
+   only later (a ticket's link) stages a follow-up and leaves the task WAITING; the last completion finishes
+   the task DONE (``switchboard.progress``).
+
+A failure goes through ``RetryPolicy.disposition`` (``switchboard.retry``), the one mapping from error to
+retry (a visibility change), FAILED, NEEDS_HUMAN or the DLQ. Every failed attempt and every breaker event that
+touches the task lands in its history, so ``switchboard trace`` shows it. Retrying re-runs only this step:
+classify and decide, and their LLM calls, are never repeated.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from switchboard.abilities import ability
-from switchboard.errors import ConcurrentUpdate, PermanentActionError
-from switchboard.models import ActionRequest, TaskStatus
+from switchboard.actions.http import HttpCall
+from switchboard.breaker import BreakerOpen, CircuitBreaker
+from switchboard.errors import PermanentActionError, TransientActionError
+from switchboard.killswitch import KillSwitches
+from switchboard.models import ActionRequest, Service, TaskStatus
+from switchboard.progress import end_task, settle_progress
+from switchboard.queues import QueueSender
+from switchboard.retry import (
+    HANDLED_ERRORS,
+    Delivery,
+    Outcome,
+    RetryPolicy,
+    SqsVisibility,
+    Verdict,
+    Visibility,
+    fail_record,
+)
 from switchboard.state import Task, TaskStore
 
 logger = Logger(child=True)
 metrics = Metrics()
 
-ACTOR = "act"
+ACTOR: Final = "act"
+# An access escalation is one action per failed action: ordinal 200 + the failed action's ordinal.
+ACCESS_ESCALATION_ORDINAL: Final = 200
+
+#: Runs ``call`` at most once per key (Powertools idempotency in production) and returns its result.
+Once = Callable[[str, Callable[[], dict[str, Any]]], dict[str, Any]]
 
 
+def run_directly(key: str, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    return call()
+
+
+@runtime_checkable
 class Executor(Protocol):
+    """One external service: describes the call for an action (shadow mode) and makes it."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    def describe(self, action: ActionRequest) -> HttpCall | None: ...
+
     def execute(self, action: ActionRequest) -> dict[str, Any]: ...
 
 
+class _FunctionExecutor:
+    """A bare function as an executor (tests, and callers that only execute)."""
+
+    base_url = ""
+
+    def __init__(self, function: Callable[[ActionRequest], dict[str, Any]]) -> None:
+        self.function = function
+
+    def describe(self, action: ActionRequest) -> HttpCall | None:
+        return None
+
+    def execute(self, action: ActionRequest) -> dict[str, Any]:
+        return self.function(action)
+
+
+class Stager(Protocol):
+    """Schedules the follow-up of an action whose result the outside world shows only later."""
+
+    def stages(self, action: ActionRequest) -> bool: ...
+
+    def schedule_first(self, action: ActionRequest, result: dict[str, Any]) -> dict[str, Any] | None: ...
+
+
+class AccessEscalation:
+    """A service refused our credentials or permissions: page a person through the escalate queue.
+
+    The same contract as ``switchboard.escalation.Escalator`` (an ``escalate.human`` action on the escalate
+    queue, deduplicated by its action id), built from the action because the act layer has no inbound event.
+    The act-escalate worker never gets one: it cannot page people about failing to page people.
+    """
+
+    def __init__(self, queue: QueueSender, escalate_queue_url: str) -> None:
+        self.queue = queue
+        self.escalate_queue_url = escalate_queue_url
+
+    def escalate(self, task: Task, action: ActionRequest, reason: str) -> ActionRequest:
+        ordinal = ACCESS_ESCALATION_ORDINAL + action.ordinal
+        params = ability("escalate.human").validate(
+            {
+                "summary": (
+                    f"The {action.service.value} service refused the {action.ability} action of task "
+                    f"{action.task_id}: {reason}. Its credentials or permissions need a person."
+                ),
+                "decision_needed": (
+                    f"Fix the {action.service.value} token or its permissions, then redrive the task, "
+                    "or resolve it by hand."
+                ),
+                "task_id": action.task_id,
+                "platform": task.platform,
+                "conversation": task.conversation,
+                "tried": [f"{action.ability} → {reason}"],
+            }
+        )
+        escalation = ActionRequest(
+            action_id=f"{action.task_id}#{ordinal}",
+            task_id=action.task_id,
+            event_id=action.event_id,
+            ordinal=ordinal,
+            service=Service.ESCALATE,
+            ability="escalate.human",
+            params=params,
+            conversation=action.conversation,
+        )
+        self.queue.send(
+            self.escalate_queue_url,
+            escalation.model_dump_json(),
+            group_id=escalation.conversation,
+            dedup_id=escalation.action_id,
+        )
+        return escalation
+
+
 class ActService:
-    def __init__(self, store: TaskStore, execute_once: Callable[[ActionRequest], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        store: TaskStore,
+        executor: Executor | Callable[[ActionRequest], dict[str, Any]],
+        *,
+        once: Once = run_directly,
+        policy: RetryPolicy | None = None,
+        visibility: Visibility | None = None,
+        breaker: CircuitBreaker | None = None,
+        switches: KillSwitches | None = None,
+        escalation: AccessEscalation | None = None,
+        stager: Stager | None = None,
+        deadline: Callable[[], None] | None = None,
+    ) -> None:
         self.store = store
-        self.execute_once = execute_once
+        self.executor: Executor = executor if isinstance(executor, Executor) else _FunctionExecutor(executor)
+        self.once = once
+        self.policy = policy or RetryPolicy()
+        self.visibility = visibility or SqsVisibility()
+        self.breaker = breaker
+        self.switches = switches
+        self.escalation = escalation
+        self.stager = stager
+        self.deadline = deadline
 
-    def process(self, action: ActionRequest) -> TaskStatus:
+    def process(self, action: ActionRequest, delivery: Delivery | None = None) -> TaskStatus:
+        """Carry the action out and return the task's status.
+
+        Raises ``RecordFailed`` when the message must come back later (or go to the DLQ); without a
+        ``delivery`` (no queue to come back through) a retryable error is raised as it is.
+        """
         logger.set_correlation_id(action.event_id)
+        events: list[dict[str, Any]] = []
         try:
-            ability(action.ability).validate(action.params)
+            self._validate(action)
+            if self.switches is not None and self.switches.disabled(action.ability):
+                return self._drop(action)
+            if self.switches is not None and self.switches.shadow_mode():
+                result = self.once(action.action_id, lambda: self._shadow(action))
+            else:
+                if self.deadline is not None:
+                    self.deadline()
+                result = self.once(action.action_id, lambda: self._call(action, events))
+        except HANDLED_ERRORS as exc:
+            return self._settle(action, delivery, exc, events)
+        return self._succeeded(action, result, events)
+
+    # -- the steps -------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _validate(action: ActionRequest) -> None:
+        try:
+            spec = ability(action.ability)
+            spec.validate(action.params)
         except (LookupError, ValueError) as exc:
-            return self._fail(action, PermanentActionError(action.service.value, f"refused: {exc}"))
-        try:
-            result = self.execute_once(action)
-        except PermanentActionError as exc:
-            return self._fail(action, exc)
-        metrics.add_metric(name="ActionsSucceeded", unit=MetricUnit.Count, value=1)
-        logger.info("action done", task_id=action.task_id, action_id=action.action_id, ability=action.ability)
-        task = self._record(action, result)
-        return self._finish_if_complete(task)
-
-    def _fail(self, action: ActionRequest, error: PermanentActionError) -> TaskStatus:
-        """A permanent error: retrying cannot help, so the message is consumed and the task says why."""
-        metrics.add_metric(name="ActionsFailedPermanently", unit=MetricUnit.Count, value=1)
-        logger.warning("action failed permanently", action_id=action.action_id, reason=error.reason)
-        task = self.store.get(action.task_id)
-        if task.status.terminal:
-            return task.status
-        detail = {"action_id": action.action_id, "status": error.status, "reason": error.reason}
-        return self.store.transition(task, TaskStatus.FAILED, ACTOR, detail, reason=error.reason).status
-
-    def _record(self, action: ActionRequest, result: dict[str, Any]) -> Task:
-        try:
-            return self.store.complete_action(
-                action.task_id,
-                action.action_id,
-                ACTOR,
-                {"ability": action.ability, "service": action.service.value, "result": result},
+            raise PermanentActionError(action.service.value, f"refused: {exc}") from None
+        if spec.service is not action.service:
+            raise PermanentActionError(
+                action.service.value, f"refused: {action.ability} belongs to {spec.service.value}"
             )
+
+    def _call(self, action: ActionRequest, events: list[dict[str, Any]]) -> dict[str, Any]:
+        """The external call behind the breaker. Runs inside the idempotency guard."""
+        if self.breaker is None:
+            return self.executor.execute(action)
+        try:
+            permit = self.breaker.acquire()
+        except BreakerOpen as exc:
+            events.append(
+                {"breaker": exc.state.value, "call": "skipped", "retry_in_s": round(exc.retry_in, 1)}
+            )
+            raise
+        if permit.probe:
+            events.append({"breaker": "half_open", "call": "probe"})
+        try:
+            result = self.executor.execute(action)
+        except TransientActionError:
+            if self.breaker.record_failure(permit) is not None:
+                events.append({"breaker": "open", "by": "failed probe" if permit.probe else "this failure"})
+            raise
+        except PermanentActionError:
+            if self.breaker.record_success(permit) is not None:  # it answered: the service is up
+                events.append({"breaker": "closed", "by": "probe"})
+            raise
+        if self.breaker.record_success(permit) is not None:
+            events.append({"breaker": "closed", "by": "probe"})
+        return result
+
+    def _shadow(self, action: ActionRequest) -> dict[str, Any]:
+        call = self.executor.describe(action)
+        would = call.describe(self.executor.base_url) if call is not None else None
+        metrics.add_metric(name="ActionsShadowed", unit=MetricUnit.Count, value=1)
+        logger.info("shadow mode: no call made", action_id=action.action_id, would_call=would)
+        return {"shadow": True, "would_call": would}
+
+    def _succeeded(
+        self, action: ActionRequest, result: dict[str, Any], events: list[dict[str, Any]]
+    ) -> TaskStatus:
+        if not result.get("shadow"):
+            metrics.add_metric(name="ActionsSucceeded", unit=MetricUnit.Count, value=1)
+        logger.info("action done", task_id=action.task_id, action_id=action.action_id, ability=action.ability)
+        detail: dict[str, Any] = {
+            "ability": action.ability,
+            "service": action.service.value,
+            "result": result,
+        }
+        if events:
+            detail["breaker"] = events
+        if self.stager is not None and self.stager.stages(action) and not result.get("shadow"):
+            # Scheduled before the result is recorded: a crash in between repeats the schedule, and the
+            # follow-up's idempotency key (action id + attempt) absorbs the duplicate.
+            detail |= self.stager.schedule_first(action, result) or {}
+        task = self._record(action, detail)
+        return settle_progress(self.store, task, ACTOR)
+
+    def _record(self, action: ActionRequest, detail: dict[str, Any]) -> Task:
+        try:
+            return self.store.complete_action(action.task_id, action.action_id, ACTOR, detail)
         except self.store.dynamodb.exceptions.ConditionalCheckFailedException:
             return self.store.get(action.task_id)  # recorded by an earlier attempt
 
-    def _finish_if_complete(self, task: Task) -> TaskStatus:
-        for _ in range(3):
-            expected = {action["action_id"] for action in task.actions}
-            if task.status.terminal or not expected.issubset(task.completed_actions):
-                return task.status
-            if task.status not in (TaskStatus.DISPATCHED, TaskStatus.WAITING):
-                return task.status
-            try:
-                return self.store.transition(
-                    task, TaskStatus.DONE, ACTOR, {"actions": sorted(expected)}
-                ).status
-            except ConcurrentUpdate:
-                task = self.store.get(task.task_id)
-        return task.status
+    # -- failures: what RetryPolicy.disposition decided, carried out -----------------------------------------
+
+    def _settle(
+        self, action: ActionRequest, delivery: Delivery | None, error: Exception, events: list[dict[str, Any]]
+    ) -> TaskStatus:
+        attempt = delivery.attempt if delivery is not None else 1
+        verdict = self.policy.disposition(error, attempt, may_escalate=self.escalation is not None)
+        if verdict.outcome is Outcome.FAIL:
+            return self._fail(action, verdict, events)
+        if verdict.outcome is Outcome.NEEDS_HUMAN:
+            return self._needs_human(action, verdict, events)
+        if delivery is None:
+            raise error
+        detail = self._failure_detail(action, verdict, events) | {
+            "attempt": attempt,
+            "max_attempts": self.policy.max_attempts,
+        }
+        if verdict.outcome is Outcome.RETRY:
+            metrics.add_metric(name="ActionRetries", unit=MetricUnit.Count, value=1)
+            logger.warning(
+                "action will be retried", action_id=action.action_id, attempt=attempt, **_log(verdict)
+            )
+            self.store.note(action.task_id, ACTOR, detail | {"retry_in_s": verdict.delay})
+        else:
+            metrics.add_metric(name="ActionsDeadLettered", unit=MetricUnit.Count, value=1)
+            logger.error("action out of attempts: to the DLQ", action_id=action.action_id, **_log(verdict))
+            end_task(
+                self.store,
+                action.task_id,
+                TaskStatus.FAILED,
+                ACTOR,
+                detail | {"dead_letter": True},
+                verdict.reason,
+            )
+        fail_record(verdict, delivery, self.visibility)
+
+    def _fail(self, action: ActionRequest, verdict: Verdict, events: list[dict[str, Any]]) -> TaskStatus:
+        """Retrying cannot help: the message is consumed and the task says why."""
+        metrics.add_metric(name="ActionsFailedPermanently", unit=MetricUnit.Count, value=1)
+        logger.warning("action failed permanently", action_id=action.action_id, **_log(verdict))
+        detail = self._failure_detail(action, verdict, events)
+        return end_task(self.store, action.task_id, TaskStatus.FAILED, ACTOR, detail, verdict.reason)
+
+    def _needs_human(
+        self, action: ActionRequest, verdict: Verdict, events: list[dict[str, Any]]
+    ) -> TaskStatus:
+        assert self.escalation is not None  # disposition gives NEEDS_HUMAN only when one is configured
+        escalation = self.escalation.escalate(self.store.get(action.task_id), action, verdict.reason)
+        metrics.add_metric(name="TasksNeedingHuman", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "action refused: a person must fix access", action_id=action.action_id, **_log(verdict)
+        )
+        detail = self._failure_detail(action, verdict, events) | {
+            "escalated_to": "escalate",
+            "escalation": escalation.action_id,
+        }
+        return end_task(self.store, action.task_id, TaskStatus.NEEDS_HUMAN, ACTOR, detail, verdict.reason)
+
+    def _drop(self, action: ActionRequest) -> TaskStatus:
+        reason = f"ability {action.ability} is disabled (kill switch)"
+        metrics.add_metric(name="ActionsDisabled", unit=MetricUnit.Count, value=1)
+        logger.warning("ability disabled: no call made", action_id=action.action_id, ability=action.ability)
+        detail = {
+            "action_id": action.action_id,
+            "ability": action.ability,
+            "kind": "disabled",
+            "reason": reason,
+        }
+        return end_task(self.store, action.task_id, TaskStatus.DROPPED, ACTOR, detail, reason)
+
+    @staticmethod
+    def _failure_detail(
+        action: ActionRequest, verdict: Verdict, events: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        detail: dict[str, Any] = {
+            "action_id": action.action_id,
+            "ability": action.ability,
+            "kind": verdict.kind,
+            "reason": verdict.reason,
+        }
+        if verdict.status is not None:
+            detail["status"] = verdict.status
+        if events:
+            detail["breaker"] = events
+        return detail
+
+
+def _log(verdict: Verdict) -> dict[str, Any]:
+    return {"kind": verdict.kind, "reason": verdict.reason, "status": verdict.status, "delay": verdict.delay}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from switchboard.models import FeedSpec, Platform, Service
@@ -80,13 +81,68 @@ class AgentSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin, ActQu
 
 
 class ActSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin):
+    """One act worker per service. The template sets the required values; the rest are tuning defaults.
+
+    - ``max_receive_count``: the act queue's redrive ``maxReceiveCount`` (the last attempt is that one);
+    - retries: exponential backoff with full jitter, ``retry_base_seconds`` * 2^(attempt-1), at most
+      ``retry_cap_seconds``, at least ``retry_floor_seconds``; a ``Retry-After`` is honoured up to
+      ``retry_after_cap_seconds``;
+    - the circuit breaker: opens after ``breaker_failure_threshold`` transient failures within
+      ``breaker_window_seconds``, stays open ``breaker_cooldown_seconds``, then one probe;
+    - the kill switches: two SSM parameter names, read at most every ``kill_switch_max_age_seconds``;
+    - follow-ups (act-tickets): ``followups_queue_url``, ``followup_delays_seconds`` (JSON list),
+      ``tickets_public_url_template`` (``{ticket_id}``) for the last fallback;
+    - where a worker may send: ``act_escalate_queue_url`` (all but act-escalate, for 401/403),
+      ``act_github_queue_url``/``act_slack_queue_url`` (act-tickets replies on the platform).
+    """
+
     service: Service
     act_queue_url: str
     service_api_url: str
     service_token_secret_id: str
-    http_timeout_seconds: float = 8.0
+    max_receive_count: int = Field(ge=1)
+    shadow_mode_parameter: str
+    disabled_abilities_parameter: str
+    http_timeout_seconds: float = Field(default=8.0, gt=0)
     idempotency_ttl_days: int = 14
     escalation_channel: str = ""  # required by act-escalate only; its executor refuses to start without it
+    kill_switch_max_age_seconds: int = Field(default=60, ge=0)
+    retry_base_seconds: float = Field(default=5.0, ge=0)
+    retry_cap_seconds: float = Field(default=900.0, gt=0, le=43_200)
+    retry_floor_seconds: float = Field(default=1.0, ge=0)
+    retry_after_cap_seconds: float = Field(default=900.0, gt=0, le=43_200)
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    breaker_window_seconds: float = Field(default=60.0, gt=0)
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
+    breaker_probe_lease_seconds: float = Field(default=30.0, gt=0)
+    act_escalate_queue_url: str | None = None
+    act_github_queue_url: str | None = None
+    act_slack_queue_url: str | None = None
+    followups_queue_url: str | None = None
+    followup_delays_seconds: tuple[int, ...] = (10, 30, 90)
+    tickets_public_url_template: str | None = None
+
+    @model_validator(mode="after")
+    def _what_the_service_needs(self) -> ActSettings:
+        needed = {"act_escalate_queue_url"} if self.service is not Service.ESCALATE else set()
+        if self.service is Service.TICKETS:
+            needed |= {"followups_queue_url", "act_github_queue_url", "act_slack_queue_url"}
+        missing = sorted(name.upper() for name in needed if not getattr(self, name))
+        if missing:
+            raise ValueError(f"act-{self.service.value} needs {', '.join(missing)}")
+        if not self.followup_delays_seconds or not all(0 <= d <= 900 for d in self.followup_delays_seconds):
+            raise ValueError("FOLLOWUP_DELAYS_SECONDS: one or more delays of 0..900 seconds")
+        return self
+
+    def reply_queue_url(self, service: Service) -> str:
+        url = {
+            Service.GITHUB: self.act_github_queue_url,
+            Service.SLACK: self.act_slack_queue_url,
+            Service.ESCALATE: self.act_escalate_queue_url,
+        }.get(service)
+        if not url:
+            raise ValueError(f"act-{self.service.value} may not send to act-{service.value}")
+        return url
 
 
 class HealthSettings(ObservabilityMixin):
@@ -110,9 +166,11 @@ def poll_settings() -> PollSettings:
     return PollSettings()
 
 
-class TriageSettings(ObservabilityMixin, TasksTableMixin):
+class TriageSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin):
     alert_topic_arn: str
     dlq_urls: dict[str, str]
+    queue_urls: dict[str, str]
+    use_move_tasks: bool = False  # the category redrive always uses receive → send → delete
 
 
 @lru_cache(maxsize=1)

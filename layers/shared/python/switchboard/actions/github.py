@@ -1,11 +1,24 @@
 """GitHub REST API executor. Paths, bodies and headers follow GitHub's documented API, so pointing the base
-URL at https://api.github.com is the only change between the local sink and the real service."""
+URL at https://api.github.com is the only change between the local sink and the real service.
+
+- ``github.add_labels``: ``POST /repos/{owner}/{repo}/issues/{number}/labels`` ``{"labels": [...]}``
+  (https://docs.github.com/rest/issues/labels#add-labels-to-an-issue);
+- ``github.comment``: ``POST /repos/{owner}/{repo}/issues/{number}/comments`` ``{"body": ...}``
+  (https://docs.github.com/rest/issues/comments#create-an-issue-comment);
+- ``github.assign``: ``POST /repos/{owner}/{repo}/issues/{number}/assignees`` ``{"assignees": [...]}``
+  (https://docs.github.com/rest/issues/assignees#add-assignees-to-an-issue); GitHub silently ignores logins
+  that cannot be assigned, so the result lists who really is assigned;
+- ``github.close``: ``PATCH /repos/{owner}/{repo}/issues/{number}``
+  ``{"state": "closed", "state_reason": ...}`` with ``completed`` or ``not_planned`` (https://docs.github.com/rest/issues/issues#update-an-issue).
+
+Issues and pull requests share these endpoints.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from switchboard.actions.http import JsonHttpClient
+from switchboard.actions.http import HttpCall, HttpResult, JsonHttpClient
 from switchboard.errors import PermanentActionError
 from switchboard.models import ActionRequest
 
@@ -26,15 +39,44 @@ class GitHubExecutor:
             timeout,
         )
 
-    def execute(self, action: ActionRequest) -> dict[str, Any]:
+    @property
+    def base_url(self) -> str:
+        return self.http.base_url
+
+    def describe(self, action: ActionRequest) -> HttpCall:
         params = action.params
         issue = f"/repos/{params['repo']}/issues/{params['number']}"
         if action.ability == "github.add_labels":
-            result = self.http.call("POST", f"{issue}/labels", {"labels": params["labels"]})
-            names = [label.get("name") for label in result.body or [] if isinstance(label, dict)]
-            return {"status": result.status, "labels": names}
+            return HttpCall("POST", f"{issue}/labels", {"labels": params["labels"]})
         if action.ability == "github.comment":
-            result = self.http.call("POST", f"{issue}/comments", {"body": params["body"]})
-            body = result.body if isinstance(result.body, dict) else {}
-            return {"status": result.status, "comment_id": body.get("id"), "url": body.get("html_url")}
+            return HttpCall("POST", f"{issue}/comments", {"body": params["body"]})
+        if action.ability == "github.assign":
+            return HttpCall("POST", f"{issue}/assignees", {"assignees": params["assignees"]})
+        if action.ability == "github.close":
+            reason = params.get("reason") or "completed"
+            return HttpCall("PATCH", issue, {"state": "closed", "state_reason": reason})
         raise PermanentActionError("github", f"ability {action.ability} has no GitHub executor")
+
+    def execute(self, action: ActionRequest) -> dict[str, Any]:
+        result = self.http.send(self.describe(action))
+        return _summary(action.ability, result)
+
+
+def _summary(ability: str, result: HttpResult) -> dict[str, Any]:
+    """What the task records of GitHub's answer: enough to check, never the whole document."""
+    body = result.body if isinstance(result.body, dict) else {}
+    if ability == "github.add_labels":
+        labels = result.body if isinstance(result.body, list) else []
+        return {
+            "status": result.status,
+            "labels": [label.get("name") for label in labels if isinstance(label, dict)],
+        }
+    if ability == "github.comment":
+        return {"status": result.status, "comment_id": body.get("id"), "url": body.get("html_url")}
+    if ability == "github.assign":
+        assignees = body.get("assignees") or []
+        return {
+            "status": result.status,
+            "assignees": [user.get("login") for user in assignees if isinstance(user, dict)],
+        }
+    return {"status": result.status, "state": body.get("state"), "state_reason": body.get("state_reason")}

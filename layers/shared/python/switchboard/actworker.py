@@ -1,0 +1,283 @@
+"""The act function's composition root: one ``ActWorker`` per execution environment, from ``ActSettings``.
+
+It wires the executor of the worker's service, Powertools idempotency (in the memory table, the in-progress
+expiry tied to the Lambda context), the circuit breaker, the kill switches, the retry policy and, for
+act-tickets, the follow-ups. The handler only hands it the batch.
+
+An act-tickets invocation carries records from ONE of two queues: its FIFO act queue (actions) or the standard
+follow-ups queue (``kind=followup``). ``processor_for`` picks the batch processor that fits the queue.
+
+FIFO batches keep Powertools' ``skip_group_on_error`` with two refinements:
+- a record skipped behind a failed one is made visible again at once: on AWS an in-flight message holds its
+  whole group, so leaving it invisible for the queue's visibility timeout would delay the retry of the failed
+  record, which comes first in the group, by that much;
+- a record on its way to the DLQ (its last attempt) does not hold its group back: it is finished with, and
+  the messages behind it get their attempt in the same batch.
+A skipped record is received without being attempted, so its receive count runs ahead of its real attempts.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final, NoReturn
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, SqsFifoPartialProcessor
+from aws_lambda_powertools.utilities.batch.base import BasePartialBatchProcessor
+from aws_lambda_powertools.utilities.batch.exceptions import SQSFifoMessageGroupCircuitBreakerError
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.parameters import SSMProvider
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from switchboard.act import AccessEscalation, ActService, Executor, Once
+from switchboard.actions.github import GitHubExecutor
+from switchboard.actions.slack import EscalateExecutor, SlackExecutor
+from switchboard.actions.tickets import TicketsExecutor
+from switchboard.breaker import BreakerConfig, CircuitBreaker
+from switchboard.followups import FOLLOWUP_KIND, KIND_ATTRIBUTE, FollowUp, Followups, SqsDelayQueue
+from switchboard.killswitch import KillSwitches
+from switchboard.memory import DAY
+from switchboard.models import ActionRequest, Service, TaskStatus
+from switchboard.queues import SqsQueueSender
+from switchboard.retry import (
+    Delivery,
+    MalformedMessage,
+    Outcome,
+    OutOfTime,
+    RecordFailed,
+    RetryPolicy,
+    SqsVisibility,
+    fail_record,
+)
+from switchboard.settings import ActSettings
+from switchboard.state import TaskStore
+
+logger = Logger(child=True)
+
+# Keep this much of the invocation free after the longest external call could end.
+TIME_MARGIN_SECONDS: Final = 3.0
+
+
+def make_executor(settings: ActSettings, token: str) -> Executor:
+    url, timeout = settings.service_api_url, settings.http_timeout_seconds
+    if settings.service is Service.GITHUB:
+        return GitHubExecutor(url, token, timeout)
+    if settings.service is Service.SLACK:
+        return SlackExecutor(url, token, timeout)
+    if settings.service is Service.TICKETS:
+        return TicketsExecutor(url, token, timeout)
+    return EscalateExecutor(url, token, timeout, settings.escalation_channel)
+
+
+def idempotent_runner(persistence: DynamoDBPersistenceLayer, config: IdempotencyConfig) -> Once:
+    """Runs a call at most once per key, in DynamoDB; a second caller gets the first result back."""
+
+    @idempotent_function(data_keyword_argument="key", persistence_store=persistence, config=config)
+    def run_once(key: str, call: Any) -> dict[str, Any]:
+        result: dict[str, Any] = call()
+        return result
+
+    def once(key: str, call: Any) -> dict[str, Any]:
+        result: dict[str, Any] = run_once(key=key, call=call)
+        return result
+
+    return once
+
+
+class _ActFifoProcessor(SqsFifoPartialProcessor):
+    """``skip_group_on_error``, refined (see the module docstring)."""
+
+    def __init__(self, release: Any) -> None:
+        super().__init__(skip_group_on_error=True)
+        self._release = release
+        # A batch whose records all wait for a retry is reported as such, not raised as an invocation error.
+        self.raise_on_entire_batch_failure = False
+
+    def failure_handler(self, record: Any, exception: Any) -> Any:
+        error = exception[1]
+        if isinstance(error, SQSFifoMessageGroupCircuitBreakerError):
+            self._release(record)
+        if isinstance(error, RecordFailed) and error.verdict.outcome is Outcome.DEAD_LETTER:
+            return BatchProcessor.failure_handler(self, record, exception)
+        return super().failure_handler(record, exception)
+
+
+class ActWorker:
+    def __init__(
+        self,
+        settings: ActSettings,
+        token: str,
+        *,
+        dynamodb: Any = None,
+        sqs: Any = None,
+        ssm: SSMProvider | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self.settings = settings
+        self.idempotency = IdempotencyConfig(expires_after_seconds=settings.idempotency_ttl_days * DAY)
+        persistence = DynamoDBPersistenceLayer(
+            table_name=settings.memory_table_name,
+            key_attr="pk",
+            sort_key_attr="sk",
+            expiry_attr="expires_at",
+            boto3_client=dynamodb,
+        )
+        once = idempotent_runner(persistence, self.idempotency)
+        store = TaskStore(settings.tasks_table_name, settings.memory_table_name, dynamodb=dynamodb)
+        self.visibility = SqsVisibility(sqs)
+        self.policy = policy or RetryPolicy(
+            max_attempts=settings.max_receive_count,
+            base_seconds=settings.retry_base_seconds,
+            cap_seconds=settings.retry_cap_seconds,
+            floor_seconds=settings.retry_floor_seconds,
+            retry_after_cap_seconds=settings.retry_after_cap_seconds,
+        )
+        switches = KillSwitches(
+            settings.shadow_mode_parameter,
+            settings.disabled_abilities_parameter,
+            settings.kill_switch_max_age_seconds,
+            ssm,
+        )
+        breaker = CircuitBreaker(
+            settings.service.value,
+            settings.memory_table_name,
+            BreakerConfig(
+                failure_threshold=settings.breaker_failure_threshold,
+                window_seconds=settings.breaker_window_seconds,
+                cooldown_seconds=settings.breaker_cooldown_seconds,
+                probe_lease_seconds=settings.breaker_probe_lease_seconds,
+            ),
+            dynamodb,
+        )
+        sender = SqsQueueSender(sqs)
+        executor = make_executor(settings, token)
+        self.followups: Followups | None = None
+        if settings.service is Service.TICKETS:
+            assert isinstance(executor, TicketsExecutor)
+            assert settings.followups_queue_url is not None  # ActSettings checks it for act-tickets
+            self.followups = Followups(
+                store,
+                executor,
+                SqsDelayQueue(settings.followups_queue_url, sqs),
+                sender,
+                settings.reply_queue_url,
+                delays=settings.followup_delays_seconds,
+                url_template=settings.tickets_public_url_template,
+                once=once,
+                switches=switches,
+                policy=self.policy,
+                visibility=self.visibility,
+            )
+        escalation = None
+        if settings.service is not Service.ESCALATE and settings.act_escalate_queue_url:
+            escalation = AccessEscalation(sender, settings.act_escalate_queue_url)
+        self.actions = ActService(
+            store,
+            executor,
+            once=once,
+            policy=self.policy,
+            visibility=self.visibility,
+            breaker=breaker,
+            switches=switches,
+            escalation=escalation,
+            stager=self.followups,
+            deadline=self._check_time,
+        )
+        self._context: LambdaContext | None = None
+
+    # -- per invocation --------------------------------------------------------------------------------------
+
+    def begin(self, context: LambdaContext | None) -> None:
+        """Tie the idempotency in-progress expiry and the time checks to this invocation."""
+        self._context = context
+        if context is not None:
+            self.idempotency.register_lambda_context(context)
+
+    def processor_for(self, event: dict[str, Any]) -> BasePartialBatchProcessor:
+        """A fresh processor for the batch: FIFO (the act queue) or standard (the follow-ups queue)."""
+        records = event.get("Records") or []
+        if any(str(record.get("eventSourceARN", "")).endswith(".fifo") for record in records):
+            return _ActFifoProcessor(self._release)
+        return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+    def handle(self, record: SQSRecord) -> TaskStatus | str:
+        """One record: an action, or (act-tickets) a follow-up. Raises ``RecordFailed`` to fail the record."""
+        followup = _is_followup(record)
+        queue_url = self.settings.followups_queue_url if followup else self.settings.act_queue_url
+        delivery = Delivery(
+            queue_url=queue_url or self.settings.act_queue_url,
+            receipt_handle=record.receipt_handle,
+            attempt=int(record.attributes.approximate_receive_count or 1),
+        )
+        try:
+            if followup:
+                if self.followups is None:
+                    raise ValueError(f"act-{self.settings.service.value} takes no follow-ups")
+                message: ActionRequest | FollowUp = FollowUp.model_validate_json(record.body)
+            else:
+                message = ActionRequest.model_validate_json(record.body)
+        except (ValidationError, ValueError) as exc:
+            self._poison(delivery, record, exc)
+        if isinstance(message, FollowUp):
+            assert self.followups is not None
+            return self.followups.process(message, delivery)
+        return self.actions.process(message, delivery)
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+
+    def _check_time(self) -> None:
+        if self._context is None:
+            return
+        needed = self.actions_call_budget() + TIME_MARGIN_SECONDS
+        left = self._context.get_remaining_time_in_millis() / 1000
+        if left < needed:
+            raise OutOfTime(f"{left:.1f}s left, a call may need {needed:.1f}s")
+
+    def actions_call_budget(self) -> float:
+        """The longest an external call may take: the client's whole-answer deadline."""
+        return self.settings.http_timeout_seconds * 2
+
+    def _release(self, record: SQSRecord) -> None:
+        self.visibility.change(self.settings.act_queue_url, record.receipt_handle, 0)
+
+    def _poison(self, delivery: Delivery, record: SQSRecord, error: Exception) -> NoReturn:
+        """A message that is no action and no follow-up: to the DLQ as fast as SQS allows."""
+        logger.error("malformed message: to the DLQ", message_id=record.message_id, error=str(error)[:500])
+        malformed = MalformedMessage(f"malformed message: {type(error).__name__}")
+        fail_record(
+            self.policy.disposition(malformed, delivery.attempt, may_escalate=False),
+            delivery,
+            self.visibility,
+        )
+
+
+def _is_followup(record: SQSRecord) -> bool:
+    attributes = record.message_attributes  # its .get() answers raw dicts, its [] typed attributes
+    if KIND_ATTRIBUTE in attributes:
+        attribute = attributes[KIND_ATTRIBUTE]
+        if attribute is not None and attribute.string_value == FOLLOWUP_KIND:
+            return True
+    try:
+        body = json.loads(record.body)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(body, dict) and body.get("kind") == FOLLOWUP_KIND
+
+
+def handle_batch(
+    worker: ActWorker, event: dict[str, Any], context: LambdaContext | None
+) -> PartialItemFailureResponse:
+    """What the handler does, for callers without the handler's decorators (tests, tools)."""
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
+    worker.begin(context)
+    return process_partial_response(
+        event=event, record_handler=worker.handle, processor=worker.processor_for(event), context=context
+    )
