@@ -9,6 +9,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
@@ -83,3 +84,163 @@ class Monitoring(Construct):
         )
         alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alert_topic))
         return alarm
+
+
+# How old the oldest message of a main queue may get before someone should look (seconds).
+QUEUE_AGE_LIMITS = {"ingest": 300, "decide": 600}
+DEFAULT_QUEUE_AGE_LIMIT = 900
+LLM_SPEND_ALARM_SHARE = 0.8
+METRICS_NAMESPACE = "Switchboard"
+TIERS = ("small", "medium", "large")
+
+
+class Watch(Construct):
+    """The operational alarms and the one dashboard, built once the functions and queues exist.
+
+    Alarms (all to the alert topic): the oldest message on each main queue, every function's errors and
+    throttles, and the day's LLM spend near its budget. The dashboard shows the loop at a glance: intake,
+    the share decided by rules vs the LLM, spend, action outcomes, DLQ depth and p99 durations.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        topic: sns.ITopic,
+        functions: Mapping[str, lambda_.IFunction],
+        queues: Mapping[str, sqs.IQueue],
+        dlqs: Mapping[str, sqs.IQueue],
+        llm_daily_usd_cap: float,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._action = cloudwatch_actions.SnsAction(topic)
+        self.age_alarms = {name: self._build_age_alarm(name, queue) for name, queue in queues.items()}
+        self.error_alarms = {name: self._build_error_alarm(name, fn) for name, fn in functions.items()}
+        self.throttle_alarms = {name: self._build_throttle_alarm(name, fn) for name, fn in functions.items()}
+        self.spend_alarm = self._build_spend_alarm(llm_daily_usd_cap)
+        self.dashboard = self._build_dashboard(functions, dlqs)
+
+    def _alarm(
+        self, construct_id: str, description: str, metric: cloudwatch.IMetric, threshold: float
+    ) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            alarm_description=f"Switchboard: {description}",
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(self._action)
+        return alarm
+
+    def _build_age_alarm(self, name: str, queue: sqs.IQueue) -> cloudwatch.Alarm:
+        limit = QUEUE_AGE_LIMITS.get(name, DEFAULT_QUEUE_AGE_LIMIT)
+        return self._alarm(
+            f"{pascal(name)}AgeAlarm",
+            f"the oldest message on {name} is older than {limit} s (the consumer is stuck or too slow)",
+            queue.metric_approximate_age_of_oldest_message(
+                period=Duration.minutes(5), statistic=cloudwatch.Stats.MAXIMUM
+            ),
+            limit,
+        )
+
+    def _build_error_alarm(self, name: str, fn: lambda_.IFunction) -> cloudwatch.Alarm:
+        return self._alarm(
+            f"{pascal(name)}ErrorsAlarm",
+            f"{name} raised errors (see its logs; partial batch failures do not count)",
+            fn.metric_errors(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),
+            0,
+        )
+
+    def _build_throttle_alarm(self, name: str, fn: lambda_.IFunction) -> cloudwatch.Alarm:
+        return self._alarm(
+            f"{pascal(name)}ThrottlesAlarm",
+            f"{name} was throttled (concurrency limit reached)",
+            fn.metric_throttles(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),
+            0,
+        )
+
+    @staticmethod
+    def _spend(period: Duration) -> cloudwatch.MathExpression:
+        """The LLM cost metric summed over the functions that call a model and every tier."""
+        using = {
+            f"{service.removeprefix('switchboard-')}_{tier}": cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name="LlmCostUsd",
+                dimensions_map={"service": service, "tier": tier},
+                statistic=cloudwatch.Stats.SUM,
+                period=period,
+            )
+            for tier in TIERS
+            for service in ("switchboard-classify", "switchboard-decide")
+        }
+        return cloudwatch.MathExpression(
+            expression="+".join(f"FILL({key}, 0)" for key in using),
+            using_metrics=using,
+            label="LLM spend (USD)",
+            period=period,
+        )
+
+    def _build_spend_alarm(self, daily_cap: float) -> cloudwatch.Alarm:
+        return self._alarm(
+            "LlmSpendAlarm",
+            f"LLM spend today passed {LLM_SPEND_ALARM_SHARE:.0%} of the daily budget (${daily_cap:g})",
+            self._spend(Duration.days(1)),
+            round(daily_cap * LLM_SPEND_ALARM_SHARE, 2),
+        )
+
+    def _build_dashboard(
+        self, functions: Mapping[str, lambda_.IFunction], dlqs: Mapping[str, sqs.IQueue]
+    ) -> cloudwatch.Dashboard:
+        five = Duration.minutes(5)
+
+        def app_metric(name: str, dimensions: dict[str, str]) -> cloudwatch.Metric:
+            # Powertools adds `service` (the function's service name) unless the code set it itself.
+            return cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=name,
+                dimensions_map=dimensions,
+                statistic=cloudwatch.Stats.SUM,
+                period=five,
+                label=" ".join([name, *(v for k, v in dimensions.items() if k != "service")]),
+            )
+
+        intake = [
+            app_metric(name, {"service": "switchboard-ingest", "platform": platform})
+            for platform in ("github", "slack", "standard")
+            for name in ("EventsAccepted", "EventsDuplicate", "EventsIgnored")
+        ] + [app_metric("EventsAccepted", {"service": "switchboard-poll", "platform": "feed"})]
+        routing = [
+            app_metric("RuleHits", {"service": "switchboard-classify"}),
+            app_metric("NeedsClassification", {"service": "switchboard-classify"}),
+        ]
+        actions = [
+            app_metric(name, {"service": service})  # the act workers set `service` to the external service
+            for service in ("github", "slack", "tickets", "escalate")
+            for name in ("ActionsSucceeded", "ActionsFailedPermanently")
+        ]
+        depth = [
+            dlq.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM, label=name
+            )
+            for name, dlq in dlqs.items()
+        ]
+        p99 = [fn.metric_duration(period=five, statistic="p99", label=name) for name, fn in functions.items()]
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(6))
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Intake by platform", left=intake, width=12),
+            cloudwatch.GraphWidget(title="Decided by rules vs sent to the LLM", left=routing, width=12),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="LLM spend (USD, 5 min)", left=[self._spend(five)], width=8),
+            cloudwatch.GraphWidget(title="Action outcomes by service", left=actions, width=8),
+            cloudwatch.GraphWidget(title="DLQ depth", left=depth, width=8),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="p99 duration by function (ms)", left=p99, width=24)
+        )
+        return dashboard

@@ -1,21 +1,29 @@
-"""Triage: the daily look at every DLQ. For now it counts what waits in each DLQ and alerts when any is
-non-empty; categorizing and redrive come with the operations issue."""
+"""Triage: the daily look at every DLQ. Categorizes, reports, and redrives what has cleared."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from switchboard.dlq import DeadLetterQueues
 from switchboard.settings import triage_settings
-from switchboard.triage import DlqCensus
+from switchboard.state import TaskStore
+from switchboard.triage import Triage
 
 logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = triage_settings()
-    census = DlqCensus(settings.dlq_urls, settings.alert_topic_arn)
-    return census.run()
+    dead_letters = DeadLetterQueues(
+        settings.dlq_urls, settings.queue_urls, move_tasks=settings.use_move_tasks
+    )
+    store = TaskStore(settings.tasks_table_name, settings.memory_table_name)
+    return Triage(dead_letters, store, settings.alert_topic_arn).run()

@@ -112,6 +112,7 @@ class LocalRuntime:
         state_dir: str | Path = DEFAULT_STATE_DIR,
         schedules: bool = True,
         visibility_timeout_cap: int | None = None,
+        extra_environment: Mapping[str, str] | None = None,
         llm_url: str | None = None,
         verbose: bool = False,
         project_root: str | Path | None = None,
@@ -131,6 +132,7 @@ class LocalRuntime:
         self.state_dir = Path(state_dir)
         self.schedules_enabled = schedules
         self.visibility_timeout_cap = visibility_timeout_cap
+        self.extra_environment = dict(extra_environment or {})
         self.llm_url = llm_url
         self.verbose = verbose
         self.project_root = Path(project_root) if project_root else _default_project_root(self.template_path)
@@ -443,6 +445,7 @@ class LocalRuntime:
                     self._template, self._template.get(logical_id), spec.environment, self.environ
                 ),
             )
+            environment.update(self.extra_environment)
             log_path = self.log_path(logical_id)
             log_path.write_text("")
             self._pools[logical_id] = WorkerPool(
@@ -503,8 +506,25 @@ def _parser() -> argparse.ArgumentParser:
         help="test aid: cap every queue's visibility timeout, so retries and DLQ moves take seconds",
     )
     parser.add_argument("--llm-url", help="base URL of a Messages API stand-in for LLM_API_URL")
+    parser.add_argument(
+        "--set-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="test aid: set a variable in every function's environment (e.g. shorter retry delays)",
+    )
     parser.add_argument("--verbose", action="store_true", help="echo function logs to stderr, debug logging")
     return parser
+
+
+def _pairs(values: list[str]) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, sep, setting = value.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"switchboard local: --set-env wants KEY=VALUE, got {value!r}")
+        pairs[key] = setting
+    return pairs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -530,6 +550,7 @@ def main(argv: list[str] | None = None) -> int:
         state_dir=args.state_dir,
         schedules=not args.no_schedules,
         visibility_timeout_cap=args.visibility_timeout_cap,
+        extra_environment=_pairs(args.set_env),
         llm_url=llm_url,
         verbose=args.verbose,
     )

@@ -46,6 +46,8 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         "--state-dir",
         str(state_dir),
         "--no-schedules",
+        # test aids: retries a second apart, and no breaker in the way of the DLQ scenarios
+        *("--set-env", "RETRY_BASE_SECONDS=1", "--set-env", "BREAKER_FAILURE_THRESHOLD=1000"),
     ]
     log = (state_dir / "runtime.out").open("w")
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk.assertions import Match, Template
 
 from infra.stack import SwitchboardStack
@@ -37,11 +39,86 @@ def test_every_dlq_has_an_alarm_on_its_first_visible_message(
         assert alarms, f"no alarm on the {name} DLQ"
 
 
-def test_no_alarm_watches_a_main_queue(stack: SwitchboardStack, template: Template) -> None:
-    dlqs = {logical_id(dlq) for dlq in stack.queues.dlqs.values()}
-    for alarm in template.find_resources("AWS::CloudWatch::Alarm").values():
-        (dimension,) = alarm["Properties"]["Dimensions"]
-        assert dimension["Value"]["Fn::GetAtt"][0] in dlqs
+def test_every_main_queue_has_an_alarm_on_the_age_of_its_oldest_message(
+    stack: SwitchboardStack, template: Template
+) -> None:
+    topic = logical_id(stack.monitoring.alert_topic)
+    for name, queue in stack.queues.queues.items():
+        alarms = template.find_resources(
+            "AWS::CloudWatch::Alarm",
+            {
+                "Properties": Match.object_like(
+                    {
+                        "Namespace": "AWS/SQS",
+                        "MetricName": "ApproximateAgeOfOldestMessage",
+                        "Dimensions": [
+                            {"Name": "QueueName", "Value": {"Fn::GetAtt": [logical_id(queue), "QueueName"]}}
+                        ],
+                        "ComparisonOperator": "GreaterThanThreshold",
+                        "AlarmActions": [{"Ref": topic}],
+                    }
+                )
+            },
+        )
+        assert alarms, f"no age alarm on {name}"
+        (alarm,) = alarms.values()
+        assert 60 <= alarm["Properties"]["Threshold"] <= 900
+
+
+def test_every_function_has_error_and_throttle_alarms(stack: SwitchboardStack, template: Template) -> None:
+    topic = logical_id(stack.monitoring.alert_topic)
+    for name, fn in stack.functions.all.items():
+        for metric in ("Errors", "Throttles"):
+            alarms = template.find_resources(
+                "AWS::CloudWatch::Alarm",
+                {
+                    "Properties": Match.object_like(
+                        {
+                            "Namespace": "AWS/Lambda",
+                            "MetricName": metric,
+                            "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": logical_id(fn)}}],
+                            "Statistic": "Sum",
+                            "Threshold": 0,
+                            "AlarmActions": [{"Ref": topic}],
+                        }
+                    )
+                },
+            )
+            assert alarms, f"no {metric} alarm on {name}"
+
+
+def test_llm_spend_alarm_fires_at_80_percent_of_the_daily_budget(
+    stack: SwitchboardStack, template: Template
+) -> None:
+    alarm = template.to_json()["Resources"][logical_id(stack.watch.spend_alarm)]["Properties"]
+    assert alarm["Threshold"] == 20  # 80 % of the default $25 a day
+    assert alarm["AlarmActions"] == [{"Ref": logical_id(stack.monitoring.alert_topic)}]
+    queries = {query["Id"]: query for query in alarm["Metrics"]}
+    spend = [q for q in queries.values() if "MetricStat" in q]
+    assert {q["MetricStat"]["Metric"]["MetricName"] for q in spend} == {"LlmCostUsd"}
+    assert {q["MetricStat"]["Period"] for q in spend} == {86_400}
+    tiers = {
+        d["Value"] for q in spend for d in q["MetricStat"]["Metric"]["Dimensions"] if d["Name"] == "tier"
+    }
+    assert tiers == {"small", "medium", "large"}
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Environment": {"Variables": Match.object_like({"LLM_DAILY_USD_CAP": "25"})}},
+    )
+
+
+def test_one_dashboard_shows_the_loop(stack: SwitchboardStack, template: Template) -> None:
+    (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for title in (
+        "Intake by platform",
+        "Decided by rules vs sent to the LLM",
+        "LLM spend",
+        "Action outcomes by service",
+        "DLQ depth",
+        "p99 duration by function",
+    ):
+        assert title in body, title
 
 
 def test_alert_topic_is_encrypted_with_a_rotated_key_cloudwatch_may_use(

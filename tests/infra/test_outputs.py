@@ -18,6 +18,19 @@ def test_outputs_name_the_resources_the_cli_needs(stack: SwitchboardStack, templ
     assert {part["Ref"] for part in dlq_urls if isinstance(part, dict)} == {
         logical_id(dlq) for dlq in stack.queues.dlqs.values()
     }
+    queue_urls = template.find_outputs("QueueUrls")["QueueUrls"]["Value"]["Fn::Join"][1]
+    assert {part["Ref"] for part in queue_urls if isinstance(part, dict)} == {
+        logical_id(queue) for queue in stack.queues.queues.values()
+    }
+
+
+def test_triage_reads_breakers_and_writes_its_report_to_the_memory_table(
+    stack: SwitchboardStack, template: Template
+) -> None:
+    triage = template.to_json()["Resources"][logical_id(stack.functions.triage)]["Properties"]
+    variables = triage["Environment"]["Variables"]
+    assert variables["MEMORY_TABLE_NAME"] == {"Ref": logical_id(stack.state.memory_table)}
+    assert set(variables) >= {"DLQ_URLS", "QUEUE_URLS", "TASKS_TABLE_NAME", "ALERT_TOPIC_ARN"}
 
 
 def test_api_url_points_at_the_http_api(stack: SwitchboardStack, template: Template) -> None:

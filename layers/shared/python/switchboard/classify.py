@@ -23,8 +23,9 @@ from switchboard.llm import BudgetedLlm, LedgerEntry, LlmError, emit_ledger
 from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Service, TaskStatus
 from switchboard.prompts import CLASSIFY_SYSTEM, repair_turns, user_turn
 from switchboard.queues import QueueSender
-from switchboard.rules import Act, Drop, PlannedAction, RuleChain
+from switchboard.rules import Act, Drop, NeedsClassification, PlannedAction, RuleChain
 from switchboard.state import Task, TaskStore
+from switchboard.telemetry import count
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -115,7 +116,9 @@ class ClassifyService:
 
     def _classify(self, task: Task, event: InboundEvent) -> Task:
         result = self.chain.evaluate(event)
-        metrics.add_metric(name="RuleHits", unit=MetricUnit.Count, value=1)
+        if not isinstance(result, NeedsClassification):
+            count("RuleHits")
+            count("RuleHitsByRule", rule=result.rule)
         if isinstance(result, Drop):
             return self._drop(task, {"rule": result.rule, "route": "rule"}, result.reason)
         if isinstance(result, Act):

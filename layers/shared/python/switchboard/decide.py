@@ -23,6 +23,7 @@ from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Platf
 from switchboard.prompts import DECIDE_SYSTEM, repair_turns, user_turn
 from switchboard.queues import QueueSender
 from switchboard.state import Task, TaskStore
+from switchboard.telemetry import count
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -119,7 +120,7 @@ class DecideService:
             emit_ledger(ledger)
         if action.ability == "escalate.human":
             return self._to_human(task, event, "the model asked for a person", tried, ledger, action.params)
-        metrics.add_metric(name="Decisions", unit=MetricUnit.Count, value=1)
+        count("Decisions", ability=action.ability)
         return self.store.transition(
             task,
             TaskStatus.DECIDED,

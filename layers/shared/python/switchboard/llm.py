@@ -359,16 +359,21 @@ class BudgetedLlm:
 
 
 def emit_ledger(entries: list[LedgerEntry]) -> None:
-    """LLM calls, tokens and dollars by tier, as EMF metrics (one small blob per tier, dimension ``tier``)."""
-    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    """LLM calls, tokens and dollars by tier, as EMF metrics: one small blob per tier, dimension ``tier``."""
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-    for entry in entries:
-        with single_metric(name="LlmCalls", unit=MetricUnit.Count, value=1) as metric:
-            metric.add_dimension(name="tier", value=entry.tier)
-            metric.add_metric(name="LlmCacheHits", unit=MetricUnit.Count, value=int(entry.cached))
-            metric.add_metric(name="LlmInputTokens", unit=MetricUnit.Count, value=entry.input_tokens)
-            metric.add_metric(name="LlmOutputTokens", unit=MetricUnit.Count, value=entry.output_tokens)
-            metric.add_metric(name="LlmCostUsd", unit=MetricUnit.NoUnit, value=entry.usd)
+    for tier in sorted({entry.tier for entry in entries}):
+        mine = [entry for entry in entries if entry.tier == tier]
+        blob = EphemeralMetrics()
+        blob.add_dimension(name="tier", value=tier)
+        blob.add_metric(name="LlmCalls", unit=MetricUnit.Count, value=sum(not e.cached for e in mine))
+        blob.add_metric(name="LlmCacheHits", unit=MetricUnit.Count, value=sum(e.cached for e in mine))
+        blob.add_metric(name="LlmInputTokens", unit=MetricUnit.Count, value=sum(e.input_tokens for e in mine))
+        blob.add_metric(
+            name="LlmOutputTokens", unit=MetricUnit.Count, value=sum(e.output_tokens for e in mine)
+        )
+        blob.add_metric(name="LlmCostUsd", unit=MetricUnit.NoUnit, value=sum(e.usd for e in mine))
+        blob.flush_metrics()
 
 
 def budgeted_llm(settings: LlmMixin, memory_table: str) -> BudgetedLlm:

@@ -1,44 +1,133 @@
-"""DLQ triage: read how many messages wait in each DLQ and alert when any is non-empty."""
+"""The daily DLQ triage: read every DLQ without losing a message, join each message to its task's history,
+sort the failures into deterministic categories, store a report, publish a short summary, and redrive the
+transient categories whose cause has cleared (the service's breaker is closed again)."""
 
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 from switchboard.aws import client
+from switchboard.dlq import DeadLetter, DeadLetterQueues, summarize
+from switchboard.errors import TaskNotFound
+from switchboard.memory import DAY
+from switchboard.state import TaskStore
 
 logger = Logger(child=True)
+metrics = Metrics()
+
+REPORT_TTL_DAYS = 90
 
 
-class DlqCensus:
-    def __init__(self, dlq_urls: dict[str, str], topic_arn: str, sqs: Any = None, sns: Any = None) -> None:
-        self.dlq_urls = dlq_urls
+def breaker_is_open(dynamodb: Any, memory_table: str, service: str | None) -> bool:
+    """The act layer keeps each service's breaker in the memory table (``breaker#{service}``)."""
+    if not service:
+        return False
+    item = dynamodb.get_item(
+        TableName=memory_table,
+        Key={"pk": {"S": f"breaker#{service}"}, "sk": {"S": "breaker"}},
+        ConsistentRead=True,
+    ).get("Item", {})
+    return item.get("state", {}).get("S") == "open"
+
+
+class Triage:
+    def __init__(
+        self,
+        dead_letters: DeadLetterQueues,
+        store: TaskStore,
+        topic_arn: str,
+        *,
+        auto_redrive: bool = True,
+        sns: Any = None,
+    ) -> None:
+        self.dead_letters = dead_letters
+        self.store = store
         self.topic_arn = topic_arn
-        self.sqs = sqs or client("sqs")
-        self.sns = sns or client("sns")
+        self.auto_redrive = auto_redrive
+        self._sns = sns
 
-    def depths(self) -> dict[str, int]:
-        depths = {}
-        for name, url in sorted(self.dlq_urls.items()):
-            attributes = self.sqs.get_queue_attributes(
-                QueueUrl=url,
-                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-            )["Attributes"]
-            depths[name] = int(attributes["ApproximateNumberOfMessages"]) + int(
-                attributes["ApproximateNumberOfMessagesNotVisible"]
-            )
-        return depths
+    @property
+    def sns(self) -> Any:
+        if self._sns is None:
+            self._sns = client("sns")
+        return self._sns
+
+    def history_of(self, task_id: str) -> list[dict[str, Any]] | None:
+        try:
+            return list(self.store.get(task_id).history)
+        except TaskNotFound:
+            return None
+
+    def breaker_open(self, service: str | None) -> bool:
+        return breaker_is_open(self.store.dynamodb, self.store.memory_table, service)
 
     def run(self) -> dict[str, Any]:
-        depths = self.depths()
-        waiting = {name: depth for name, depth in depths.items() if depth}
-        logger.info("dlq census", depths=depths)
-        if waiting:
+        letters = self.dead_letters.read(self.history_of, self.breaker_open)
+        report = summarize(letters)
+        report["redriven"] = self._redrive_cleared(letters) if self.auto_redrive else {}
+        report["at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        self._store(report, letters)
+        for row in report["categories"]:
+            metrics.add_metric(name="DlqMessages", unit=MetricUnit.Count, value=row["count"])
+        if letters:
             self.sns.publish(
-                TopicArn=self.topic_arn,
-                Subject="Switchboard: messages in dead-letter queues",
-                Message=json.dumps({"waiting": waiting}, indent=2),
+                TopicArn=self.topic_arn, Subject="Switchboard: daily DLQ triage", Message=render(report)
             )
-        return {"depths": depths, "alerted": bool(waiting)}
+        logger.info("triage finished", total=report["total"], redriven=report["redriven"])
+        return report
+
+    def _redrive_cleared(self, letters: list[DeadLetter]) -> dict[str, int]:
+        """Transient categories are redriven once their cause is gone; the others wait for a person."""
+        redriven: dict[str, int] = {}
+        for queue in sorted({letter.queue for letter in letters}):
+            categories = sorted(
+                {
+                    letter.category
+                    for letter in letters
+                    if letter.queue == queue
+                    and ":transient:" in letter.category
+                    and not self.breaker_open(letter.service)
+                }
+            )
+            for category in categories:
+                result = self.dead_letters.redrive(
+                    queue, self.history_of, self.breaker_open, category=category
+                )
+                if result.moved:
+                    redriven[category] = result.moved
+        return redriven
+
+    def _store(self, report: dict[str, Any], letters: list[DeadLetter]) -> None:
+        now = int(time.time())
+        self.store.dynamodb.put_item(
+            TableName=self.store.memory_table,
+            Item={
+                "pk": {"S": f"triage#{report['at'][:10]}"},
+                "sk": {"S": report["at"]},
+                "report": {"S": json.dumps(report | {"messages": [letter.to_json() for letter in letters]})},
+                "expires_at": {"N": str(now + REPORT_TTL_DAYS * DAY)},
+            },
+        )
+
+
+def render(report: dict[str, Any]) -> str:
+    lines = [f"{report['total']} message(s) in dead-letter queues at {report['at']}."]
+    for row in report["categories"]:
+        lines.append(
+            f"- {row['count']} x {row['category']} (e.g. {', '.join(row['example_tasks']) or 'no task'})"
+        )
+    if report.get("redriven"):
+        lines.append(
+            "Redriven automatically (cause cleared): "
+            + ", ".join(f"{k}: {v}" for k, v in report["redriven"].items())
+        )
+    lines.append(
+        "Look closer: switchboard dlq triage --stack <name>; fix, then switchboard dlq redrive <queue>."
+    )
+    return "\n".join(lines)
