@@ -22,3 +22,31 @@ def client(service: str) -> Any:
     from botocore.config import Config
 
     return boto3.session.Session().client(service, config=Config(**_CONFIG))  # type: ignore[call-overload]
+
+
+class LazyClient:
+    """A class attribute for an AWS client: the instance's injected one (``self._<name>``), or the real one,
+    built on first use through ``client()``. Every class that talks to AWS declares it the same way::
+
+        class TaskStore:
+            dynamodb = LazyClient("dynamodb")
+
+            def __init__(self, ..., dynamodb: Any = None) -> None:
+                self._dynamodb = dynamodb
+    """
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.slot = f"_{service}"
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = getattr(instance, self.slot, None)
+        if value is None:
+            value = client(self.service)
+            setattr(instance, self.slot, value)
+        return value

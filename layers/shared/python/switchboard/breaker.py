@@ -26,7 +26,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from switchboard.aws import client
+from switchboard.aws import LazyClient
 from switchboard.errors import SwitchboardError
 
 logger = Logger(child=True)
@@ -83,11 +83,7 @@ class CircuitBreaker:
         self._dynamodb = dynamodb
         self.clock = clock
 
-    @property
-    def dynamodb(self) -> Any:
-        if self._dynamodb is None:
-            self._dynamodb = client("dynamodb")
-        return self._dynamodb
+    dynamodb = LazyClient("dynamodb")
 
     @property
     def key(self) -> dict[str, Any]:

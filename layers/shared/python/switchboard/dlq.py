@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from switchboard.aws import client
+from switchboard.aws import LazyClient
 from switchboard.models import task_id_for
 
 ORIGINAL_MESSAGE_ID = "switchboard-original-message-id"
@@ -141,11 +141,7 @@ class DeadLetterQueues:
         self.move_tasks = move_tasks
         self._sqs = sqs
 
-    @property
-    def sqs(self) -> Any:
-        if self._sqs is None:
-            self._sqs = client("sqs")
-        return self._sqs
+    sqs = LazyClient("sqs")
 
     def depths(self) -> dict[str, int]:
         depths = {}

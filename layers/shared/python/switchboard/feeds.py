@@ -20,7 +20,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from switchboard.aws import client
+from switchboard.aws import LazyClient
 from switchboard.ingest import Enqueuer
 from switchboard.models import FeedKind, FeedSpec, InboundEvent, Platform
 from switchboard.sanitize import clean_field, clean_text, extract_links
@@ -142,11 +142,7 @@ class CursorStore:
         self.table_name = table_name
         self._dynamodb = dynamodb
 
-    @property
-    def dynamodb(self) -> Any:
-        if self._dynamodb is None:
-            self._dynamodb = client("dynamodb")
-        return self._dynamodb
+    dynamodb = LazyClient("dynamodb")
 
     @staticmethod
     def key(feed: str) -> dict[str, Any]:

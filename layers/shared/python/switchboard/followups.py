@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from switchboard.abilities import ability
 from switchboard.actions.http import HttpCall
 from switchboard.actions.tickets import TicketView
-from switchboard.aws import client
+from switchboard.aws import LazyClient
 from switchboard.errors import ActionFailed
 from switchboard.killswitch import KillSwitches
 from switchboard.models import ActionRequest, Service, TaskStatus
@@ -126,11 +126,7 @@ class SqsDelayQueue:
         self.queue_url = queue_url
         self._sqs = sqs
 
-    @property
-    def sqs(self) -> Any:
-        if self._sqs is None:
-            self._sqs = client("sqs")
-        return self._sqs
+    sqs = LazyClient("sqs")
 
     def schedule(self, followup: FollowUp, delay_seconds: int) -> str:
         response = self.sqs.send_message(

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from switchboard.aws import client
+from switchboard.aws import LazyClient
 
 DAY = 86_400
 
@@ -36,11 +36,7 @@ class SeenLog:
         self.ttl_seconds = ttl_days * DAY
         self._dynamodb = dynamodb
 
-    @property
-    def dynamodb(self) -> Any:
-        if self._dynamodb is None:
-            self._dynamodb = client("dynamodb")
-        return self._dynamodb
+    dynamodb = LazyClient("dynamodb")
 
     @staticmethod
     def key(platform: str, event_id: str) -> dict[str, Any]:
@@ -86,11 +82,7 @@ class AuthorMemory:
         self.table_name = table_name
         self._dynamodb = dynamodb
 
-    @property
-    def dynamodb(self) -> Any:
-        if self._dynamodb is None:
-            self._dynamodb = client("dynamodb")
-        return self._dynamodb
+    dynamodb = LazyClient("dynamodb")
 
     @staticmethod
     def profile_key(platform: str, author: str) -> dict[str, Any]:

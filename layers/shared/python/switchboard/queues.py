@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Protocol
 
-from switchboard.aws import client
+from switchboard.aws import LazyClient
 
 _MAX_ID = 128  # SQS limit for MessageGroupId and MessageDeduplicationId
 
@@ -32,11 +32,7 @@ class SqsQueueSender:
     def __init__(self, sqs: Any = None) -> None:
         self._sqs = sqs
 
-    @property
-    def sqs(self) -> Any:
-        if self._sqs is None:
-            self._sqs = client("sqs")
-        return self._sqs
+    sqs = LazyClient("sqs")
 
     def send(
         self,

@@ -39,7 +39,7 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 from botocore.exceptions import BotoCoreError, ClientError
 
 from switchboard.actions.http import AccessDenied
-from switchboard.aws import client
+from switchboard.aws import LazyClient
 from switchboard.breaker import BreakerOpen
 from switchboard.errors import (
     ActionFailed,
@@ -184,11 +184,7 @@ class SqsVisibility:
     def __init__(self, sqs: Any = None) -> None:
         self._sqs = sqs
 
-    @property
-    def sqs(self) -> Any:
-        if self._sqs is None:
-            self._sqs = client("sqs")
-        return self._sqs
+    sqs = LazyClient("sqs")
 
     def change(self, queue_url: str, receipt_handle: str, seconds: int) -> None:
         try:

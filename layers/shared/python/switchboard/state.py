@@ -16,7 +16,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from switchboard.aws import client
+from switchboard.aws import LazyClient
 from switchboard.errors import ConcurrentUpdate, IllegalTransition, TaskNotFound
 from switchboard.memory import DAY, Claim
 from switchboard.models import ActionRequest, InboundEvent, TaskStatus
@@ -132,11 +132,7 @@ class TaskStore:
         self.task_ttl_seconds = task_ttl_days * DAY
         self._dynamodb = dynamodb
 
-    @property
-    def dynamodb(self) -> Any:
-        if self._dynamodb is None:
-            self._dynamodb = client("dynamodb")
-        return self._dynamodb
+    dynamodb = LazyClient("dynamodb")
 
     @staticmethod
     def key(task_id: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from switchboard.aws import client
+from switchboard.aws import LazyClient
 from switchboard.dlq import DeadLetter, DeadLetterQueues, summarize
 from switchboard.errors import TaskNotFound
 from switchboard.memory import DAY
@@ -52,11 +52,7 @@ class Triage:
         self.auto_redrive = auto_redrive
         self._sns = sns
 
-    @property
-    def sns(self) -> Any:
-        if self._sns is None:
-            self._sns = client("sns")
-        return self._sns
+    sns = LazyClient("sns")
 
     def history_of(self, task_id: str) -> list[dict[str, Any]] | None:
         try:
