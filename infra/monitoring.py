@@ -92,6 +92,7 @@ DEFAULT_QUEUE_AGE_LIMIT = 900
 LLM_SPEND_ALARM_SHARE = 0.8
 METRICS_NAMESPACE = "Switchboard"
 TIERS = ("small", "medium", "large")
+ACTION_OUTCOMES = ("ActionsSucceeded", "ActionRetries", "ActionsDeadLettered", "ActionsFailedPermanently")
 
 
 class Watch(Construct):
@@ -221,7 +222,7 @@ class Watch(Construct):
         actions = [
             app_metric(name, {"service": service})  # the act workers set `service` to the external service
             for service in ("github", "slack", "tickets", "escalate")
-            for name in ("ActionsSucceeded", "ActionsFailedPermanently")
+            for name in ACTION_OUTCOMES
         ]
         depth = [
             dlq.metric_approximate_number_of_messages_visible(

@@ -1,0 +1,41 @@
+"""What each handler imports at cold start: the ingest path never loads `anthropic`, and classify and
+decide load it only when they really ask a model (lazily, inside the budgeted client)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+ENVIRONMENT = {
+    "POWERTOOLS_SERVICE_NAME": "switchboard-test",
+    "PLATFORM": "github",
+    "INGEST_QUEUE_URL": "https://sqs.local/ingest.fifo",
+    "MEMORY_TABLE_NAME": "memory",
+    "TASKS_TABLE_NAME": "tasks",
+    "WEBHOOK_SECRET_ID": "arn:secret",
+    "DECIDE_QUEUE_URL": "https://sqs.local/decide.fifo",
+    **{
+        f"ACT_{s}_QUEUE_URL": f"https://sqs.local/act-{s.lower()}.fifo"
+        for s in ("GITHUB", "SLACK", "TICKETS", "ESCALATE")
+    },
+    "LLM_API_URL": "https://api.anthropic.com",
+    "LLM_SECRET_ID": "arn:llm",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.mark.parametrize("function", ["ingest", "classify", "decide"])
+def test_no_handler_imports_anthropic_at_cold_start(function: str) -> None:
+    code = "import handler, sys; print('anthropic' in sys.modules)"
+    env = {
+        **os.environ,
+        **ENVIRONMENT,
+        "PYTHONPATH": f"{ROOT / 'functions' / function}{os.pathsep}{ROOT / 'layers/shared/python'}",
+    }
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
