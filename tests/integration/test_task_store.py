@@ -150,3 +150,20 @@ def test_act_refuses_an_ability_outside_the_allow_list(store: TaskStore) -> None
     action = dispatched(store)
     forged = action.model_copy(update={"ability": "github.delete_repo", "service": Service.GITHUB})
     assert ActService(store, lambda a: {"status": 200}).process(forged) is TaskStatus.FAILED
+
+
+def test_an_act_worker_faster_than_the_dispatch_write_still_ends_the_task_done(store: TaskStore) -> None:
+    """The action is in its queue before classify records DISPATCHED; a fast worker completes it first."""
+
+    class EagerQueue(FakeQueue):
+        def send(
+            self, queue_url: str, body: str, group_id: str, dedup_id: str, attributes: Any = None
+        ) -> str:
+            message_id = super().send(queue_url, body, group_id, dedup_id, attributes)
+            ActService(store, lambda action: {"status": 200}).process(ActionRequest.model_validate_json(body))
+            return message_id
+
+    event = inbound()
+    assert classify_service(store, EagerQueue()).process(event, "m-1") is TaskStatus.DONE
+    statuses = [entry.get("status") for entry in store.get(event.task_id).history if "status" in entry]
+    assert statuses == ["RECEIVED", "CLASSIFIED", "DISPATCHED", "DONE"]

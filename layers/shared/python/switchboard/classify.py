@@ -16,11 +16,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
 from switchboard.abilities import ability
+from switchboard.crashpoints import crashpoint
 from switchboard.errors import ConcurrentUpdate
 from switchboard.escalation import Escalator
 from switchboard.intents import CLASSIFY_TOOL, Classification, Policy, direct_actions, parse_classification
 from switchboard.llm import BudgetedLlm, LedgerEntry, LlmError, emit_ledger
 from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Service, TaskStatus
+from switchboard.progress import settle_progress
 from switchboard.prompts import CLASSIFY_SYSTEM, repair_turns, user_turn
 from switchboard.queues import QueueSender
 from switchboard.rules import Act, Drop, NeedsClassification, PlannedAction, RuleChain
@@ -86,6 +88,7 @@ class ClassifyService:
         """Advance the event's task as far as classify can take it. None means: a duplicate, skipped."""
         logger.set_correlation_id(event.event_id)
         task = self.store.claim_and_open(event, owner=message_id, claim_ttl_days=self.claim_ttl_days)
+        crashpoint("classify.after_claim", event.event_id)
         if task is None:
             claim = self.store.claim(event.platform.value, event.event_id)
             if claim is None:
@@ -223,8 +226,7 @@ class ClassifyService:
         return self.store.transition(task, TaskStatus.CLASSIFIED, ACTOR, detail, actions=actions)
 
     def _dispatch(self, task: Task) -> Task:
-        sent = dispatch(self.queue, self.act_queue_url, task.action_requests())
-        return self.store.transition(task, TaskStatus.DISPATCHED, ACTOR, {"sent": sent})
+        return dispatch_task(self.store, self.queue, self.act_queue_url, task, ACTOR)
 
     def _send_to_decide(self, task: Task, event: InboundEvent) -> None:
         """Hand over to decide. The task stays CLASSIFIED until decide moves it to DECIDING."""
@@ -241,6 +243,23 @@ class ClassifyService:
             group_id=event.conversation,
             dedup_id=f"{task.task_id}#decide",
         )
+
+
+def dispatch_task(
+    store: TaskStore, queue: QueueSender, act_queue_url: Callable[[Service], str], task: Task, actor: str
+) -> Task:
+    """Send the task's actions, then record DISPATCHED.
+
+    An act worker can finish an action before that write lands (the message is already in its queue). Its
+    completion then finds the task not yet DISPATCHED and cannot finish it, so the dispatcher settles the
+    task itself once its own write is in.
+    """
+    sent = dispatch(queue, act_queue_url, task.action_requests())
+    task = store.transition(task, TaskStatus.DISPATCHED, actor, {"sent": sent})
+    if task.completed_actions:
+        settle_progress(store, task, actor)
+        task = store.get(task.task_id)
+    return task
 
 
 def dispatch(

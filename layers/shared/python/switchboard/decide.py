@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from switchboard.abilities import Ability, InvalidParams, UnknownAbility, ability_for_tool, allowed_on
-from switchboard.classify import dispatch
+from switchboard.classify import dispatch_task
 from switchboard.errors import ConcurrentUpdate
 from switchboard.escalation import Escalator
 from switchboard.llm import BudgetedLlm, LedgerEntry, LlmError, ToolCall, emit_ledger
@@ -77,8 +77,7 @@ class DecideService:
         if task.status is TaskStatus.DECIDING:
             task = self._decide(task, request)
         if task.status is TaskStatus.DECIDED:
-            sent = dispatch(self.queue, self.act_queue_url, task.action_requests())
-            task = self.store.transition(task, TaskStatus.DISPATCHED, ACTOR, {"sent": sent})
+            task = dispatch_task(self.store, self.queue, self.act_queue_url, task, ACTOR)
         return task.status
 
     def _decide(self, task: Task, request: DecideRequest) -> Task:

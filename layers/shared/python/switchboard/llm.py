@@ -22,6 +22,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from switchboard.aws import client
+from switchboard.crashpoints import crashpoint
 from switchboard.errors import SwitchboardError
 from switchboard.memory import DAY
 from switchboard.settings import LlmMixin
@@ -305,6 +306,7 @@ class BudgetedLlm:
                 task_id, reserved_tokens, reserved_micro, LedgerEntry(tier, model, 0, 0, 0, False, 0)
             )
             raise
+        crashpoint("llm.after_answer", task_id)
         usage = response.usage
         entry = LedgerEntry(
             tier=tier,
