@@ -14,7 +14,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export UV_LINK_MODE := copy
 
-.PHONY: help dev layers local test test-unit test-integration test-infra test-e2e lint fmt synth deploy bench clean
+.PHONY: help dev layers local test test-unit test-integration test-infra test-e2e chaos lint fmt synth deploy bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -60,7 +60,7 @@ fmt: dev ## apply ruff format and safe fixes
 	$(RUN) ruff check --fix .
 
 test: lint synth ## everything CI runs: lint, synth, unit, integration, infra, e2e
-	$(RUN) pytest tests/unit tests/integration tests/infra tests/e2e
+	$(RUN) pytest tests/unit tests/integration tests/infra tests/e2e tests/chaos
 
 test-unit: dev
 	$(RUN) pytest tests/unit
@@ -70,6 +70,9 @@ test-infra: synth
 	$(RUN) pytest tests/infra
 test-e2e: synth
 	$(RUN) pytest tests/e2e
+
+chaos: synth ## the reliability suite at full scale (bounded: it stops by itself)
+	CHAOS_SCALE=full timeout 1200 $(RUN) pytest tests/chaos -s -p no:cacheprovider
 
 deploy: synth ## cdk deploy into the account and region of your AWS credentials
 	$(CDK) deploy $(STACK) $(DEPLOY_ARGS)

@@ -1,0 +1,344 @@
+"""The reliability suite's harness: a local runtime per scenario group, signed webhooks through the real HTTP
+API, direct queue access for what a provider or a crash would do, and THE invariant checker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from infra.cli import post, signed_headers, webhook_secret
+from switchboard.crashpoints import marker_name
+from switchboard.models import task_id_for
+from tests.conftest import EVENTS, ROOT
+from tests.e2e.conftest import free_port
+
+TEMPLATE = ROOT / "cdk.out" / "Switchboard.template.json"
+COMMENT: dict[str, Any] = json.loads((EVENTS / "github" / "issue_comment.label_bug.json").read_text())
+REPO = COMMENT["repository"]["full_name"]
+TERMINAL = {"DONE", "DROPPED", "NEEDS_HUMAN", "FAILED"}
+CRASH_POINTS = ("classify.after_claim", "llm.after_answer", "act.after_call", "act.before_record")
+
+
+class Stack:
+    """One `switchboard local` process, started as tests/e2e/conftest.py does, plus clients for it."""
+
+    def __init__(self, state_dir: Path, *, visibility_cap: int, env: dict[str, str]) -> None:
+        self.state_dir = state_dir
+        self.crash_dir = state_dir / "crash"
+        for point in CRASH_POINTS:
+            (self.crash_dir / "targets" / point).mkdir(parents=True, exist_ok=True)
+        settings = {
+            "RETRY_BASE_SECONDS": "1",
+            "BREAKER_FAILURE_THRESHOLD": "1000",
+            "SWITCHBOARD_CRASHPOINT": ",".join(CRASH_POINTS),
+            "SWITCHBOARD_CRASH_DIR": str(self.crash_dir),
+            **env,
+        }
+        environ = {**os.environ, "SWITCHBOARD_STATE_DIR": str(state_dir)}
+        for key in [k for k in environ if k.startswith("SWITCHBOARD_") and k.endswith(("_SECRET", "_TOKEN"))]:
+            del environ[key]
+        command = [
+            sys.executable, "-m", "infra.cli", "local", "--template", str(TEMPLATE),
+            "--port", str(free_port()), "--state-dir", str(state_dir), "--no-schedules",
+            "--visibility-timeout-cap", str(visibility_cap),
+        ]  # fmt: skip
+        for key, value in settings.items():
+            command += ["--set-env", f"{key}={value}"]
+        self.log = (state_dir / "runtime.out").open("w")
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=environ, stdout=self.log, stderr=subprocess.STDOUT
+        )
+        state_file = state_dir / "local.json"
+        while not state_file.exists():
+            if self.process.poll() is not None or time.monotonic() - started > 90:
+                self.process.kill()
+                raise RuntimeError(
+                    "runtime did not start:\n" + (state_dir / "runtime.out").read_text()[-4000:]
+                )
+            time.sleep(0.2)
+        self.startup_s = time.monotonic() - started
+        self.state: dict[str, Any] = json.loads(state_file.read_text())
+        self.outputs: dict[str, Any] = self.state["outputs"]
+        kwargs = {
+            "endpoint_url": self.state["aws_endpoint_url"],
+            "region_name": "us-east-1",
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",  # moto's fake credentials
+        }
+        self.sqs = boto3.client("sqs", **kwargs)
+        self.dynamodb = boto3.client("dynamodb", **kwargs)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=30)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.log.close()
+
+    # -- queues ----------------------------------------------------------------------------------------------
+
+    def queue_url(self, name: str, *, dlq: bool = False) -> str:
+        urls = self.outputs["DlqUrls" if dlq else "QueueUrls"]
+        urls = json.loads(urls) if isinstance(urls, str) else urls
+        return str(urls[name])
+
+    def depth(self, url: str) -> int:
+        attributes = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+    def dlq_depths(self) -> dict[str, int]:
+        urls = self.outputs["DlqUrls"]
+        urls = json.loads(urls) if isinstance(urls, str) else urls
+        return {name: self.depth(url) for name, url in urls.items()}
+
+    def peek_dlqs(self) -> dict[str, list[dict[str, Any]]]:
+        """Every DLQ message (body parsed where it is JSON), left in its queue."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        urls = self.outputs["DlqUrls"]
+        urls = json.loads(urls) if isinstance(urls, str) else urls
+        for name, url in urls.items():
+            seen: dict[str, dict[str, Any]] = {}
+            handles = []
+            for _ in range(50):
+                got = self.sqs.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30, AttributeNames=["All"]
+                ).get("Messages", [])
+                if not got:
+                    break
+                for message in got:
+                    handles.append(message["ReceiptHandle"])
+                    try:
+                        body = json.loads(message["Body"])
+                    except ValueError:
+                        body = {"raw": message["Body"]}
+                    seen[message["MessageId"]] = body if isinstance(body, dict) else {"raw": body}
+            for handle in handles:
+                self.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
+            found[name] = list(seen.values())
+        return found
+
+    def send_raw(self, queue: str, body: str, group: str, dedup: str | None = None) -> None:
+        self.sqs.send_message(
+            QueueUrl=self.queue_url(queue),
+            MessageBody=body,
+            MessageGroupId=group[:128],
+            MessageDeduplicationId=(dedup or str(uuid.uuid4()))[:128],
+        )
+
+    def redrive(self, queue: str) -> int:
+        """receive → send (same group, the original message id kept as classify expects) → delete."""
+        dlq, target, moved = self.queue_url(queue, dlq=True), self.queue_url(queue), 0
+        while True:
+            got = self.sqs.receive_message(
+                QueueUrl=dlq, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
+            ).get("Messages", [])
+            if not got:
+                return moved
+            for message in got:
+                self.sqs.send_message(
+                    QueueUrl=target,
+                    MessageBody=message["Body"],
+                    MessageGroupId=message["Attributes"]["MessageGroupId"],
+                    MessageDeduplicationId=str(uuid.uuid4()),
+                    MessageAttributes=message.get("MessageAttributes", {}),
+                )
+                self.sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
+                moved += 1
+
+    # -- tasks -----------------------------------------------------------------------------------------------
+
+    def tasks(self) -> dict[str, dict[str, Any]]:
+        """task_id → {status, reason, event_id, actions, completed}: a consistent scan of the tasks table."""
+        found: dict[str, dict[str, Any]] = {}
+        paginator = self.dynamodb.get_paginator("scan")
+        for page in paginator.paginate(TableName=self.outputs["TasksTableName"], ConsistentRead=True):
+            for item in page["Items"]:
+                if "task_id" not in item or "status" not in item:
+                    continue
+                found[item["task_id"]["S"]] = {
+                    "status": item["status"]["S"],
+                    "reason": item.get("reason", {}).get("S"),
+                    "event_id": item.get("event_id", {}).get("S"),
+                    "event": item.get("event", {}).get("S"),
+                    "actions": len(item.get("actions", {}).get("L", [])),
+                    "action_list": item.get("actions", {}).get("L", []),
+                    "completed": len(item.get("completed_actions", {}).get("SS", [])),
+                    "history": item.get("history", {}).get("L", []),
+                }
+        return found
+
+    def arm(self, point: str, key: str) -> None:
+        (self.crash_dir / "targets" / point / marker_name(key)).touch()
+
+    def fired(self, point: str) -> int:
+        folder = self.crash_dir / "fired"
+        return len(list(folder.glob(f"{point}--*"))) if folder.is_dir() else 0
+
+    # -- HTTP ------------------------------------------------------------------------------------------------
+
+    def sink(self, method: str, path: str, document: Any = None, base: str | None = None) -> Any:
+        data = None if document is None else json.dumps(document).encode()
+        request = urllib.request.Request(
+            (base or self.state["sink_url"]) + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # loopback
+            return json.loads(response.read() or b"null")
+
+    def llm(self, method: str, path: str, document: Any = None) -> Any:
+        return self.sink(method, path, document, base=self.state["llm_url"])
+
+    def webhook(self, platform: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+        return post(f"{self.state['api_url'].rstrip('/')}/webhooks/{platform}", body, headers)
+
+
+def comment_payload(n: int, text: str, *, issue: int, author: str | None = None) -> bytes:
+    payload = json.loads(json.dumps(COMMENT))
+    login = author or f"chaos-user-{n}"
+    payload["comment"]["body"] = text
+    payload["comment"]["user"]["login"] = login
+    payload["comment"]["id"] = 900_000 + n
+    payload["issue"]["user"]["login"] = login  # the issue's author may use the commands
+    payload["issue"]["number"] = issue
+    return json.dumps(payload).encode()
+
+
+def send_github(stack: Stack, body: bytes, delivery: str) -> tuple[int, str]:
+    headers = signed_headers("github", body, "issue_comment", delivery, webhook_secret("github"))
+    status, answer = stack.webhook("github", body, headers)
+    return status, answer.get("status", "") if isinstance(answer, dict) else str(answer)
+
+
+def parallel(jobs: Iterable[Callable[[], Any]], workers: int = 12) -> list[Any]:
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda job: job(), list(jobs)))
+
+
+@dataclass
+class Scenario:
+    """What one scenario sent, and what the invariant needs to know about it."""
+
+    name: str
+    sent: int = 0
+    answers: Counter[str] = field(default_factory=Counter)
+    accepted: set[str] = field(default_factory=set)  # github delivery ids that got `accepted`
+    injected: int = 0  # messages put straight onto a queue (duplicates after the window, copies, poison)
+    effects: dict[str, str] = field(default_factory=dict)  # delivery id → its unique label
+    expect_dlq: dict[str, int] = field(default_factory=dict)  # DLQ name → messages that must be there
+    started: float = field(default_factory=time.monotonic)
+
+    def task_ids(self) -> dict[str, str]:
+        return {task_id_for("github", delivery): delivery for delivery in self.accepted}
+
+
+def label_successes(stack: Stack, outbox: list[dict[str, Any]] | None = None) -> Counter[str]:
+    """Successful GitHub label calls per label name (each scenario's labels are unique)."""
+    calls = outbox if outbox is not None else stack.sink("GET", "/_outbox?service=github")
+    counted: Counter[str] = Counter()
+    for call in calls:
+        if call["path"].endswith("/labels") and call["method"] == "POST" and 200 <= call["status"] < 300:
+            for name in (call.get("body") or {}).get("labels", []):
+                counted[str(name)] += 1
+    return counted
+
+
+def wait_terminal(stack: Stack, scenario: Scenario, timeout: float) -> dict[str, dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    wanted = scenario.task_ids()
+    while True:
+        tasks = stack.tasks()
+        pending = [t for t in wanted if t not in tasks or tasks[t]["status"] not in TERMINAL]
+        if not pending or time.monotonic() > deadline:
+            return tasks
+        time.sleep(1.0)
+
+
+def check_invariant(
+    stack: Stack,
+    scenario: Scenario,
+    *,
+    timeout: float = 120,
+    successes: Counter[str] | None = None,
+    must_succeed: bool = True,
+) -> dict[str, Any]:
+    """THE invariant, after every scenario: every accepted event ends in exactly one terminal state (FAILED
+    only with its message in a DLQ), every external effect happened at most once, nothing was lost."""
+    tasks = wait_terminal(stack, scenario, timeout)
+    time.sleep(1.0)  # let a FAILED task's last receive move its message to the DLQ
+    wanted = scenario.task_ids()
+    lost = sorted(wanted[t] for t in wanted if t not in tasks)
+    stuck = {
+        wanted[t]: tasks[t]["status"] for t in wanted if t in tasks and tasks[t]["status"] not in TERMINAL
+    }
+    states = Counter(tasks[t]["status"] for t in wanted if t in tasks)
+    unexplained_drops = [wanted[t] for t in wanted if t in tasks and tasks[t]["status"] == "DROPPED"
+                         and not tasks[t]["reason"]]  # fmt: skip
+    failed = {t for t in wanted if t in tasks and tasks[t]["status"] == "FAILED"}
+    deadline = time.monotonic() + 60  # a message reaches its DLQ on the receive after its last attempt
+    while True:
+        depths = stack.dlq_depths()
+        if (
+            all(depths.get(name, 0) >= n for name, n in scenario.expect_dlq.items())
+            or time.monotonic() > deadline
+        ):
+            break
+        time.sleep(0.5)
+    dlqs = stack.peek_dlqs()
+    in_dlq = {str(body.get("task_id")) for bodies in dlqs.values() for body in bodies if body.get("task_id")}
+    failed_not_in_dlq = sorted(wanted[t] for t in failed - in_dlq)
+    counted = successes if successes is not None else label_successes(stack)
+    twice = {label: n for label, n in counted.items() if n > 1 and label in scenario.effects.values()}
+    done_without_effect = [
+        d for d, label in scenario.effects.items()
+        if tasks.get(task_id_for("github", d), {}).get("status") == "DONE" and counted[label] != 1
+    ]  # fmt: skip
+    report = {
+        "scenario": scenario.name,
+        "sent": scenario.sent,
+        "answers": dict(scenario.answers),
+        "accepted": len(scenario.accepted),
+        "duplicates": scenario.answers.get("duplicate", 0),
+        "injected_to_queues": scenario.injected,
+        "states": dict(states),
+        "external_calls_ok": sum(counted[label] for label in scenario.effects.values()),
+        "dlq_depth": {name: len(bodies) for name, bodies in dlqs.items() if bodies},
+        "seconds": round(time.monotonic() - scenario.started, 1),
+    }
+    print(f"\nCHAOS {json.dumps(report)}")
+    problems = {
+        "lost": lost,
+        "not_terminal": stuck,
+        "dropped_without_reason": unexplained_drops,
+        "failed_not_in_dlq": failed_not_in_dlq,
+        "effect_more_than_once": twice,
+        "done_without_its_effect": done_without_effect if must_succeed else [],
+        "dlq_short": {
+            name: (len(dlqs.get(name, [])), n) for name, n in scenario.expect_dlq.items()
+            if len(dlqs.get(name, [])) < n
+        },
+    }  # fmt: skip
+    problems = {key: value for key, value in problems.items() if value}
+    assert not problems, f"{scenario.name}: invariant broken: {json.dumps(problems, default=str)[:3000]}"
+    return {"tasks": tasks, "report": report, "dlqs": dlqs}
