@@ -13,9 +13,11 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.lambda_defaults import pascal
+from switchboard.adapters import ADAPTERS
 
 SECRET_TAG: Final = "switchboard:secret"  # noqa: S105 - a tag key, not a secret
-PLATFORMS: Final = ("github", "slack", "standard")
+# One webhook secret, route and ingest function per platform adapter in the shared library.
+PLATFORMS: Final = tuple(sorted(ADAPTERS))
 TOKEN_SERVICES: Final = ("github", "slack", "tickets")
 LLM_PROVIDER: Final = "anthropic"
 

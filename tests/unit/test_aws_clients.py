@@ -19,7 +19,7 @@ def test_an_injected_client_is_used_as_is() -> None:
     assert Store(fake).dynamodb is fake
 
 
-def test_without_injection_the_real_client_is_built_once_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_injection_the_client_is_built_once_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     store = Store()
     assert store._dynamodb is None  # nothing built at construction

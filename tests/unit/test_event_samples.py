@@ -37,3 +37,11 @@ def test_every_accepted_github_event_type_has_a_sample() -> None:
 
     have = {path.name.split(".")[0] for path in (EVENTS / "github").glob("*.json")}
     assert set(ACCEPTED_EVENTS) <= have
+
+
+def test_the_adapter_registry_is_discovered_and_every_platform_has_samples() -> None:
+    from switchboard.adapters import ADAPTERS
+
+    assert set(ADAPTERS) == {"github", "slack", "standard"}
+    for platform in ADAPTERS:
+        assert list((EVENTS / platform).glob("*.json")), f"events/{platform}/ has no sample"

@@ -84,3 +84,7 @@ class PlatformAdapter(Protocol):
     def interpret(self, request: WebhookRequest, payload: dict[str, Any]) -> Interpretation:
         """Normalize a verified payload into an ``InboundEvent``, or say why it is ignored."""
         ...
+
+    def signed_headers(self, body: bytes, secret: str, delivery_id: str, event_type: str) -> dict[str, str]:
+        """The headers the platform itself would send with ``body`` (``switchboard send`` uses them)."""
+        ...

@@ -48,6 +48,15 @@ class GitHubAdapter:
         if not any(hmac.compare_digest(sign(secret, request.body).encode(), given) for secret in secrets):
             raise BadSignature("signature_mismatch")
 
+    def signed_headers(self, body: bytes, secret: str, delivery_id: str, event_type: str) -> dict[str, str]:
+        return {
+            "Content-Type": "application/json",
+            "X-GitHub-Event": event_type,
+            "X-GitHub-Delivery": delivery_id,
+            "X-Hub-Signature-256": sign(secret, body),
+            "User-Agent": "GitHub-Hookshot/switchboard-cli",
+        }
+
     def interpret(self, request: WebhookRequest, payload: dict[str, Any]) -> Interpretation:
         delivery = clean_id(request.header("x-github-delivery"))
         event_type = clean_field(request.header("x-github-event"))

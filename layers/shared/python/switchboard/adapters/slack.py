@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -46,6 +47,14 @@ class SlackAdapter:
         given = signature.encode()
         if not any(hmac.compare_digest(sign(s, timestamp, request.body).encode(), given) for s in secrets):
             raise BadSignature("signature_mismatch")
+
+    def signed_headers(self, body: bytes, secret: str, delivery_id: str, event_type: str) -> dict[str, str]:
+        timestamp = str(int(time.time()))
+        return {
+            "Content-Type": "application/json",
+            "X-Slack-Request-Timestamp": timestamp,
+            "X-Slack-Signature": sign(secret, timestamp, body),
+        }
 
     def interpret(self, request: WebhookRequest, payload: dict[str, Any]) -> Interpretation:
         kind = clean_field(payload.get("type"), limit=64)

@@ -8,6 +8,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -51,6 +52,15 @@ class StandardWebhooksAdapter:
         matches = [hmac.compare_digest(e, g) for e in expected for g in given]
         if not any(matches):
             raise BadSignature("signature_mismatch")
+
+    def signed_headers(self, body: bytes, secret: str, delivery_id: str, event_type: str) -> dict[str, str]:
+        timestamp = str(int(time.time()))
+        return {
+            "Content-Type": "application/json",
+            "webhook-id": delivery_id,
+            "webhook-timestamp": timestamp,
+            "webhook-signature": sign(secret, delivery_id, timestamp, body),
+        }
 
     def interpret(self, request: WebhookRequest, payload: dict[str, Any]) -> Interpretation:
         msg_id = clean_id(request.header("webhook-id"))
