@@ -65,14 +65,12 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], 
     return make
 
 
-@pytest.fixture
-def tables(aws: Callable[[str], Any]) -> tuple[str, str]:
-    """A fresh tasks table and memory table with the template's key schema."""
+def create_tables(dynamodb: Any, prefix: str = "") -> tuple[str, str]:
+    """A fresh tasks table and memory table with the template's key schema (and its indexes)."""
     import uuid
 
-    dynamodb = aws("dynamodb")
     suffix = uuid.uuid4().hex[:8]
-    tasks, memory = f"tasks-{suffix}", f"memory-{suffix}"
+    tasks, memory = f"{prefix}tasks-{suffix}", f"{prefix}memory-{suffix}"
     dynamodb.create_table(
         TableName=tasks,
         BillingMode="PAY_PER_REQUEST",
@@ -109,3 +107,9 @@ def tables(aws: Callable[[str], Any]) -> tuple[str, str]:
         ],
     )
     return tasks, memory
+
+
+@pytest.fixture
+def tables(aws: Callable[[str], Any]) -> tuple[str, str]:
+    """A fresh tasks table and memory table, per test."""
+    return create_tables(aws("dynamodb"))

@@ -26,6 +26,7 @@ from switchboard.llm import DEFAULT_TIERS
 from switchboard.memory import AuthorMemory
 from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Platform, TaskStatus
 from switchboard.sanitize import clean_text, extract_links
+from tests.conftest import create_tables
 from tests.integration.test_agent_core import DECIDE_URL, Agent, make_agent
 
 CORPUS = Path(__file__).resolve().parents[2] / "events" / "corpus" / "messages.jsonl"
@@ -103,37 +104,7 @@ def corpus_aws(moto_endpoint: str) -> Iterator[Callable[[str], Any]]:
 @pytest.fixture(scope="module")
 def corpus_tables(corpus_aws: Callable[[str], Any]) -> tuple[str, str]:
     """Module-scoped twin of the ``tables`` fixture: one tasks and one memory table for the whole corpus."""
-    import uuid
-
-    dynamodb = corpus_aws("dynamodb")
-    suffix = uuid.uuid4().hex[:8]
-    tasks, memory = f"corpus-tasks-{suffix}", f"corpus-memory-{suffix}"
-    dynamodb.create_table(
-        TableName=tasks,
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "event_id", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by-event",
-                "KeySchema": [{"AttributeName": "event_id", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
-    dynamodb.create_table(
-        TableName=memory,
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-    )
-    return tasks, memory
+    return create_tables(corpus_aws("dynamodb"), prefix="corpus-")
 
 
 @pytest.fixture(scope="module")

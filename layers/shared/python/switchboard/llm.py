@@ -21,7 +21,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from switchboard.aws import client
+from switchboard.aws import LazyClient
 from switchboard.crashpoints import crashpoint
 from switchboard.errors import SwitchboardError
 from switchboard.memory import DAY
@@ -132,11 +132,7 @@ class Budget:
         self.config = config
         self._dynamodb = dynamodb
 
-    @property
-    def dynamodb(self) -> Any:
-        if self._dynamodb is None:
-            self._dynamodb = client("dynamodb")
-        return self._dynamodb
+    dynamodb = LazyClient("dynamodb")
 
     @staticmethod
     def day() -> str:
@@ -195,11 +191,7 @@ class ResponseCache:
         self.ttl_seconds = ttl_seconds
         self._dynamodb = dynamodb
 
-    @property
-    def dynamodb(self) -> Any:
-        if self._dynamodb is None:
-            self._dynamodb = client("dynamodb")
-        return self._dynamodb
+    dynamodb = LazyClient("dynamodb")
 
     @staticmethod
     def key(request: dict[str, Any]) -> str:
