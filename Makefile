@@ -77,8 +77,8 @@ chaos: synth ## the reliability suite at full scale (bounded: it stops by itself
 deploy: synth ## cdk deploy into the account and region of your AWS credentials
 	$(CDK) deploy $(STACK) $(DEPLOY_ARGS)
 
-bench: dev ## benchmarks (not yet: see the benchmark issue)
-	@echo "bench: not yet"
+bench: synth ## measure cold start, warm cost, AWS requests, LLM routing, throughput; update README
+	$(RUN) python -m tests.bench --update-readme
 
 clean:
 	rm -rf cdk.out build .switchboard .pytest_cache .mypy_cache .ruff_cache

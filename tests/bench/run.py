@@ -1,0 +1,75 @@
+"""Run every section, print one markdown table per section, write build/bench.json, optionally the README."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from tests.bench import coldstart, corpus, pipeline, warm
+from tests.bench.common import BUILD, ROOT, machine
+
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench")
+    parser.add_argument("--update-readme", action="store_true")
+    parser.add_argument(
+        "--with-pipeline",
+        action="store_true",
+        help="also sections 3 and 5 on the local runtime (unfinished: they do not complete yet)",
+    )
+    args = parser.parse_args(argv)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    started = time.monotonic()
+    results: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
+    sections: list[str] = []
+    results["cold_start"] = coldstart.run(runs=5)
+    sections.append(coldstart.markdown(results["cold_start"]))
+    print(sections[-1] + "\n", flush=True)
+    results["warm"] = warm.run(requests=1000, warmup=100)
+    sections.append(warm.markdown(results["warm"]))
+    print(sections[-1] + "\n", flush=True)
+    with contextlib.redirect_stdout(io.StringIO()):
+        results["corpus"] = corpus.run()
+    corpus_md = corpus.markdown(results["corpus"])
+    not_yet = "Not measured yet: the run on the local runtime does not complete (see `--with-pipeline`)."
+    if args.with_pipeline:
+        results["pipeline"] = pipeline.run()
+    sections.append(
+        "### 3. AWS requests per event\n\n"
+        + (json.dumps(results["pipeline"]["requests"], indent=1) if "pipeline" in results else not_yet)
+    )
+    sections.append(corpus_md)
+    sections.append(
+        "### 5. Pipeline\n\n"
+        + (json.dumps(results["pipeline"]["pipeline"], indent=1) if "pipeline" in results else not_yet)
+    )
+    for section in sections[2:]:
+        print(section + "\n", flush=True)
+    results["seconds"] = time.monotonic() - started
+    BUILD.mkdir(exist_ok=True)
+    (BUILD / "bench.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    m = results["machine"]
+    header = (
+        f"Measured by `make bench` on {results['date'][:10]}: {m['nproc']} CPUs ({m['cpu']}),"
+        f" {m['ram_gib']} GiB RAM,"
+        f" Python {m['python']}. Raw figures in `build/bench.json`."
+    )
+    if args.update_readme:
+        readme = ROOT / "README.md"
+        text = readme.read_text()
+        block = f"{START}\n## Performance\n\n{header}\n\n" + "\n\n".join(sections) + f"\n{END}\n\n"
+        if START in text:
+            text = text[: text.index(START)] + block + text[text.index(END) + len(END) :].lstrip("\n")
+        else:
+            text = text.replace("## Make targets", block + "## Make targets", 1)
+        readme.write_text(text)
+    print(f"bench: {results['seconds']:.0f} s, build/bench.json written", flush=True)
+    return 0
