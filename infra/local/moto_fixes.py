@@ -1,4 +1,4 @@
-"""One correction to moto's SQS FIFO model, applied to the in-process moto server the runtime starts.
+"""Two corrections to moto, applied to the in-process moto server the runtime starts.
 
 Verified against moto 5.2: FIFO message-group blocking works (a group with a message in flight does not
 deliver its next message), and `ReceiveMessage` moves a message to the dead-letter queue once its receive
@@ -10,16 +10,35 @@ while it walks the queue. The head of the group is then still "blocked" by its s
 no longer: moto skips it and delivers the second message first, out of order, and the head reaches the DLQ
 late. AWS blocks a group only on messages that are really in flight. The patch releases every message whose
 visibility timeout has expired before a receive starts, and counts only invisible messages as blocking.
+
+The second: moto's DynamoDB backend is not thread-safe. A transaction deep-copies the tables it touches while
+the server's other request threads write to them, and under load that copy fails with "dictionary changed
+size during iteration" (a 500 to the caller; seen with tens of concurrent workers). DynamoDB requests are
+therefore handled one at a time; SQS and the others stay concurrent.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
+
+_DYNAMODB_LOCK = threading.Lock()
 
 
 def apply() -> None:
-    """Patch moto's SQS model (process-wide, idempotent)."""
+    """Patch moto's SQS model and serialize its DynamoDB requests (process-wide, idempotent)."""
+    from moto.dynamodb.responses import DynamoHandler
     from moto.sqs.models import Queue, SQSBackend
+
+    if not getattr(DynamoHandler, "_switchboard_serialized", False):
+        original_call = DynamoHandler.call_action
+
+        def call_action(self: Any) -> Any:
+            with _DYNAMODB_LOCK:
+                return original_call(self)
+
+        DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+        DynamoHandler._switchboard_serialized = True  # type: ignore[attr-defined]
 
     if getattr(Queue, "_switchboard_fifo_fix", False):
         return
