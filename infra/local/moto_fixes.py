@@ -15,14 +15,27 @@ The second: moto's DynamoDB backend is not thread-safe. A transaction deep-copie
 the server's other request threads write to them, and under load that copy fails with "dictionary changed
 size during iteration" (a 500 to the caller; seen with tens of concurrent workers). DynamoDB requests are
 therefore handled one at a time; SQS and the others stay concurrent.
+
+Two costs that grow with use, measured with py-spy on the runtime under `make chaos` (the moto process was
+the bottleneck, at 100 % of a core):
+- moto's request dispatcher finds the backend for a host by listing moto's package directory (a `listdir`
+  and ~200 `isdir` calls) and matching ~200 URL patterns, for every request, under one global lock. The
+  answer depends only on the host, so it is remembered per host.
+- `TransactWriteItems` deep-copies every table it touches, all items, before it starts, to roll back on a
+  failed condition: each claim costs O(table size), so a run slows down as it goes and the copies churn
+  memory. Since DynamoDB requests are serialized, the rollback only needs the items the transaction touches:
+  the snapshot shares every other item with the live table and deep-copies just those.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
+from collections import defaultdict
 from typing import Any
 
 _DYNAMODB_LOCK = threading.Lock()
+_TRANSACTION = threading.local()  # .snapshots: id(live table) → the snapshot its rollback restores
 
 
 def apply() -> None:
@@ -30,6 +43,8 @@ def apply() -> None:
     from moto.dynamodb.responses import DynamoHandler
     from moto.sqs.models import Queue, SQSBackend
 
+    _remember_backend_per_host()
+    _snapshot_only_touched_items()
     if not getattr(DynamoHandler, "_switchboard_serialized", False):
         original_call = DynamoHandler.call_action
 
@@ -62,3 +77,92 @@ def apply() -> None:
     Queue.pending_message_groups = property(pending_message_groups)  # type: ignore[method-assign,assignment]
     SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
     Queue._switchboard_fifo_fix = True  # type: ignore[attr-defined]
+
+
+def _remember_backend_per_host() -> None:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    if getattr(DomainDispatcherApplication, "_switchboard_cached", False):
+        return
+    original = DomainDispatcherApplication.get_backend_for_host
+    known: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        if host not in known:
+            known[host] = original(self, host)
+        return known[host]
+
+    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
+    DomainDispatcherApplication._switchboard_cached = True  # type: ignore[attr-defined]
+
+
+class _CopyForTransactions:
+    """Stands in for the `copy` module inside moto.dynamodb.models: a deep copy of a table that a running
+    transaction prepared a snapshot for returns that snapshot; everything else is copied as before."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    def deepcopy(self, value: Any, memo: dict[int, Any] | None = None) -> Any:
+        snapshots = getattr(_TRANSACTION, "snapshots", None)
+        if snapshots and id(value) in snapshots:
+            return snapshots[id(value)]
+        return copy.deepcopy(value, memo)
+
+
+def _snapshot(table: Any, keys: list[dict[str, Any]]) -> Any:
+    """The table as it is now, for a rollback: its own item index, sharing the items nobody touches."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    clone = copy.copy(table)
+    ranged = table.range_key_attr is not None
+    clone.items = defaultdict(dict)
+    for hash_value, value in table.items.items():
+        clone.items[hash_value] = dict(value) if ranged else value
+    for key in keys:
+        hash_value = DynamoType(key[table.hash_key_attr])
+        range_value = DynamoType(key[table.range_key_attr]) if ranged else None
+        current = table.get_item(hash_value, range_value)
+        if current is None:
+            continue
+        if ranged:
+            clone.items[hash_value][range_value] = copy.deepcopy(current)
+        else:
+            clone.items[hash_value] = copy.deepcopy(current)
+    return clone
+
+
+def _snapshot_only_touched_items() -> None:
+    import moto.dynamodb.models as models
+
+    backend = models.DynamoDBBackend
+    if getattr(backend, "_switchboard_snapshots", False):
+        return
+    original = backend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        snapshots: dict[int, Any] = {}
+        try:
+            touched: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for entry in transact_items:
+                operation = next(iter(entry.values()))
+                table = self.tables[operation["TableName"]]
+                key = operation.get("Key") or {
+                    name: operation["Item"][name]
+                    for name in (table.hash_key_attr, table.range_key_attr)
+                    if name is not None
+                }
+                touched[operation["TableName"]].append(key)
+            for name, keys in touched.items():
+                snapshots[id(self.tables[name])] = _snapshot(self.tables[name], keys)
+        except Exception:  # noqa: BLE001 (a malformed request: moto's own copy, then moto's own error)
+            snapshots = {}
+        _TRANSACTION.snapshots = snapshots
+        try:
+            original(self, transact_items)
+        finally:
+            _TRANSACTION.snapshots = None
+
+    models.copy = _CopyForTransactions()  # type: ignore[assignment]
+    backend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    backend._switchboard_snapshots = True  # type: ignore[attr-defined]

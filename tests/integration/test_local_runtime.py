@@ -536,6 +536,58 @@ def test_moto_keeps_fifo_order_when_a_failed_batch_comes_back(runtime: LocalRunt
     assert [message["Body"] for message in dead] == ["G1", "G2"]
 
 
+def test_moto_transactions_roll_back_only_what_they_touched(runtime: LocalRuntime) -> None:
+    """`moto_fixes` snapshots just the items a transaction touches: a cancelled transaction leaves every item
+    as it was, a committed one writes them all, and items it never named are untouched either way."""
+    from botocore.exceptions import ClientError
+
+    dynamodb = runtime.client("dynamodb")
+    name = "fixture-transactions"
+    dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+    for pk in ("a", "bystander"):
+        dynamodb.put_item(
+            TableName=name, Item={"pk": {"S": pk}, "n": {"N": "1"}, "tags": {"L": [{"S": "x"}]}}
+        )
+
+    def items() -> dict[str, Any]:
+        return {item["pk"]["S"]: item for item in dynamodb.scan(TableName=name, ConsistentRead=True)["Items"]}
+
+    before = items()
+    update_a = {
+        "Update": {
+            "TableName": name,
+            "Key": {"pk": {"S": "a"}},
+            "UpdateExpression": "SET n = :two, tags = list_append(tags, :more)",
+            "ExpressionAttributeValues": {":two": {"N": "2"}, ":more": {"L": [{"S": "y"}]}},
+        }
+    }
+    put_b_only_if_new = {
+        "Put": {
+            "TableName": name,
+            "Item": {"pk": {"S": "b"}},
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+    dynamodb.put_item(TableName=name, Item={"pk": {"S": "b"}})  # the condition on b will fail
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        dynamodb.transact_write_items(TransactItems=[update_a, put_b_only_if_new])
+    after_cancel = items()
+    assert after_cancel["a"] == before["a"], "the update of a is rolled back"
+    assert after_cancel["bystander"] == before["bystander"]
+
+    dynamodb.delete_item(TableName=name, Key={"pk": {"S": "b"}})
+    dynamodb.transact_write_items(TransactItems=[update_a, put_b_only_if_new])
+    committed = items()
+    assert committed["a"]["n"] == {"N": "2"} and committed["a"]["tags"] == {"L": [{"S": "x"}, {"S": "y"}]}
+    assert committed["b"] == {"pk": {"S": "b"}}
+    assert committed["bystander"] == before["bystander"]
+
+
 # -- schedules, sink, state ----------------------------------------------------------------------------------
 
 
