@@ -4,7 +4,8 @@ The first path segment is the service: the local runtime points each act functio
 `{sink}/{service}`. What it answers (anything else: 404 JSON):
 - `/github`:
   `POST /repos/{o}/{r}/issues/{n}/labels` → 200, the issue's labels;
-  `POST /repos/{o}/{r}/issues/{n}/comments` → 201, the comment;
+  `POST /repos/{o}/{r}/issues/{n}/comments` → 201, the comment (`GET` → 200, the issue's comments, oldest
+  first, as one page);
   `PATCH /repos/{o}/{r}/issues/{n}` → 200, the issue (`GET` too);
   `POST /repos/{o}/{r}/issues/{n}/assignees` → 201, the issue;
   `DELETE /repos/{o}/{r}/issues/{n}/labels/{name}` → 200, the remaining labels.
@@ -84,6 +85,7 @@ class _State:
         self.lock = threading.Lock()
         self.calls: list[dict[str, Any]] = []
         self.issues: dict[tuple[str, str, int], dict[str, Any]] = {}
+        self.comments: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
         self.tickets: dict[str, dict[str, Any]] = {}
         self.idempotent: dict[str, Reply] = {}
         self.faults: dict[str, _Fault] = {}
@@ -361,7 +363,11 @@ class _GitHub:
                 if not isinstance(body, dict) or not isinstance(body.get("body"), str):
                     return _validation_failed()
                 issue["comments"] += 1
-                return Reply(201, self._comment(owner, repo, number, body["body"]))
+                comment = self._comment(owner, repo, number, body["body"])
+                self.state.comments.setdefault((owner, repo, number), []).append(comment)
+                return Reply(201, comment)
+            if rest == ["comments"] and self.method == "GET":
+                return Reply(200, list(self.state.comments.get((owner, repo, number), [])))
             if rest == ["assignees"] and self.method == "POST":
                 logins = body.get("assignees") if isinstance(body, dict) else None
                 if not isinstance(logins, list):

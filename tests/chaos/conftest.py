@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.chaos.harness import TEMPLATE, Stack
+from tests.chaos.harness import Stack
 from tests.fakes.http_apis import FakeApis
+from tests.local_process import TEMPLATE
 
 FULL = os.environ.get("CHAOS_SCALE") == "full"
 

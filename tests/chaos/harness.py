@@ -4,10 +4,7 @@ API, direct queue access for what a provider or a crash would do, and THE invari
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
+import re
 import time
 import urllib.error
 import urllib.request
@@ -19,15 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from infra.cli import post, signed_headers, webhook_secret
 from switchboard.crashpoints import marker_name
 from switchboard.models import task_id_for
-from tests.conftest import EVENTS, ROOT
-from tests.e2e.conftest import free_port
+from tests.conftest import EVENTS
+from tests.local_process import LocalProcess
 
-TEMPLATE = ROOT / "cdk.out" / "Switchboard.template.json"
 COMMENT: dict[str, Any] = json.loads((EVENTS / "github" / "issue_comment.label_bug.json").read_text())
 REPO = COMMENT["repository"]["full_name"]
 TERMINAL = {"DONE", "DROPPED", "NEEDS_HUMAN", "FAILED"}
@@ -49,49 +43,15 @@ class Stack:
             "SWITCHBOARD_CRASH_DIR": str(self.crash_dir),
             **env,
         }
-        environ = {**os.environ, "SWITCHBOARD_STATE_DIR": str(state_dir)}
-        for key in [k for k in environ if k.startswith("SWITCHBOARD_") and k.endswith(("_SECRET", "_TOKEN"))]:
-            del environ[key]
-        command = [
-            sys.executable, "-m", "infra.cli", "local", "--template", str(TEMPLATE),
-            "--port", str(free_port()), "--state-dir", str(state_dir), "--no-schedules",
-            "--visibility-timeout-cap", str(visibility_cap),
-        ]  # fmt: skip
-        for key, value in settings.items():
-            command += ["--set-env", f"{key}={value}"]
-        self.log = (state_dir / "runtime.out").open("w")
-        started = time.monotonic()
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=environ, stdout=self.log, stderr=subprocess.STDOUT
-        )
-        state_file = state_dir / "local.json"
-        while not state_file.exists():
-            if self.process.poll() is not None or time.monotonic() - started > 90:
-                self.process.kill()
-                raise RuntimeError(
-                    "runtime did not start:\n" + (state_dir / "runtime.out").read_text()[-4000:]
-                )
-            time.sleep(0.2)
-        self.startup_s = time.monotonic() - started
-        self.state: dict[str, Any] = json.loads(state_file.read_text())
+        self.runtime = LocalProcess(state_dir, settings=settings, visibility_cap=visibility_cap)
+        self.startup_s = self.runtime.startup_s
+        self.state: dict[str, Any] = self.runtime.state
         self.outputs: dict[str, Any] = self.state["outputs"]
-        kwargs = {
-            "endpoint_url": self.state["aws_endpoint_url"],
-            "region_name": "us-east-1",
-            "aws_access_key_id": "testing",
-            "aws_secret_access_key": "testing",  # moto's fake credentials
-        }
-        self.sqs = boto3.client("sqs", **kwargs)
-        self.dynamodb = boto3.client("dynamodb", **kwargs)
+        self.sqs = self.runtime.client("sqs")
+        self.dynamodb = self.runtime.client("dynamodb")
 
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=30)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-            self.log.close()
+        self.runtime.stop()
 
     # -- queues ----------------------------------------------------------------------------------------------
 
@@ -245,7 +205,7 @@ class Scenario:
     answers: Counter[str] = field(default_factory=Counter)
     accepted: set[str] = field(default_factory=set)  # github delivery ids that got `accepted`
     injected: int = 0  # messages put straight onto a queue (duplicates after the window, copies, poison)
-    effects: dict[str, str] = field(default_factory=dict)  # delivery id → its unique label
+    effects: dict[str, str] = field(default_factory=dict)  # delivery id → its effect's key (effects_seen)
     expect_dlq: dict[str, int] = field(default_factory=dict)  # DLQ name → messages that must be there
     started: float = field(default_factory=time.monotonic)
 
@@ -253,15 +213,40 @@ class Scenario:
         return {task_id_for("github", delivery): delivery for delivery in self.accepted}
 
 
-def label_successes(stack: Stack, outbox: list[dict[str, Any]] | None = None) -> Counter[str]:
-    """Successful GitHub label calls per label name (each scenario's labels are unique)."""
-    calls = outbox if outbox is not None else stack.sink("GET", "/_outbox?service=github")
-    counted: Counter[str] = Counter()
-    for call in calls:
-        if call["path"].endswith("/labels") and call["method"] == "POST" and 200 <= call["status"] < 300:
-            for name in (call.get("body") or {}).get("labels", []):
-                counted[str(name)] += 1
-    return counted
+MARKER = re.compile(r"<!-- switchboard:action (\S+) -->")
+
+
+def effects_seen(calls: Iterable[tuple[str, str, int, Any]]) -> tuple[Counter[str], Counter[str]]:
+    """The side effects the provider shows, and the successful calls behind them, from its (method, path,
+    status, body) calls; both keyed by the scenario's effect keys.
+
+    A label on an issue is a set member: a repeated add changes nothing, so each (issue, label) is one effect,
+    keyed by the label (each scenario's labels are unique), however many calls added it. A comment is a new
+    comment every time: each call is an effect, keyed by the action id in the comment's invisible marker.
+    """
+    effects: Counter[str] = Counter()
+    made: Counter[str] = Counter()
+    labelled: set[tuple[str, str]] = set()
+    for method, path, status, body in calls:
+        if method != "POST" or not 200 <= status < 300 or not isinstance(body, dict):
+            continue
+        if path.endswith("/labels"):
+            for name in map(str, body.get("labels", [])):
+                made[name] += 1
+                if (path, name) not in labelled:
+                    labelled.add((path, name))
+                    effects[name] += 1
+        elif path.endswith("/comments"):
+            found = MARKER.search(str(body.get("body", "")))
+            if found:
+                made[found.group(1)] += 1
+                effects[found.group(1)] += 1
+    return effects, made
+
+
+def sink_effects(stack: Stack) -> tuple[Counter[str], Counter[str]]:
+    calls = stack.sink("GET", "/_outbox?service=github")
+    return effects_seen((c["method"], c["path"], c["status"], c.get("body")) for c in calls)
 
 
 def wait_terminal(stack: Stack, scenario: Scenario, timeout: float) -> dict[str, dict[str, Any]]:
@@ -280,11 +265,12 @@ def check_invariant(
     scenario: Scenario,
     *,
     timeout: float = 120,
-    successes: Counter[str] | None = None,
+    effects: Callable[[], tuple[Counter[str], Counter[str]]] | None = None,
     must_succeed: bool = True,
 ) -> dict[str, Any]:
     """THE invariant, after every scenario: every accepted event ends in exactly one terminal state (FAILED
-    only with its message in a DLQ), every external effect happened at most once, nothing was lost."""
+    only with its message in a DLQ), every external effect happened at most once, nothing was lost.
+    `effects` reads the provider's side effects (`effects_seen`); it is called once everything is terminal."""
     tasks = wait_terminal(stack, scenario, timeout)
     time.sleep(1.0)  # let a FAILED task's last receive move its message to the DLQ
     wanted = scenario.task_ids()
@@ -308,11 +294,11 @@ def check_invariant(
     dlqs = stack.peek_dlqs()
     in_dlq = {str(body.get("task_id")) for bodies in dlqs.values() for body in bodies if body.get("task_id")}
     failed_not_in_dlq = sorted(wanted[t] for t in failed - in_dlq)
-    counted = successes if successes is not None else label_successes(stack)
-    twice = {label: n for label, n in counted.items() if n > 1 and label in scenario.effects.values()}
+    counted, made = effects() if effects is not None else sink_effects(stack)
+    twice = {key: n for key, n in counted.items() if n > 1 and key in scenario.effects.values()}
     done_without_effect = [
-        d for d, label in scenario.effects.items()
-        if tasks.get(task_id_for("github", d), {}).get("status") == "DONE" and counted[label] != 1
+        d for d, key in scenario.effects.items()
+        if tasks.get(task_id_for("github", d), {}).get("status") == "DONE" and counted[key] != 1
     ]  # fmt: skip
     report = {
         "scenario": scenario.name,
@@ -322,7 +308,8 @@ def check_invariant(
         "duplicates": scenario.answers.get("duplicate", 0),
         "injected_to_queues": scenario.injected,
         "states": dict(states),
-        "external_calls_ok": sum(counted[label] for label in scenario.effects.values()),
+        "external_effects": sum(counted[key] for key in scenario.effects.values()),
+        "external_calls_ok": sum(made[key] for key in scenario.effects.values()),
         "dlq_depth": {name: len(bodies) for name, bodies in dlqs.items() if bodies},
         "seconds": round(time.monotonic() - scenario.started, 1),
     }

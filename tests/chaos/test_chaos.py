@@ -19,7 +19,16 @@ import pytest
 
 from infra.cli import signed_headers, webhook_secret
 from switchboard.models import task_id_for
-from tests.chaos.harness import REPO, Scenario, Stack, check_invariant, comment_payload, parallel, send_github
+from tests.chaos.harness import (
+    REPO,
+    Scenario,
+    Stack,
+    check_invariant,
+    comment_payload,
+    effects_seen,
+    parallel,
+    send_github,
+)
 from tests.fakes.http_apis import FakeApis
 
 pytestmark = pytest.mark.chaos
@@ -29,26 +38,40 @@ def run_id() -> str:
     return uuid.uuid4().hex[:6]
 
 
-def send_labels(stack: Stack, scenario: Scenario, count: int, *, groups: int, dup_share: float = 0.0) -> None:
-    """`count` unique `/label` events over `groups` issues; `dup_share` of them delivered a second time."""
+def send_labels(
+    stack: Stack,
+    scenario: Scenario,
+    count: int,
+    *,
+    groups: int,
+    dup_share: float = 0.0,
+    help_share: float = 0.0,
+) -> None:
+    """`count` unique `/label` events over `groups` issues; `dup_share` of them delivered a second time, and
+    `help_share` of them `/help` instead, which the agent answers with a comment (not repeatable as a label
+    is: its effect is keyed by its action id)."""
     rid = run_id()
     rng = random.Random(count)
     plan: list[tuple[int, str]] = [(n, str(uuid.uuid4())) for n in range(count)]
+    helps = {n for n, _ in rng.sample(plan, int(count * help_share))}
     deliveries = plan + rng.sample(plan, int(count * dup_share))
     rng.shuffle(deliveries)
 
     def one(n: int, delivery: str) -> Any:
         label = f"chaos-{rid}-{n}"
-        body = comment_payload(n, f"/label {label}", issue=5000 + n % groups)
-        return delivery, label, send_github(stack, body, delivery)
+        text, key = (
+            ("/help", task_id_for("github", delivery) + "#0") if n in helps else (f"/label {label}", label)
+        )
+        body = comment_payload(n, text, issue=5000 + n % groups)
+        return delivery, key, send_github(stack, body, delivery)
 
     calls: list[Callable[[], Any]] = [functools.partial(one, n, d) for n, d in deliveries]
-    for delivery, label, (status, answer) in parallel(calls):
+    for delivery, key, (status, answer) in parallel(calls):
         scenario.sent += 1
         scenario.answers[f"{status}:{answer}" if status != 202 else answer] += 1
         if status == 202 and answer in ("accepted", "duplicate"):
             scenario.accepted.add(delivery)
-            scenario.effects[delivery] = label
+            scenario.effects[delivery] = key
 
 
 def test_duplicates_inside_and_after_the_dedup_window(stack: Stack, scale: dict[str, int]) -> None:
@@ -66,7 +89,7 @@ def test_duplicates_inside_and_after_the_dedup_window(stack: Stack, scale: dict[
     scenario.name = "duplicates+after-window"
     time.sleep(5 + len(again) * 0.05)
     after = check_invariant(stack, scenario, timeout=60)
-    assert after["report"]["external_calls_ok"] == result["report"]["external_calls_ok"]
+    assert after["report"]["external_calls_ok"] == result["report"]["external_calls_ok"], "a call repeated"
 
 
 def test_races_copies_of_one_action_on_concurrent_workers(stack: Stack, scale: dict[str, int]) -> None:
@@ -76,10 +99,7 @@ def test_races_copies_of_one_action_on_concurrent_workers(stack: Stack, scale: d
     # copies of each action, in different message groups so that the two act workers get them at once
     for task_id in scenario.task_ids():
         for action in stack.tasks()[task_id]["action_list"]:
-            body = json.dumps({k: v.get("S", v.get("N")) if "S" in v or "N" in v else None
-                               for k, v in action["M"].items()})  # fmt: skip
-            raw = {key: _plain(value) for key, value in action["M"].items()}
-            body = json.dumps(raw)
+            body = json.dumps({key: _plain(value) for key, value in action["M"].items()})
             for copy in range(3):
                 stack.send_raw("act-github", body, f"race-{task_id}-{copy}")
                 scenario.injected += 1
@@ -136,36 +156,35 @@ def test_crash_inside_the_idempotency_guard(
 ) -> None:
     """act.after_call: the call is made, the Powertools record is still IN_PROGRESS when the process dies. The
     redelivery sees it in progress (contention, retried every 2 s) until it expires with the invocation's
-    remaining time (30 s), then runs again: a second external call is possible here, and is counted."""
+    remaining time (30 s), then runs again. A label is added a second time (a set: no second effect); a
+    comment is found by its marker (`GitHubExecutor.find_effect`) and not posted again."""
     scenario = Scenario("crash:act.after_call")
     faulty.clear_faults()
     rid = run_id()
-    for n in range(scale["crash"]):
+    for n in range(scale["crash"] * 2):
         delivery = str(uuid.uuid4())
-        faulty_stack.arm("act.after_call", task_id_for("github", delivery) + "#0")
+        key = task_id_for("github", delivery) + "#0"
+        faulty_stack.arm("act.after_call", key)
         label = f"chaos-{rid}-{n}"
-        status, answer = send_github(
-            faulty_stack, comment_payload(n, f"/label {label}", issue=8000 + n), delivery
-        )
+        text, effect = (f"/label {label}", label) if n % 2 else ("/help", key)
+        status, answer = send_github(faulty_stack, comment_payload(n, text, issue=8000 + n), delivery)
         scenario.sent += 1
         scenario.answers[answer] += 1
         if status == 202:
             scenario.accepted.add(delivery)
-            scenario.effects[delivery] = label
-    outbox = faulty.sink.calls("github")
-    check_invariant(
-        faulty_stack, scenario, timeout=150, successes=_fake_successes(faulty), must_succeed=False
+            scenario.effects[delivery] = effect
+    result = check_invariant(
+        faulty_stack,
+        scenario,
+        timeout=150,
+        effects=functools.partial(_fake_effects, faulty),
     )
-    del outbox
+    report = result["report"]
+    assert report["external_effects"] == len(scenario.accepted), "each crashed action has its one effect"
 
 
-def _fake_successes(apis: FakeApis) -> Counter[str]:
-    counted: Counter[str] = Counter()
-    for call in apis.successes("github"):
-        if call.path.endswith("/labels") and call.method == "POST":
-            for name in (call.body or {}).get("labels", []):
-                counted[str(name)] += 1
-    return counted
+def _fake_effects(apis: FakeApis) -> tuple[Counter[str], Counter[str]]:
+    return effects_seen((c.method, c.path, c.status, c.body) for c in apis.successes("github"))
 
 
 def test_external_faults_30_percent_5xx_and_timeouts(
@@ -177,9 +196,13 @@ def test_external_faults_30_percent_5xx_and_timeouts(
     faulty.fault("github", 500, rate=0.1)
     faulty.slow("github", 2.5, rate=0.06)  # over the 1 s client timeout: the answer may still land
     try:
-        send_labels(faulty_stack, scenario, scale["faulty"], groups=20)
+        send_labels(faulty_stack, scenario, scale["faulty"], groups=20, help_share=0.5)
         check_invariant(
-            faulty_stack, scenario, timeout=240, successes=_fake_successes(faulty), must_succeed=False
+            faulty_stack,
+            scenario,
+            timeout=240,
+            effects=functools.partial(_fake_effects, faulty),
+            must_succeed=False,
         )
     finally:
         faulty.clear_faults()

@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 
 from infra.local.pollers import lambda_record
+from switchboard.actions.github import marker
 from switchboard.actions.http import AccessDenied
 from switchboard.actworker import ActWorker
 from switchboard.breaker import BreakerConfig, BreakerOpen, BreakerState, CircuitBreaker, Permit
@@ -362,6 +363,60 @@ def test_a_timeout_is_a_transient_fault_and_nothing_hangs(stack: Stack, apis: Fa
     [attempt] = notes(stack.task(action), "attempt")
     assert attempt["kind"] == "transient"
     assert attempt["reason"].startswith("timeout after 1.0s")
+
+
+def test_a_comment_whose_answer_was_lost_is_found_and_not_posted_twice(stack: Stack, apis: FakeApis) -> None:
+    """The call lands after the client gave up (a timeout). GitHub comments are not a set: the retry asks
+    GitHub for the comment by its marker before posting, and records the comment it found."""
+    apis.slow("github", 1.5, times=1)  # over the 1 s client timeout; the comment is created at 1.5 s
+    github = stack.trigger(stack.worker("github"))
+    action = stack.dispatch("github.comment", {"repo": REPO, "number": 7, "body": "Thanks for the report."})
+
+    run_until([github], until(stack, action, TaskStatus.DONE), timeout=15)
+
+    posts = [call for call in apis.calls("github") if call.method == "POST"]
+    lookups = [call for call in apis.calls("github") if call.method == "GET"]
+    assert [post.status for post in posts] == [201], "one comment, posted once"
+    assert posts[0].body["body"] == f"Thanks for the report.\n\n{marker(action.action_id)}"
+    assert [(get.path, get.status) for get in lookups] == [(f"{ISSUE}/comments?per_page=100", 200)]
+    [attempt] = notes(stack.task(action), "attempt")
+    assert (attempt["kind"], attempt["retry_in_s"]) == ("transient", 2)  # no look before the deadline
+    [done] = notes(stack.task(action), "result")
+    assert done["result"]["reconciled"] == "attempt 2 found the effect of an earlier attempt"
+    [created] = [call for call in apis.sink.calls("github") if call["method"] == "POST"]
+    assert done["result"]["comment_id"] == created["response"]["id"], "the task names the comment it found"
+
+
+def test_the_comment_lookup_reads_the_newest_pages_of_a_long_thread(apis: FakeApis) -> None:
+    from switchboard.actions.github import GitHubExecutor
+
+    apis.reset()
+    github = GitHubExecutor(apis.service_url("github"), "test-token", timeout=1.0)
+    event = InboundEvent(
+        platform=Platform.GITHUB,
+        event_id="lookup",
+        event_type="issue_comment.created",
+        author="mona",
+        conversation=f"{REPO}#7",
+        text="…",
+        received_at=datetime.now(UTC),
+        context={"repo": REPO, "number": "7"},
+    )
+    mine = ActionRequest.for_task(event, 0, "github.comment", Service.GITHUB, {**LABELS, "body": "Hi"})
+    other = mine.model_copy(update={"action_id": mine.task_id + "#9"})
+    assert github.find_effect(mine) is None  # nothing posted yet: one page, no marker
+    github.execute(other)
+    github.execute(mine)
+    link = f'<{apis.service_url("github")}{ISSUE}/comments?per_page=100&page=5>; rel="last"'
+    apis.fault("github", 200, times=1, body=[], headers={"Link": link})  # page 1 of 5: old comments only
+
+    found = github.find_effect(mine)
+
+    assert found is not None and found["status"] == 201
+    pages = [call.path for call in apis.calls("github") if call.method == "GET"][1:]
+    assert pages == [f"{ISSUE}/comments?per_page=100{page}" for page in ("", "&page=4", "&page=5")]
+    labels = mine.model_copy(update={"ability": "github.add_labels"})
+    assert github.find_effect(labels) is None, "a label set is repeatable: nothing to look up"
 
 
 def test_a_fault_that_outlasts_every_attempt_sends_the_message_to_the_dlq_with_the_reason(

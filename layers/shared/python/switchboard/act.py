@@ -71,6 +71,13 @@ class Executor(Protocol):
 
     def execute(self, action: ActionRequest) -> dict[str, Any]: ...
 
+    def find_effect(self, action: ActionRequest) -> dict[str, Any] | None:
+        """On a redelivery: the result of an earlier attempt whose call landed although its record did not
+        (a crash or a timeout after the call), read back from the service; None when there is none, or when
+        the service itself makes a repeated call harmless (labels are a set, tickets take an
+        Idempotency-Key)."""
+        ...
+
 
 class _FunctionExecutor:
     """A bare function as an executor (tests, and callers that only execute)."""
@@ -85,6 +92,9 @@ class _FunctionExecutor:
 
     def execute(self, action: ActionRequest) -> dict[str, Any]:
         return self.function(action)
+
+    def find_effect(self, action: ActionRequest) -> dict[str, Any] | None:
+        return None
 
 
 class Stager(Protocol):
@@ -187,7 +197,8 @@ class ActService:
             else:
                 if self.deadline is not None:
                     self.deadline()
-                result = self.once(action.action_id, lambda: self._call(action, events))
+                attempt = delivery.attempt if delivery is not None else 1
+                result = self.once(action.action_id, lambda: self._call(action, events, attempt))
         except HANDLED_ERRORS as exc:
             return self._settle(action, delivery, exc, events)
         crashpoint("act.before_record", action.action_id)  # the result is saved, the task not yet
@@ -207,8 +218,14 @@ class ActService:
                 action.service.value, f"refused: {action.ability} belongs to {spec.service.value}"
             )
 
-    def _call(self, action: ActionRequest, events: list[dict[str, Any]]) -> dict[str, Any]:
-        """The external call behind the breaker. Runs inside the idempotency guard."""
+    def _call(self, action: ActionRequest, events: list[dict[str, Any]], attempt: int) -> dict[str, Any]:
+        """The external call behind the breaker. Runs inside the idempotency guard, which it reaches again
+        on a redelivery only when no earlier attempt recorded a result: then the service is asked first
+        whether that attempt's call landed after all."""
+        if attempt > 1:
+            found = self.executor.find_effect(action)
+            if found is not None:
+                return found | {"reconciled": f"attempt {attempt} found the effect of an earlier attempt"}
         if self.breaker is None:
             return self.executor.execute(action)
         try:

@@ -4,7 +4,11 @@ URL at https://api.github.com is the only change between the local sink and the 
 - ``github.add_labels``: ``POST /repos/{owner}/{repo}/issues/{number}/labels`` ``{"labels": [...]}``
   (https://docs.github.com/rest/issues/labels#add-labels-to-an-issue);
 - ``github.comment``: ``POST /repos/{owner}/{repo}/issues/{number}/comments`` ``{"body": ...}``
-  (https://docs.github.com/rest/issues/comments#create-an-issue-comment);
+  (https://docs.github.com/rest/issues/comments#create-an-issue-comment). The body ends with an invisible
+  HTML comment naming the action; on a redelivery ``find_effect`` lists the issue's newest comments
+  (https://docs.github.com/rest/issues/comments#list-issue-comments, oldest first, so the last pages) and
+  returns the earlier attempt's comment instead of posting it twice. The other three are repeatable as
+  they are: a label set, an assignee set, a state.
 - ``github.assign``: ``POST /repos/{owner}/{repo}/issues/{number}/assignees`` ``{"assignees": [...]}``
   (https://docs.github.com/rest/issues/assignees#add-assignees-to-an-issue); GitHub silently ignores logins
   that cannot be assigned, so the result lists who really is assigned;
@@ -16,6 +20,7 @@ Issues and pull requests share these endpoints.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from switchboard.actions.http import HttpCall, HttpResult, JsonHttpClient
@@ -23,6 +28,12 @@ from switchboard.errors import PermanentActionError
 from switchboard.models import ActionRequest
 
 API_VERSION = "2022-11-28"
+_LAST_PAGE = re.compile(r'[?&]page=(\d+)[^>]*>;\s*rel="last"')
+
+
+def marker(action_id: str) -> str:
+    """The invisible tail of every comment we post: how a redelivery recognises its own comment."""
+    return f"<!-- switchboard:action {action_id} -->"
 
 
 class GitHubExecutor:
@@ -49,7 +60,8 @@ class GitHubExecutor:
         if action.ability == "github.add_labels":
             return HttpCall("POST", f"{issue}/labels", {"labels": params["labels"]})
         if action.ability == "github.comment":
-            return HttpCall("POST", f"{issue}/comments", {"body": params["body"]})
+            body = f"{params['body']}\n\n{marker(action.action_id)}"
+            return HttpCall("POST", f"{issue}/comments", {"body": body})
         if action.ability == "github.assign":
             return HttpCall("POST", f"{issue}/assignees", {"assignees": params["assignees"]})
         if action.ability == "github.close":
@@ -60,6 +72,24 @@ class GitHubExecutor:
     def execute(self, action: ActionRequest) -> dict[str, Any]:
         result = self.http.send(self.describe(action))
         return _summary(action.ability, result)
+
+    def find_effect(self, action: ActionRequest) -> dict[str, Any] | None:
+        if action.ability != "github.comment":
+            return None
+        path = f"/repos/{action.params['repo']}/issues/{action.params['number']}/comments?per_page=100"
+        first = self.http.send(HttpCall("GET", path))
+        pages = [first]
+        last = _LAST_PAGE.search(first.headers.get("Link") or first.headers.get("link") or "")
+        if last is not None and int(last.group(1)) > 1:  # ours is among the newest: the last two pages
+            final = int(last.group(1))
+            newest = range(max(2, final - 1), final + 1)
+            pages = [self.http.send(HttpCall("GET", f"{path}&page={n}")) for n in newest]
+        wanted = marker(action.action_id)
+        for page in pages:
+            for comment in page.body if isinstance(page.body, list) else []:
+                if isinstance(comment, dict) and wanted in str(comment.get("body") or ""):
+                    return _summary(action.ability, HttpResult(201, comment, {}))
+        return None
 
 
 def _summary(ability: str, result: HttpResult) -> dict[str, Any]:

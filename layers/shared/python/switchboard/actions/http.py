@@ -102,8 +102,10 @@ class JsonHttpClient:
                 return HttpResult(response.status, _decode(raw), dict(response.headers))
         except urllib.error.HTTPError as exc:
             raise self._status_error(exc.code, exc.headers, where) from None
-        except TimeoutError:
-            raise TransientActionError(self.service, f"timeout after {self.timeout}s on {where}") from None
+        except TimeoutError:  # the request may still land: look again (find_effect) once it surely has
+            raise TransientActionError(
+                self.service, f"timeout after {self.timeout}s on {where}", retry_after=self.deadline
+            ) from None
         except urllib.error.URLError as exc:
             raise TransientActionError(self.service, f"connection failed on {where}: {exc.reason}") from None
         except (http.client.HTTPException, ConnectionError) as exc:
@@ -121,7 +123,9 @@ class JsonHttpClient:
                     self.service, f"answer to {where} is over {MAX_RESPONSE_BYTES} bytes"
                 )
             if time.monotonic() - started > self.deadline:
-                raise TransientActionError(self.service, f"answer to {where} took over {self.deadline}s")
+                raise TransientActionError(
+                    self.service, f"answer to {where} took over {self.deadline}s", retry_after=self.deadline
+                )
             chunks.append(chunk)
         return b"".join(chunks)
 

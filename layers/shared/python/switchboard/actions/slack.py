@@ -96,6 +96,9 @@ class SlackExecutor:
     def execute(self, action: ActionRequest) -> dict[str, Any]:
         return self.api.send(self.describe(action))
 
+    def find_effect(self, action: ActionRequest) -> dict[str, Any] | None:
+        return None  # not yet: a repeated post after a lost answer shows twice (see docs/runbook.md)
+
 
 class EscalateExecutor:
     """Hands a task to people in a configured Slack channel, with everything they need to decide."""
@@ -127,3 +130,6 @@ class EscalateExecutor:
 
     def execute(self, action: ActionRequest) -> dict[str, Any]:
         return self.api.send(self.describe(action))
+
+    def find_effect(self, action: ActionRequest) -> dict[str, Any] | None:
+        return None  # not yet: a repeated post after a lost answer shows twice (see docs/runbook.md)

@@ -66,6 +66,9 @@ class TicketsExecutor:
         body = result.body if isinstance(result.body, dict) else {}
         return {"status": result.status, "ticket_id": body.get("id"), "url": body.get("url")}
 
+    def find_effect(self, action: ActionRequest) -> dict[str, Any] | None:
+        return None  # the Idempotency-Key makes the tracker answer a repeated create with the first ticket
+
     @staticmethod
     def read_call(ticket_id: str) -> HttpCall:
         return HttpCall("GET", f"/tickets/{quote(ticket_id, safe='')}")
