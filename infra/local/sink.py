@@ -10,7 +10,10 @@ The first path segment is the service: the local runtime points each act functio
   `POST /repos/{o}/{r}/issues/{n}/assignees` → 201, the issue;
   `DELETE /repos/{o}/{r}/issues/{n}/labels/{name}` → 200, the remaining labels.
 - `/slack` and `/escalate` (the Slack Web API): `POST /chat.postMessage` (JSON or form) → 200
-  `{"ok": true, "channel", "ts", "message"}`, or `{"ok": false, "error": ...}` as Slack does.
+  `{"ok": true, "channel", "ts", "message"}`, or `{"ok": false, "error": ...}` as Slack does; the posted
+  messages read back with `GET /conversations.history?channel=C` (newest first, top level) and
+  `GET /conversations.replies?channel=C&ts=T` (the thread, oldest first), each one page, with their
+  `metadata` when `include_all_metadata=true`.
 - `/tickets`: `POST /tickets` → 201 `{"id", "status": "open", "url": null}` (an `Idempotency-Key` header
   replays the first answer); `GET /tickets/{id}` → 200 `{"id", "status", "url"}`, where the `url` appears
   from the N-th read of that ticket on (N = 1 by default: at once; `configure_tickets(url_after_reads=N)`, or
@@ -86,6 +89,7 @@ class _State:
         self.calls: list[dict[str, Any]] = []
         self.issues: dict[tuple[str, str, int], dict[str, Any]] = {}
         self.comments: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+        self.messages: dict[str, list[dict[str, Any]]] = {}  # Slack channel → posted messages, oldest first
         self.tickets: dict[str, dict[str, Any]] = {}
         self.idempotent: dict[str, Reply] = {}
         self.faults: dict[str, _Fault] = {}
@@ -282,7 +286,10 @@ class _SinkHandler(BaseHTTPRequestHandler):
         if service == "github":
             return _GitHub(self.server, self.command, self.headers.get("Authorization")).answer(path, body)
         if service in SLACK_SERVICES:
-            return _slack(self.server.state, self.command, path, body, self.headers.get("Authorization"))
+            query_args = dict(parse_qsl(query))
+            return _slack(
+                self.server.state, self.command, path, body, self.headers.get("Authorization"), query_args
+            )
         if service == "tickets":
             return _tickets(self.server, self.command, path, body, self.headers, dict(parse_qsl(query)))
         return Reply(404, {"message": "Not Found"})
@@ -463,11 +470,21 @@ def _validation_failed() -> Reply:
     return Reply(422, {"message": "Validation Failed", "documentation_url": _GITHUB_DOCS})
 
 
-def _slack(state: _State, method: str, path: list[str], body: Any, authorization: str | None) -> Reply:
-    if path != ["chat.postMessage"] or method != "POST":
+def _slack(
+    state: _State,
+    method: str,
+    path: list[str],
+    body: Any,
+    authorization: str | None,
+    query: dict[str, str] | None = None,
+) -> Reply:
+    reading = path in (["conversations.history"], ["conversations.replies"]) and method == "GET"
+    if not reading and (path != ["chat.postMessage"] or method != "POST"):
         return Reply(404, {"ok": False, "error": "unknown_method"})
     if not authorization:
         return Reply(200, {"ok": False, "error": "not_authed"})
+    if reading:
+        return _slack_read(state, path[0], query or {})
     if not isinstance(body, dict) or not body.get("channel"):
         return Reply(200, {"ok": False, "error": "channel_not_found"})
     if not (body.get("text") or body.get("blocks") or body.get("attachments")):
@@ -482,10 +499,31 @@ def _slack(state: _State, method: str, path: list[str], body: Any, authorization
         "bot_id": "B0LOCALBOT",
         "ts": ts,
     }
-    for key in ("thread_ts", "blocks", "attachments"):
+    for key in ("thread_ts", "blocks", "attachments", "metadata"):
         if key in body:
             message[key] = body[key]
+    with state.lock:
+        state.messages.setdefault(str(body["channel"]), []).append(message)
     return Reply(200, {"ok": True, "channel": body["channel"], "ts": ts, "message": message})
+
+
+def _slack_read(state: _State, method: str, query: dict[str, str]) -> Reply:
+    channel = query.get("channel")
+    if not channel:
+        return Reply(200, {"ok": False, "error": "channel_not_found"})
+    with state.lock:
+        posted = list(state.messages.get(channel, []))
+    if method == "conversations.replies":
+        if not query.get("ts"):
+            return Reply(200, {"ok": False, "error": "thread_not_found"})
+        found = [message for message in posted if message.get("thread_ts") == query["ts"]]
+    else:
+        found = [message for message in reversed(posted) if "thread_ts" not in message]
+    if query.get("include_all_metadata") != "true":
+        found = [{k: v for k, v in message.items() if k != "metadata"} for message in found]
+    return Reply(
+        200, {"ok": True, "messages": found, "has_more": False, "response_metadata": {"next_cursor": ""}}
+    )
 
 
 def _tickets(

@@ -346,7 +346,7 @@ def test_a_retry_after_is_honoured(stack: Stack, apis: FakeApis) -> None:
 
     run_until([slack], until(stack, action, TaskStatus.DONE))
 
-    limited, posted = apis.calls("slack")
+    limited, posted = apis.calls("slack", method="POST")  # between them, the retry's look for the reply
     assert (limited.status, posted.status) == (429, 200)
     assert posted.at - limited.at >= 1.9
     [attempt] = notes(stack.task(action), "attempt")
@@ -417,6 +417,38 @@ def test_the_comment_lookup_reads_the_newest_pages_of_a_long_thread(apis: FakeAp
     assert pages == [f"{ISSUE}/comments?per_page=100{page}" for page in ("", "&page=4", "&page=5")]
     labels = mine.model_copy(update={"ability": "github.add_labels"})
     assert github.find_effect(labels) is None, "a label set is repeatable: nothing to look up"
+
+
+def test_a_slack_reply_whose_answer_was_lost_is_found_by_its_metadata(stack: Stack, apis: FakeApis) -> None:
+    apis.slow("slack", 1.5, times=1)  # the reply is posted at 1.5 s, after the 1 s client timeout
+    slack = stack.trigger(stack.worker("slack"))
+    thread = {"channel": "C024BE91L", "thread_ts": "1763712000.000300"}
+    action = stack.dispatch("slack.reply", {**thread, "text": "On it."}, Platform.SLACK)
+
+    run_until([slack], until(stack, action, TaskStatus.DONE), timeout=15)
+
+    posts = [call for call in apis.calls("slack") if call.method == "POST"]
+    [lookup] = [call.path for call in apis.calls("slack") if call.method == "GET"]
+    assert [post.status for post in posts] == [200], "one message, posted once"
+    assert posts[0].body["metadata"]["event_payload"] == {"action_id": action.action_id}
+    assert lookup.startswith("/conversations.replies?channel=C024BE91L&include_all_metadata=true")
+    [done] = notes(stack.task(action), "result")
+    [posted] = [call for call in apis.sink.calls("slack") if call["method"] == "POST"]
+    assert done["result"]["ts"] == posted["response"]["ts"]
+    assert done["result"]["reconciled"] == "attempt 2 found the effect of an earlier attempt"
+
+
+def test_without_the_history_scope_the_lookup_steps_aside(apis: FakeApis) -> None:
+    from switchboard.actions.slack import SlackApi
+
+    apis.reset()
+    api = SlackApi("slack", apis.service_url("slack"), "test-token", timeout=1.0)
+    apis.fault("slack", 200, times=1, body={"ok": False, "error": "missing_scope"})
+    assert api.find_posted("C024BE91L", "tsk_x#0") is None  # the read was refused: no answer, no error
+    posted = api.send(api.post_message_call("C024BE91L", "hi", action_id="tsk_x#0"))
+    api.send(api.post_message_call("C024BE91L", "someone else's", action_id="tsk_y#0"))
+    assert api.find_posted("C024BE91L", "tsk_x#0") == posted  # the channel's newest messages, top level
+    assert api.find_posted("C024BE91L", "tsk_z#0") is None
 
 
 def test_a_fault_that_outlasts_every_attempt_sends_the_message_to_the_dlq_with_the_reason(

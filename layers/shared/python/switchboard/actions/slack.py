@@ -7,11 +7,21 @@ Slack answers HTTP 200 with ``{"ok": false, "error": …}`` for most failures
 - credential and permission errors (``invalid_auth``, ``not_in_channel``, ``missing_scope`` …) are
   ``AccessDenied``: permanent, but a person can fix them;
 - everything else (``channel_not_found``, ``msg_too_long`` …) is permanent.
+
+A message is not a set: posting it twice shows it twice. Each post carries message metadata naming the action
+(https://api.slack.com/metadata/using); on a redelivery ``find_effect`` reads the thread
+(``conversations.replies``) or the channel's newest messages (``conversations.history``) with
+``include_all_metadata`` and returns the earlier attempt's message instead of posting again. That read needs
+the ``channels:history`` scope (``groups:history`` for private channels); without it the lookup is skipped
+with a warning and the post is made, as before.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
+from urllib.parse import urlencode
+
+from aws_lambda_powertools import Logger
 
 from switchboard.actions.http import AccessDenied, HttpCall, HttpResult, JsonHttpClient, retry_after
 from switchboard.errors import PermanentActionError, TransientActionError
@@ -20,6 +30,12 @@ from switchboard.models import ActionRequest
 TRANSIENT_SLACK_ERRORS = frozenset(
     {"ratelimited", "service_unavailable", "fatal_error", "internal_error", "request_timeout"}
 )
+METADATA_EVENT: Final = "switchboard_action"
+#: Pages of a thread (200 messages each) read back at most; a channel's newest 100 messages are read.
+MAX_THREAD_PAGES: Final = 5
+
+logger = Logger(child=True)
+
 ACCESS_SLACK_ERRORS = frozenset(
     {
         "not_authed",
@@ -48,11 +64,39 @@ class SlackApi:
         )
 
     @staticmethod
-    def post_message_call(channel: str, text: str, thread_ts: str | None = None) -> HttpCall:
+    def post_message_call(
+        channel: str, text: str, thread_ts: str | None = None, action_id: str | None = None
+    ) -> HttpCall:
         body: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False}
         if thread_ts:
             body["thread_ts"] = thread_ts
+        if action_id:
+            body["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"action_id": action_id}}
         return HttpCall("POST", "/chat.postMessage", body)
+
+    def find_posted(
+        self, channel: str, action_id: str, thread_ts: str | None = None
+    ) -> dict[str, Any] | None:
+        """The message an earlier attempt posted for this action, from the thread or the channel, or None."""
+        query: dict[str, Any] = {"channel": channel, "include_all_metadata": "true"}
+        method = "conversations.replies" if thread_ts else "conversations.history"
+        query |= {"ts": thread_ts, "limit": 200} if thread_ts else {"limit": 100}
+        for _ in range(MAX_THREAD_PAGES if thread_ts else 1):
+            try:
+                page = self._page(self.http.send(HttpCall("GET", f"/{method}?{urlencode(query)}")))
+            except AccessDenied as exc:
+                logger.warning("cannot read back messages: posting without the check", reason=exc.reason)
+                return None
+            for message in page.get("messages") or []:
+                metadata = message.get("metadata") if isinstance(message, dict) else None
+                payload = metadata.get("event_payload") if isinstance(metadata, dict) else None
+                if isinstance(payload, dict) and payload.get("action_id") == action_id:
+                    return {"status": 200, "channel": channel, "ts": message.get("ts")}
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+            query["cursor"] = cursor
+        return None
 
     def post_message(self, channel: str, text: str, thread_ts: str | None = None) -> dict[str, Any]:
         return self.send(self.post_message_call(channel, text, thread_ts))
@@ -61,9 +105,14 @@ class SlackApi:
         return self._ok(self.http.send(call))
 
     def _ok(self, result: HttpResult) -> dict[str, Any]:
+        body = self._page(result)
+        return {"status": result.status, "channel": body.get("channel"), "ts": body.get("ts")}
+
+    def _page(self, result: HttpResult) -> dict[str, Any]:
+        """Slack's answer when it is `ok`; its error as ours otherwise."""
         body = result.body if isinstance(result.body, dict) else {}
         if body.get("ok"):
-            return {"status": result.status, "channel": body.get("channel"), "ts": body.get("ts")}
+            return body
         error = str(body.get("error") or "unknown_error")
         reason = f"slack error {error}"
         if error in TRANSIENT_SLACK_ERRORS:
@@ -91,13 +140,18 @@ class SlackExecutor:
         if action.ability != "slack.reply":
             raise PermanentActionError("slack", f"ability {action.ability} has no Slack executor")
         params = action.params
-        return self.api.post_message_call(params["channel"], params["text"], params["thread_ts"])
+        return self.api.post_message_call(
+            params["channel"], params["text"], params["thread_ts"], action.action_id
+        )
 
     def execute(self, action: ActionRequest) -> dict[str, Any]:
         return self.api.send(self.describe(action))
 
     def find_effect(self, action: ActionRequest) -> dict[str, Any] | None:
-        return None  # not yet: a repeated post after a lost answer shows twice (see docs/runbook.md)
+        if action.ability != "slack.reply":
+            return None
+        params = action.params
+        return self.api.find_posted(params["channel"], action.action_id, params["thread_ts"])
 
 
 class EscalateExecutor:
@@ -126,10 +180,12 @@ class EscalateExecutor:
             f"*Where:* {p['platform']} {p['conversation']} {p.get('source', '')}\n"
             f"Resolve it with `switchboard tasks resolve {p['task_id']}`."
         )
-        return self.api.post_message_call(self.channel, text)
+        return self.api.post_message_call(self.channel, text, action_id=action.action_id)
 
     def execute(self, action: ActionRequest) -> dict[str, Any]:
         return self.api.send(self.describe(action))
 
     def find_effect(self, action: ActionRequest) -> dict[str, Any] | None:
-        return None  # not yet: a repeated post after a lost answer shows twice (see docs/runbook.md)
+        if action.ability != "escalate.human":
+            return None
+        return self.api.find_posted(self.channel, action.action_id)
