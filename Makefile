@@ -72,7 +72,7 @@ test-e2e: synth
 	$(RUN) pytest tests/e2e
 
 chaos: synth ## the reliability suite at full scale (bounded: it stops by itself)
-	CHAOS_SCALE=full timeout 1200 $(RUN) pytest tests/chaos -s -p no:cacheprovider
+	CHAOS_SCALE=full timeout 1500 $(RUN) pytest tests/chaos -s -p no:cacheprovider --timeout 900
 
 deploy: synth ## cdk deploy into the account and region of your AWS credentials
 	$(CDK) deploy $(STACK) $(DEPLOY_ARGS)

@@ -13,11 +13,31 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "cdk.out" / "Switchboard.template.json"
+
+
+def batch_get(
+    dynamodb: Any, table: str, keys: Iterable[dict[str, Any]], projection: Iterable[str] = ()
+) -> list[dict[str, Any]]:
+    """Strongly consistent BatchGetItem of `keys` (any number, 100 per request, unprocessed keys retried):
+    how the suites poll for their own tasks without scanning a table that other workers are writing."""
+    wanted = list(keys)
+    names = {f"#a{n}": name for n, name in enumerate(projection)}
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(wanted), 100):
+        request: dict[str, Any] = {table: {"Keys": wanted[start : start + 100], "ConsistentRead": True}}
+        if names:
+            request[table] |= {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
+        while request:
+            answer = dynamodb.batch_get_item(RequestItems=request)
+            found += answer["Responses"].get(table, [])
+            request = answer.get("UnprocessedKeys") or {}
+    return found
 
 
 def free_port() -> int:

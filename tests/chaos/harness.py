@@ -20,7 +20,7 @@ from infra.cli import post, signed_headers, webhook_secret
 from switchboard.crashpoints import marker_name
 from switchboard.models import task_id_for
 from tests.conftest import EVENTS
-from tests.local_process import LocalProcess
+from tests.local_process import LocalProcess, batch_get
 
 COMMENT: dict[str, Any] = json.loads((EVENTS / "github" / "issue_comment.label_bug.json").read_text())
 REPO = COMMENT["repository"]["full_name"]
@@ -127,25 +127,37 @@ class Stack:
 
     # -- tasks -----------------------------------------------------------------------------------------------
 
-    def tasks(self) -> dict[str, dict[str, Any]]:
-        """task_id → {status, reason, event_id, actions, completed}: a consistent scan of the tasks table."""
+    def tasks(self, task_ids: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        """task_id → {status, reason, event_id, actions, completed, …}: the given tasks (BatchGetItem), or
+        every task (a consistent scan: only where a test must see tasks it did not create)."""
+        table = self.outputs["TasksTableName"]
+        if task_ids is None:
+            paginator = self.dynamodb.get_paginator("scan")
+            pages = paginator.paginate(TableName=table, ConsistentRead=True)
+            items = [item for page in pages for item in page["Items"]]
+        else:
+            items = batch_get(self.dynamodb, table, ({"pk": {"S": f"task#{t}"}} for t in task_ids))
         found: dict[str, dict[str, Any]] = {}
-        paginator = self.dynamodb.get_paginator("scan")
-        for page in paginator.paginate(TableName=self.outputs["TasksTableName"], ConsistentRead=True):
-            for item in page["Items"]:
-                if "task_id" not in item or "status" not in item:
-                    continue
-                found[item["task_id"]["S"]] = {
-                    "status": item["status"]["S"],
-                    "reason": item.get("reason", {}).get("S"),
-                    "event_id": item.get("event_id", {}).get("S"),
-                    "event": item.get("event", {}).get("S"),
-                    "actions": len(item.get("actions", {}).get("L", [])),
-                    "action_list": item.get("actions", {}).get("L", []),
-                    "completed": len(item.get("completed_actions", {}).get("SS", [])),
-                    "history": item.get("history", {}).get("L", []),
-                }
+        for item in items:
+            if "task_id" not in item or "status" not in item:
+                continue
+            found[item["task_id"]["S"]] = {
+                "status": item["status"]["S"],
+                "reason": item.get("reason", {}).get("S"),
+                "event_id": item.get("event_id", {}).get("S"),
+                "event": item.get("event", {}).get("S"),
+                "actions": len(item.get("actions", {}).get("L", [])),
+                "action_list": item.get("actions", {}).get("L", []),
+                "completed": len(item.get("completed_actions", {}).get("SS", [])),
+                "history": item.get("history", {}).get("L", []),
+            }
         return found
+
+    def statuses(self, task_ids: Iterable[str]) -> dict[str, str]:
+        """task_id → status, for polling: only the two attributes."""
+        keys = ({"pk": {"S": f"task#{t}"}} for t in task_ids)
+        items = batch_get(self.dynamodb, self.outputs["TasksTableName"], keys, ("task_id", "status"))
+        return {item["task_id"]["S"]: item["status"]["S"] for item in items if "status" in item}
 
     def arm(self, point: str, key: str) -> None:
         (self.crash_dir / "targets" / point / marker_name(key)).touch()
@@ -250,14 +262,14 @@ def sink_effects(stack: Stack) -> tuple[Counter[str], Counter[str]]:
 
 
 def wait_terminal(stack: Stack, scenario: Scenario, timeout: float) -> dict[str, dict[str, Any]]:
+    """Poll the scenario's tasks not yet terminal (bounded), then read all of them once."""
     deadline = time.monotonic() + timeout
-    wanted = scenario.task_ids()
-    while True:
-        tasks = stack.tasks()
-        pending = [t for t in wanted if t not in tasks or tasks[t]["status"] not in TERMINAL]
-        if not pending or time.monotonic() > deadline:
-            return tasks
-        time.sleep(1.0)
+    pending = set(scenario.task_ids())
+    while pending and time.monotonic() < deadline:
+        pending -= {t for t, status in stack.statuses(pending).items() if status in TERMINAL}
+        if pending:
+            time.sleep(1.0)
+    return stack.tasks(scenario.task_ids())
 
 
 def check_invariant(

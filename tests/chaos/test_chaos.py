@@ -77,7 +77,10 @@ def send_labels(
 def test_duplicates_inside_and_after_the_dedup_window(stack: Stack, scale: dict[str, int]) -> None:
     scenario = Scenario("duplicates")
     send_labels(stack, scenario, scale["events"], groups=40, dup_share=0.3)
-    assert scenario.answers["duplicate"] >= int(scale["events"] * 0.3) - 1
+    # A copy that arrives while its original is still at the door is answered `accepted` too: the queue's
+    # deduplication id (the delivery id) drops it. Either answer is right; each event has one task.
+    assert set(scenario.answers) <= {"accepted", "duplicate"}, scenario.answers
+    assert scenario.sent == int(scale["events"] * 1.3) and len(scenario.accepted) == scale["events"]
     result = check_invariant(stack, scenario, timeout=60 + scale["events"] * 0.5)
     # after the window: the same InboundEvent straight onto ingest.fifo with a fresh dedup id
     tasks = result["tasks"]
@@ -97,8 +100,9 @@ def test_races_copies_of_one_action_on_concurrent_workers(stack: Stack, scale: d
     send_labels(stack, scenario, scale["crash"] * 5, groups=50)
     check_invariant(stack, scenario)  # the first run: each label once
     # copies of each action, in different message groups so that the two act workers get them at once
+    tasks = stack.tasks(scenario.task_ids())
     for task_id in scenario.task_ids():
-        for action in stack.tasks()[task_id]["action_list"]:
+        for action in tasks[task_id]["action_list"]:
             body = json.dumps({key: _plain(value) for key, value in action["M"].items()})
             for copy in range(3):
                 stack.send_raw("act-github", body, f"race-{task_id}-{copy}")
@@ -302,9 +306,9 @@ def test_bad_input_is_rejected_and_never_enqueued(stack: Stack) -> None:
         if status == 202:
             scenario.accepted.add(d)
             ids.append(d)
-    result = check_invariant(stack, scenario, timeout=120)
+    check_invariant(stack, scenario, timeout=120)
     assert not wrong, wrong
-    assert len(result["tasks"]) == tasks_before + len(ids), "a rejected request made a task"
+    assert len(stack.tasks()) == tasks_before + len(ids), "a rejected request made a task"
     outbox = stack.sink("GET", "/_outbox?service=github")
     issues = {f"/issues/{4300 + n}" for n in range(len(injections))}
     touched = [c for c in outbox if any(i in c["path"] for i in issues)]
