@@ -261,15 +261,48 @@ def sink_effects(stack: Stack) -> tuple[Counter[str], Counter[str]]:
     return effects_seen((c["method"], c["path"], c["status"], c.get("body")) for c in calls)
 
 
+def dlq_task_ids(dlqs: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
+    """task id → the DLQ its message is in: an action names its task, an ingest message is the event."""
+    found: dict[str, str] = {}
+    for name, bodies in dlqs.items():
+        for body in bodies:
+            if body.get("task_id"):
+                found[str(body["task_id"])] = name
+            elif body.get("platform") and body.get("event_id"):
+                found[task_id_for(str(body["platform"]), str(body["event_id"]))] = name
+    return found
+
+
 def wait_terminal(stack: Stack, scenario: Scenario, timeout: float) -> dict[str, dict[str, Any]]:
-    """Poll the scenario's tasks not yet terminal (bounded), then read all of them once."""
+    """Poll the scenario's tasks not yet terminal (bounded), then read all of them once. A task whose
+    message went to a DLQ (a redelivery limit reached) waits there, for a redrive: it stops the polling."""
     deadline = time.monotonic() + timeout
     pending = set(scenario.task_ids())
+    polls = 0
     while pending and time.monotonic() < deadline:
         pending -= {t for t, status in stack.statuses(pending).items() if status in TERMINAL}
+        polls += 1
+        if pending and polls % 5 == 0:
+            pending -= set(dlq_task_ids(stack.peek_dlqs()))
         if pending:
             time.sleep(1.0)
     return stack.tasks(scenario.task_ids())
+
+
+def resume_from_dlqs(
+    stack: Stack,
+    scenario: Scenario,
+    result: dict[str, Any],
+    effects: Callable[[], tuple[Counter[str], Counter[str]]] | None = None,
+) -> dict[str, Any] | None:
+    """What an operator does after the DLQ alarm: redrive the queues holding the scenario's messages, then
+    the invariant again, with nothing of the scenario left in a DLQ. None when nothing was there."""
+    queues = sorted(set(result["in_dlq"].values()))
+    if not queues:
+        return None
+    moved = sum(stack.redrive(queue) for queue in queues)
+    print(f"CHAOS redrive {scenario.name}: {moved} messages from {queues}")
+    return check_invariant(stack, scenario, effects=effects, dlq_allowed=False)
 
 
 def check_invariant(
@@ -279,6 +312,7 @@ def check_invariant(
     timeout: float = 120,
     effects: Callable[[], tuple[Counter[str], Counter[str]]] | None = None,
     must_succeed: bool = True,
+    dlq_allowed: bool = True,
 ) -> dict[str, Any]:
     """THE invariant, after every scenario: every accepted event ends in exactly one terminal state (FAILED
     only with its message in a DLQ), every external effect happened at most once, nothing was lost.
@@ -304,8 +338,11 @@ def check_invariant(
             break
         time.sleep(0.5)
     dlqs = stack.peek_dlqs()
-    in_dlq = {str(body.get("task_id")) for bodies in dlqs.values() for body in bodies if body.get("task_id")}
-    failed_not_in_dlq = sorted(wanted[t] for t in failed - in_dlq)
+    everywhere = dlq_task_ids(dlqs)
+    in_dlq = {t: queue for t, queue in everywhere.items() if t in wanted}
+    failed_not_in_dlq = sorted(wanted[t] for t in failed - set(in_dlq))
+    lost = [d for d in lost if task_id_for("github", d) not in in_dlq]  # waiting in a DLQ: not lost
+    stuck = {d: status for d, status in stuck.items() if task_id_for("github", d) not in in_dlq}
     counted, made = effects() if effects is not None else sink_effects(stack)
     twice = {key: n for key, n in counted.items() if n > 1 and key in scenario.effects.values()}
     done_without_effect = [
@@ -323,6 +360,7 @@ def check_invariant(
         "external_effects": sum(counted[key] for key in scenario.effects.values()),
         "external_calls_ok": sum(made[key] for key in scenario.effects.values()),
         "dlq_depth": {name: len(bodies) for name, bodies in dlqs.items() if bodies},
+        "scenario_in_dlq": len(in_dlq),
         "seconds": round(time.monotonic() - scenario.started, 1),
     }
     print(f"\nCHAOS {json.dumps(report)}")
@@ -333,6 +371,7 @@ def check_invariant(
         "failed_not_in_dlq": failed_not_in_dlq,
         "effect_more_than_once": twice,
         "done_without_its_effect": done_without_effect if must_succeed else [],
+        "still_in_dlq": [] if dlq_allowed else sorted(wanted[t] for t in in_dlq),
         "dlq_short": {
             name: (len(dlqs.get(name, [])), n) for name, n in scenario.expect_dlq.items()
             if len(dlqs.get(name, [])) < n
@@ -340,4 +379,4 @@ def check_invariant(
     }  # fmt: skip
     problems = {key: value for key, value in problems.items() if value}
     assert not problems, f"{scenario.name}: invariant broken: {json.dumps(problems, default=str)[:3000]}"
-    return {"tasks": tasks, "report": report, "dlqs": dlqs}
+    return {"tasks": tasks, "report": report, "dlqs": dlqs, "in_dlq": in_dlq}

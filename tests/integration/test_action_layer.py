@@ -51,6 +51,20 @@ def apis() -> Iterator[FakeApis]:
         yield running
 
 
+def inbound(platform: Platform, conversation: str) -> InboundEvent:
+    """An event on issue 7 of REPO, as an adapter would have produced it."""
+    return InboundEvent(
+        platform=platform,
+        event_id=str(uuid.uuid4()),
+        event_type="issue_comment.created",
+        author="mona",
+        conversation=conversation,
+        text="…",
+        received_at=datetime.now(UTC),
+        context={"repo": REPO, "number": "7"},
+    )
+
+
 @dataclass
 class Stack:
     """What the template would create, in moto, for one test: queues, tables, kill switches."""
@@ -130,16 +144,7 @@ class Stack:
         self, ability: str, params: dict[str, Any], platform: Platform = Platform.GITHUB
     ) -> ActionRequest:
         """Open a task, dispatch one action to its act queue, as classify does."""
-        event = InboundEvent(
-            platform=platform,
-            event_id=str(uuid.uuid4()),
-            event_type="issue_comment.created",
-            author="mona",
-            conversation=f"{REPO}#7-{uuid.uuid4().hex[:6]}",
-            text="…",
-            received_at=datetime.now(UTC),
-            context={"repo": REPO, "number": "7"},
-        )
+        event = inbound(platform, f"{REPO}#7-{uuid.uuid4().hex[:6]}")
         service = Service(ability.split(".")[0])
         action = ActionRequest.for_task(event, 0, ability, service, params)
         task = self.store.claim_and_open(event, owner="test", claim_ttl_days=1)
@@ -392,16 +397,7 @@ def test_the_comment_lookup_reads_the_newest_pages_of_a_long_thread(apis: FakeAp
 
     apis.reset()
     github = GitHubExecutor(apis.service_url("github"), "test-token", timeout=1.0)
-    event = InboundEvent(
-        platform=Platform.GITHUB,
-        event_id="lookup",
-        event_type="issue_comment.created",
-        author="mona",
-        conversation=f"{REPO}#7",
-        text="…",
-        received_at=datetime.now(UTC),
-        context={"repo": REPO, "number": "7"},
-    )
+    event = inbound(Platform.GITHUB, f"{REPO}#7")
     mine = ActionRequest.for_task(event, 0, "github.comment", Service.GITHUB, {**LABELS, "body": "Hi"})
     other = mine.model_copy(update={"action_id": mine.task_id + "#9"})
     assert github.find_effect(mine) is None  # nothing posted yet: one page, no marker
