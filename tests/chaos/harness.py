@@ -4,7 +4,10 @@ API, direct queue access for what a provider or a crash would do, and THE invari
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,7 +22,7 @@ from typing import Any
 from infra.cli import post, signed_headers, webhook_secret
 from switchboard.crashpoints import marker_name
 from switchboard.models import task_id_for
-from tests.conftest import EVENTS
+from tests.conftest import EVENTS, ROOT
 from tests.local_process import LocalProcess, batch_get
 
 COMMENT: dict[str, Any] = json.loads((EVENTS / "github" / "issue_comment.label_bug.json").read_text())
@@ -106,24 +109,13 @@ class Stack:
         )
 
     def redrive(self, queue: str) -> int:
-        """receive → send (same group, the original message id kept as classify expects) → delete."""
-        dlq, target, moved = self.queue_url(queue, dlq=True), self.queue_url(queue), 0
-        while True:
-            got = self.sqs.receive_message(
-                QueueUrl=dlq, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
-            ).get("Messages", [])
-            if not got:
-                return moved
-            for message in got:
-                self.sqs.send_message(
-                    QueueUrl=target,
-                    MessageBody=message["Body"],
-                    MessageGroupId=message["Attributes"]["MessageGroupId"],
-                    MessageDeduplicationId=str(uuid.uuid4()),
-                    MessageAttributes=message.get("MessageAttributes", {}),
-                )
-                self.sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
-                moved += 1
+        """`switchboard dlq redrive QUEUE`, the operator's command: in group order, each message with its
+        original message id (so that the classifier's claim recognises a redelivery, not a duplicate)."""
+        command = [sys.executable, "-m", "infra.cli", "dlq", "redrive", queue, "--json"]
+        environ = {**os.environ, "SWITCHBOARD_STATE_DIR": str(self.state_dir)}
+        done = subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return int(json.loads(done.stdout)["moved"])
 
     # -- tasks -----------------------------------------------------------------------------------------------
 
