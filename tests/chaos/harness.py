@@ -4,10 +4,7 @@ API, direct queue access for what a provider or a crash would do, and THE invari
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,7 +19,7 @@ from typing import Any
 from infra.cli import post, signed_headers, webhook_secret
 from switchboard.crashpoints import marker_name
 from switchboard.models import task_id_for
-from tests.conftest import EVENTS, ROOT
+from tests.conftest import EVENTS
 from tests.local_process import LocalProcess, batch_get
 
 COMMENT: dict[str, Any] = json.loads((EVENTS / "github" / "issue_comment.label_bug.json").read_text())
@@ -107,15 +104,6 @@ class Stack:
             MessageGroupId=group[:128],
             MessageDeduplicationId=(dedup or str(uuid.uuid4()))[:128],
         )
-
-    def redrive(self, queue: str) -> int:
-        """`switchboard dlq redrive QUEUE`, the operator's command: in group order, each message with its
-        original message id (so that the classifier's claim recognises a redelivery, not a duplicate)."""
-        command = [sys.executable, "-m", "infra.cli", "dlq", "redrive", queue, "--json"]
-        environ = {**os.environ, "SWITCHBOARD_STATE_DIR": str(self.state_dir)}
-        done = subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stderr[-2000:]
-        return int(json.loads(done.stdout)["moved"])
 
     # -- tasks -----------------------------------------------------------------------------------------------
 
@@ -281,22 +269,6 @@ def wait_terminal(stack: Stack, scenario: Scenario, timeout: float) -> dict[str,
     return stack.tasks(scenario.task_ids())
 
 
-def resume_from_dlqs(
-    stack: Stack,
-    scenario: Scenario,
-    result: dict[str, Any],
-    effects: Callable[[], tuple[Counter[str], Counter[str]]] | None = None,
-) -> dict[str, Any] | None:
-    """What an operator does after the DLQ alarm: redrive the queues holding the scenario's messages, then
-    the invariant again, with nothing of the scenario left in a DLQ. None when nothing was there."""
-    queues = sorted(set(result["in_dlq"].values()))
-    if not queues:
-        return None
-    moved = sum(stack.redrive(queue) for queue in queues)
-    print(f"CHAOS redrive {scenario.name}: {moved} messages from {queues}")
-    return check_invariant(stack, scenario, effects=effects, dlq_allowed=False)
-
-
 def check_invariant(
     stack: Stack,
     scenario: Scenario,
@@ -304,7 +276,6 @@ def check_invariant(
     timeout: float = 120,
     effects: Callable[[], tuple[Counter[str], Counter[str]]] | None = None,
     must_succeed: bool = True,
-    dlq_allowed: bool = True,
 ) -> dict[str, Any]:
     """THE invariant, after every scenario: every accepted event ends in exactly one terminal state (FAILED
     only with its message in a DLQ), every external effect happened at most once, nothing was lost.
@@ -363,7 +334,6 @@ def check_invariant(
         "failed_not_in_dlq": failed_not_in_dlq,
         "effect_more_than_once": twice,
         "done_without_its_effect": done_without_effect if must_succeed else [],
-        "still_in_dlq": [] if dlq_allowed else sorted(wanted[t] for t in in_dlq),
         "dlq_short": {
             name: (len(dlqs.get(name, [])), n) for name, n in scenario.expect_dlq.items()
             if len(dlqs.get(name, [])) < n
