@@ -1,27 +1,25 @@
-"""Sections 3 and 5 on the local runtime (`python -m infra.cli local` in a subprocess, as the e2e tests
-run it). Unfinished: it does not complete yet (see the note on issue 7), so `make bench` leaves it out
-unless `--with-pipeline` is given.
+"""Sections 3 and 5, on the local runtime (`switchboard local` in a subprocess: tests/local_process.py).
 
-3. AWS requests per event: moto's request recorder is on while N signed `/label` webhooks (unique delivery
-   ids, labels and issues) go through to DONE. The functions run with `AWS_SDK_UA_APP_ID=sbfn` and this
-   process with `bench`, so each recorded request is attributed to the functions, to the runtime's SQS
-   pollers (the event source mappings) or to the benchmark's own polling (left out). Lambda invocations and
-   durations come from the REPORT lines in the function logs.
-5. Throughput: M webhooks from 8 client threads, accept (202) → terminal state (the history's time stamp);
-   and the raw ceiling of the same moto server: SendMessage + ReceiveMessage + DeleteMessage per message on
-   a FIFO queue.
+3. AWS requests per event: moto's request recorder is on while the corpus's GitHub messages (each a signed
+   `issue_comment` webhook on its own issue) go through the whole pipeline to a terminal state. The functions
+   run with `AWS_SDK_UA_APP_ID=sbfn` and this process with `bench`, so each recorded request belongs to the
+   functions, to the runtime's SQS pollers (the event source mappings) or to the benchmark's own polling,
+   which is left out. Lambda invocations and durations come from the REPORT lines in the function logs.
+   The counts become dollars per million events with AWS_PRICES, beside a naive design that calls the large
+   model inline in the webhook handler.
+5. Throughput: `/label` webhooks from 8 client threads, each its own issue (message group) and author, all
+   at once; latency is accept (the 202) → the terminal transition's time stamp, so under that load it
+   includes the wait behind the backlog; then 20 events one at a time, for the latency of an idle path.
+   Beside them, the raw ceiling of the same moto server: SendMessage + ReceiveMessage + DeleteMessage per
+   message on a FIFO queue, no work.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import math
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -33,152 +31,97 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.bench.common import EVENTS, ROOT, TEMPLATE, median, percentile, template_functions
+from tests.bench.common import EVENTS, median, percentile, table, template_functions
+from tests.local_process import LocalProcess, batch_get
 
 TERMINAL = {"DONE", "DROPPED", "NEEDS_HUMAN", "FAILED"}
 
-# Public AWS list prices, us-east-1, USD. Sources: aws.amazon.com/lambda/pricing, /sqs/pricing,
-# /dynamodb/pricing/on-demand, /api-gateway/pricing, /secrets-manager/pricing, /sns/pricing, /systems-
-# manager/pricing.
-# As published on AWS_PRICES_DATE (first tier of each; free tiers ignored). Not re-read on the day of the run.
-AWS_PRICES_DATE = "2025-06-01"
+# Public AWS list prices, us-east-1, USD, first paid tier of each, free tiers ignored. Checked on
+# AWS_PRICES_DATE against published summaries of aws.amazon.com/{lambda,sqs,api-gateway,secrets-manager,sns}
+# /pricing and /dynamodb/pricing/on-demand (this machine has no internet, so not against AWS's own pages
+# on that day; re-check them before quoting a figure).
+AWS_PRICES_DATE = "2026-11-22"
 AWS_PRICES = {
     "lambda_arm64_gb_second": 0.0000133334,
     "lambda_request": 0.20 / 1e6,
     "sqs_fifo_request": 0.50 / 1e6,  # per 64 KB chunk of a request
     "sqs_standard_request": 0.40 / 1e6,
-    "dynamodb_write_request_unit": 0.625 / 1e6,
+    "dynamodb_write_request_unit": 0.625 / 1e6,  # since the November 2024 on-demand price cut
     "dynamodb_read_request_unit": 0.125 / 1e6,
-    "http_api_request": 1.00 / 1e6,
+    "http_api_request": 1.00 / 1e6,  # first 300 million a month, per 512 KB
     "secrets_manager_api_call": 0.05 / 1e4,
     "sns_publish": 0.50 / 1e6,
-    "ssm_standard_parameter_api_call": 0.0,  # standard throughput
+    "ssm_get_parameter": 0.0,  # standard parameters, standard throughput
 }
-# The naive design's Lambda waits for the large model inline; the stand-in answers in milliseconds, so its
-# latency
-# means nothing here. Assumed p50 latency of a large-model call of ~300 tokens in, ~25 out (an assumption).
+# The naive design: one 256 MB Lambda behind the HTTP API that verifies the webhook, calls the large model
+# and acts, inline. The stand-in answers in milliseconds, so its latency is no guide: the Lambda is billed for
+# an assumed NAIVE_MODEL_SECONDS of waiting on a large-model answer of this size (an assumption, stated).
 NAIVE_MODEL_SECONDS = 5.0
 NAIVE_MEMORY_MB = 256
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class Runtime:
+    """The local runtime with moto's recorder armed, and this process's clients (user agent `bench`)."""
+
     def __init__(self) -> None:
-        self.state_dir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
-        self.recording = self.state_dir / "moto_recording.jsonl"
-        env = {
-            **os.environ,
-            "SWITCHBOARD_STATE_DIR": str(self.state_dir),
-            "MOTO_RECORDER_FILEPATH": str(self.recording),
-        }
-        for key in [k for k in env if k.startswith("SWITCHBOARD_") and k.endswith(("_SECRET", "_TOKEN"))]:
-            del env[key]
-        env.pop("AWS_SDK_UA_APP_ID", None)
-        command = [
-            sys.executable,
-            "-m",
-            "infra.cli",
-            "local",
-            "--template",
-            str(TEMPLATE),
-            "--port",
-            str(free_port()),
-        ]
-        command += [
-            "--state-dir",
-            str(self.state_dir),
-            "--no-schedules",
-            "--set-env",
-            "AWS_SDK_UA_APP_ID=sbfn",
-        ]
-        self.log = (self.state_dir / "runtime.out").open("w")
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        state_file = self.state_dir / "local.json"
-        deadline = time.monotonic() + 120
-        while not state_file.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(
-                    "the local runtime did not start:\n"
-                    + (self.state_dir / "runtime.out").read_text()[-3000:]
-                )
-            time.sleep(0.2)
-        self.info = json.loads(state_file.read_text())
-        import boto3
         from botocore.config import Config
 
+        self.state_dir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
+        self.recording = self.state_dir / "moto_recording.jsonl"
+        self.process = LocalProcess(
+            self.state_dir,
+            settings={"AWS_SDK_UA_APP_ID": "sbfn"},
+            environ={"MOTO_RECORDER_FILEPATH": str(self.recording)},
+            startup_timeout=120,
+        )
+        self.info = self.process.state
         config = Config(user_agent_appid="bench", retries={"max_attempts": 2})  # type: ignore[call-arg]
-        self.dynamodb = boto3.client(
-            "dynamodb", endpoint_url=self.info["aws_endpoint_url"], region_name="us-east-1",
-            aws_access_key_id="testing", aws_secret_access_key="testing", config=config,
-        )  # fmt: skip
-        self.sqs = boto3.client(
-            "sqs", endpoint_url=self.info["aws_endpoint_url"], region_name="us-east-1",
-            aws_access_key_id="testing", aws_secret_access_key="testing", config=config,
-        )  # fmt: skip
-        self.tasks_table = next(t for t in self.dynamodb.list_tables()["TableNames"] if "task" in t.lower())
+        self.dynamodb = self.process.client("dynamodb", config=config)
+        self.sqs = self.process.client("sqs", config=config)
+        self.tasks_table = str(self.info["outputs"]["TasksTableName"])
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
+        self.process.stop()
 
-    def moto_api(self, path: str) -> bytes:
+    def moto_api(self, path: str) -> None:
         request = urllib.request.Request(self.info["aws_endpoint_url"] + path, data=b"", method="POST")
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return bytes(response.read())
+        with urllib.request.urlopen(request, timeout=30):
+            pass
 
-    def send(self, ordinal: int, tag: str) -> tuple[str, float]:
-        from infra.cli import signed_headers, webhook_secret
+    def send(self, issue: int, text: str, author: str) -> tuple[str, float]:
+        """One signed GitHub `issue_comment`; the delivery id and the time of the 202."""
+        from infra.cli import post, signed_headers, webhook_secret
 
         document = json.loads((EVENTS / "github" / "issue_comment.label_bug.json").read_text())
-        document["comment"]["body"] = f"/label bench-{tag}-{ordinal}"
-        document["issue"]["number"] = 100_000 + ordinal  # its own issue: its own message group
+        document["comment"]["body"] = text
+        document["comment"]["user"]["login"] = author
+        document["issue"]["user"]["login"] = author  # the issue's author may use the commands
+        document["issue"]["number"] = issue  # its own issue: its own message group
         body = json.dumps(document).encode()
         delivery = str(uuid.uuid4())
         headers = signed_headers("github", body, "issue_comment", delivery, webhook_secret("github"))
-        request = urllib.request.Request(
-            self.info["api_url"].rstrip("/") + "/webhooks/github", data=body, method="POST", headers=headers
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            answer = json.loads(response.read())
-            accepted = time.time()
-            if response.status != 202 or answer.get("status") != "accepted":
-                raise RuntimeError(f"webhook not accepted: {response.status} {answer}")
+        status, answer = post(self.info["api_url"].rstrip("/") + "/webhooks/github", body, headers)
+        accepted = time.time()
+        if status != 202 or not isinstance(answer, dict) or answer.get("status") != "accepted":
+            raise RuntimeError(f"webhook not accepted: {status} {answer}")
         return delivery, accepted
 
     def wait_terminal(self, deliveries: list[str], timeout: float) -> dict[str, dict[str, Any]]:
-        """Scan the tasks table until every delivery's task is terminal (bounded); task id → {status, at}."""
+        """Poll the tasks still pending until all are terminal (bounded): delivery → its status and time."""
         from switchboard.models import task_id_for
 
-        wanted = {task_id_for("github", delivery) for delivery in deliveries}
+        pending = {f"task#{task_id_for('github', d)}": d for d in deliveries}
         found: dict[str, dict[str, Any]] = {}
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            paginator = self.dynamodb.get_paginator("scan")
-            pages = paginator.paginate(
-                TableName=self.tasks_table,
-                ProjectionExpression="pk, #s, updated_at",
-                ExpressionAttributeNames={"#s": "status"},
-            )
-            for page in pages:
-                for item in page["Items"]:
-                    pk, status = item["pk"]["S"], item.get("status", {}).get("S")
-                    if pk in wanted and status in TERMINAL and pk not in found:
-                        found[pk] = {"status": status, "updated_at": item.get("updated_at", {}).get("S")}
-            if len(found) == len(wanted):
-                break
-            time.sleep(0.25)
+        while pending and time.monotonic() < deadline:
+            keys = [{"pk": {"S": key}} for key in pending]
+            for item in batch_get(self.dynamodb, self.tasks_table, keys, ("pk", "status", "updated_at")):
+                status = item.get("status", {}).get("S")
+                if status in TERMINAL:
+                    delivery = pending.pop(item["pk"]["S"])
+                    found[delivery] = {"status": status, "updated_at": item["updated_at"]["S"]}
+            if pending:
+                time.sleep(0.5)
         return found
 
 
@@ -188,16 +131,28 @@ def _parse_iso(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
-def _operation(entry: dict[str, Any]) -> tuple[str, str]:
+def _operation(entry: dict[str, Any]) -> tuple[str, str, str, Counter[str]]:
+    """(service, operation, table or queue, the items per table of a transaction) of one recorded request."""
     headers = {k.lower(): v for k, v in entry["headers"].items()}
     match = re.search(r"Credential=[^/]+/\d+/[^/]+/([^/]+)/", headers.get("authorization", ""))
     service = match.group(1) if match else "?"
-    target = headers.get("x-amz-target")
-    if target:
-        return service, target.split(".")[-1]
     body = entry.get("body") or ""
-    action = parse_qs(body).get("Action", ["?"])[0] if isinstance(body, str) else "?"
-    return service, action
+    if entry.get("body_encoded"):
+        body = base64.b64decode(body).decode(errors="replace")
+    target = headers.get("x-amz-target")
+    items: Counter[str] = Counter()
+    if target:
+        operation = target.split(".")[-1]
+        try:
+            document = json.loads(body) if body else {}
+        except ValueError:
+            document = {}
+        for entry_item in document.get("TransactItems", []):
+            items[str(next(iter(entry_item.values())).get("TableName"))] += 1
+        resource = document.get("TableName") or str(document.get("QueueUrl", "")).rsplit("/", 1)[-1]
+        return service, operation, str(resource or ",".join(sorted(items))), items
+    query = parse_qs(body)
+    return service, query.get("Action", ["?"])[0], query.get("QueueUrl", [""])[0].rsplit("/", 1)[-1], items
 
 
 def _log_offsets(logs: Path) -> dict[Path, int]:
@@ -215,135 +170,152 @@ def _reports(logs: Path, offsets: dict[Path, int]) -> dict[str, list[float]]:
     return durations
 
 
-def requests_per_event(runtime: Runtime, events: int) -> dict[str, Any]:
+def _item_sizes(runtime: Runtime) -> dict[str, float]:
+    """Mean stored size in KB of the items of each table (DynamoDB sizes ≈ names + values as JSON)."""
+    sizes: dict[str, float] = {}
+    for name in runtime.dynamodb.list_tables()["TableNames"]:
+        lengths = [
+            len(json.dumps(item))
+            for page in runtime.dynamodb.get_paginator("scan").paginate(TableName=name)
+            for item in page["Items"]
+        ]
+        sizes[name] = sum(lengths) / len(lengths) / 1024 if lengths else 1.0
+    return sizes
+
+
+def corpus_messages() -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in (EVENTS / "corpus" / "messages.jsonl").read_text().splitlines()]
+    return [row for row in rows if row["platform"] == "github" and row.get("text")]
+
+
+def requests_per_event(runtime: Runtime) -> dict[str, Any]:
     functions = template_functions()
     logs = Path(runtime.info["logs_dir"])
-    runtime.send(0, "warm")  # warm every worker on the path once, outside the window
-    runtime.wait_terminal([], 0)
-    time.sleep(3)
-    runtime.recording.unlink(missing_ok=True)
+    warm = [
+        runtime.send(1, "/label warm-up", "bench-warm")[0],
+        runtime.send(2, "Is there a dark mode?", "bw")[0],
+    ]
+    runtime.wait_terminal(warm, timeout=60)  # every worker on the common paths started, outside the window
+    time.sleep(2)
     offsets = _log_offsets(logs)
     runtime.moto_api("/moto-api/recorder/start-recording")
+    rows = corpus_messages()
     started = time.monotonic()
-    deliveries = [runtime.send(i, "count")[0] for i in range(1, events + 1)]
-    terminal = runtime.wait_terminal(deliveries, timeout=180)
+    deliveries = [runtime.send(300 + n, row["text"], row["author"])[0] for n, row in enumerate(rows)]
+    terminal = runtime.wait_terminal(deliveries, timeout=300)
     window = time.monotonic() - started
+    time.sleep(3)  # the act workers' last writes and the pollers' deletes
     runtime.moto_api("/moto-api/recorder/stop-recording")
-    time.sleep(1)
+    events = len(deliveries)
+    counts: dict[str, Counter[tuple[str, str, str]]] = defaultdict(Counter)
+    transacted: Counter[str] = Counter()  # items written in transactions, per table
+    for line in runtime.recording.read_text().splitlines():
+        entry = json.loads(line)
+        agent = next((v for k, v in entry["headers"].items() if k.lower() == "user-agent"), "")
+        who = "functions" if "app/sbfn" in agent else "bench" if "app/bench" in agent else "pollers"
+        service, operation, resource, items = _operation(entry)
+        counts[who][(service, operation, resource)] += 1
+        if who == "functions":
+            transacted.update(items)
     reports = _reports(logs, offsets)
-    counts: dict[str, Counter[tuple[str, str]]] = {
-        "functions": Counter(),
-        "pollers": Counter(),
-        "bench": Counter(),
-    }
-    if runtime.recording.exists():
-        for line in runtime.recording.read_text().splitlines():
-            entry = json.loads(line)
-            agent = next((v for k, v in entry["headers"].items() if k.lower() == "user-agent"), "")
-            who = "functions" if "app/sbfn" in agent else "bench" if "app/bench" in agent else "pollers"
-            counts[who][_operation(entry)] += 1
-    statuses = Counter(t["status"] for t in terminal.values())
     lambdas = {}
     for logical_id, durations in sorted(reports.items()):
         spec = functions.get(logical_id, {"name": logical_id, "memory_mb": 128})
         lambdas[logical_id] = {
-            "function": spec["name"],
+            "function": re.sub(r"^Functions|[0-9A-F]{8}$", "", logical_id),  # FunctionsActGithub27B9D752
             "memory_mb": spec["memory_mb"],
             "invocations_per_event": len(durations) / events,
             "duration_ms_p50": median(durations),
             "duration_ms_mean": sum(durations) / len(durations),
         }
-    per_event = {
-        who: {f"{service}:{op}": n / events for (service, op), n in sorted(counter.items())}
+    calls = {
+        who: {f"{s}:{op}:{res}": n / events for (s, op, res), n in sorted(counter.items())}
         for who, counter in counts.items()
+        if who != "bench"
     }
     return {
         "events": events,
-        "terminal": dict(statuses),
+        "source": "events/corpus/messages.jsonl, GitHub rows, as issue_comment webhooks",
+        "terminal": dict(Counter(t["status"] for t in terminal.values())),
+        "missing": events - len(terminal),
         "window_s": window,
-        "calls_per_event": per_event,
+        "calls_per_event": calls,
+        "transaction_items_per_event": {table: n / events for table, n in transacted.items()},
         "lambda": lambdas,
-        "cost": cost_per_million(per_event, lambdas, events),
+        "item_kb": _item_sizes(runtime),
     }
 
 
-def cost_per_million(
-    per_event: dict[str, dict[str, float]], lambdas: dict[str, Any], events: int
-) -> dict[str, Any]:
-    p = AWS_PRICES
-    usd: dict[str, float] = defaultdict(float)
+def cost_per_million(requests: dict[str, Any], llm_usd_per_event: float) -> dict[str, float]:
+    """Dollars per million events for the measured pipeline; every assumption is stated beside its line."""
+    p, usd = AWS_PRICES, defaultdict(float)
     usd["http_api"] = p["http_api_request"]
-    for key, n in per_event["functions"].items():
-        service, op = key.split(":")
-        if service == "sqs":
-            usd["sqs"] += n * p["sqs_fifo_request"]
-        elif service == "dynamodb":
-            # assumptions: items ≤ 1 KB per write unit and ≤ 4 KB per read; transactions cost double;
-            # reads strongly consistent where the code asks, counted at 1 RRU (upper bound).
-            if op in ("PutItem", "UpdateItem", "DeleteItem"):
-                usd["dynamodb"] += n * p["dynamodb_write_request_unit"]
-            elif op == "TransactWriteItems":
-                usd["dynamodb"] += (
-                    n * 2 * 2 * p["dynamodb_write_request_unit"]
-                )  # assumed 2 items per transaction
-            else:
-                usd["dynamodb"] += n * p["dynamodb_read_request_unit"]
-        elif service == "secretsmanager":
-            usd["secrets_manager"] += n * p["secrets_manager_api_call"]
-        elif service == "sns":
-            usd["sns"] += n * p["sns_publish"]
-        elif service == "ssm":
-            usd["ssm"] += n * p["ssm_standard_parameter_api_call"]
-        else:
-            usd[f"other:{service}"] += 0.0
-    # Event source mappings: each message the functions send is received and deleted once (batch of 1 at
-    # worst);
-    # the pollers' empty long polls are a fixed cost per queue, not per event, and are left out.
-    sends = sum(n for key, n in per_event["functions"].items() if key.startswith("sqs:Send"))
-    usd["sqs"] += 2 * sends * p["sqs_fifo_request"]
-    for spec in lambdas.values():
+    item_kb: dict[str, float] = requests["item_kb"]
+    for who, per_event in requests["calls_per_event"].items():
+        for key, n in per_event.items():
+            service, op, resource = key.split(":", 2)
+            if service == "sqs":
+                standard = resource and not resource.endswith(".fifo")
+                price = p["sqs_standard_request"] if standard else p["sqs_fifo_request"]
+                if who == "pollers" and op == "ReceiveMessage":
+                    continue  # counted below from the deletes: empty long polls are a per-queue fixed cost
+                usd["sqs"] += n * price * (2 if who == "pollers" else 1)  # a delete stands for its receive
+            elif service == "dynamodb":
+                kb = item_kb.get(resource, 1.0)
+                if op in ("PutItem", "UpdateItem", "DeleteItem"):
+                    usd["dynamodb"] += n * math.ceil(kb) * p["dynamodb_write_request_unit"]
+                elif op == "TransactWriteItems":  # priced per item below
+                    continue
+                else:  # reads: strongly consistent, one unit per 4 KB (an upper bound for the others)
+                    usd["dynamodb"] += n * math.ceil(kb / 4) * p["dynamodb_read_request_unit"]
+            elif service == "secretsmanager":
+                usd["secrets_manager"] += n * p["secrets_manager_api_call"]
+            elif service == "sns":
+                usd["sns"] += n * p["sns_publish"]
+    for name, n in requests["transaction_items_per_event"].items():  # 2 write units per KB of each item
+        usd["dynamodb"] += n * 2 * math.ceil(item_kb.get(name, 1.0)) * p["dynamodb_write_request_unit"]
+    for spec in requests["lambda"].values():
         billed_s = math.ceil(spec["duration_ms_mean"]) / 1000
         usd["lambda"] += spec["invocations_per_event"] * (
             p["lambda_request"] + billed_s * spec["memory_mb"] / 1024 * p["lambda_arm64_gb_second"]
         )
     per_million = {key: 1e6 * value for key, value in usd.items()}
-    per_million["total"] = sum(per_million.values())
+    per_million["aws_total"] = sum(per_million.values())
+    per_million["llm"] = 1e6 * llm_usd_per_event
+    per_million["total"] = per_million["aws_total"] + per_million["llm"]
     return per_million
 
 
-def naive_cost_per_million(prompt_tokens: float, answer_tokens: float) -> dict[str, float]:
-    from switchboard.llm import DEFAULT_TIERS, cost_usd
-
+def naive_cost_per_million(large_usd_per_event: float) -> dict[str, float]:
     p = AWS_PRICES
-    model = float(cost_usd(DEFAULT_TIERS["large"], round(prompt_tokens), round(answer_tokens)))
     lambda_usd = (
         p["lambda_request"] + NAIVE_MODEL_SECONDS * NAIVE_MEMORY_MB / 1024 * p["lambda_arm64_gb_second"]
     )
-    per_million = {"http_api": 1e6 * p["http_api_request"], "lambda": 1e6 * lambda_usd, "llm": 1e6 * model}
-    per_million["total"] = sum(per_million.values())
+    per_million = {"http_api": 1e6 * p["http_api_request"], "lambda": 1e6 * lambda_usd}
+    per_million["aws_total"] = sum(per_million.values())
+    per_million["llm"] = 1e6 * large_usd_per_event
+    per_million["total"] = per_million["aws_total"] + per_million["llm"]
     return per_million
 
 
 def throughput(runtime: Runtime, events: int, clients: int = 8) -> dict[str, Any]:
     sent: list[tuple[str, float]] = []
     lock = threading.Lock()
+    tag = uuid.uuid4().hex[:6]
 
     def one(ordinal: int) -> None:
-        result = runtime.send(ordinal, "tput")
+        result = runtime.send(10_000 + ordinal, f"/label bench-{tag}-{ordinal}", f"bench-user-{ordinal}")
         with lock:
             sent.append(result)
 
     started = time.time()
     with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(one, range(1, events + 1)))
-    terminal = runtime.wait_terminal([d for d, _ in sent], timeout=300)
-    from switchboard.models import task_id_for
-
+        list(pool.map(one, range(events)))
+    terminal = runtime.wait_terminal([d for d, _ in sent], timeout=600)
     latencies, ends = [], []
     for delivery, accepted in sent:
-        task = terminal.get(task_id_for("github", delivery))
-        if task and task["updated_at"]:
-            end = _parse_iso(task["updated_at"])
+        if delivery in terminal:
+            end = _parse_iso(terminal[delivery]["updated_at"])
             ends.append(end)
             latencies.append(end - accepted)
     elapsed = (max(ends) - started) if ends else float("nan")
@@ -352,9 +324,27 @@ def throughput(runtime: Runtime, events: int, clients: int = 8) -> dict[str, Any
         "clients": clients,
         "terminal": dict(Counter(t["status"] for t in terminal.values())),
         "missing": events - len(terminal),
+        "seconds": elapsed,
         "events_per_s": len(ends) / elapsed if ends else 0.0,
         "latency_s_p50": median(latencies),
         "latency_s_p99": percentile(latencies, 99),
+    }
+
+
+def one_at_a_time(runtime: Runtime, events: int) -> dict[str, Any]:
+    """Accept → terminal with nothing else in flight: each event sent once the one before it is done."""
+    latencies = []
+    tag = uuid.uuid4().hex[:6]
+    for ordinal in range(events):
+        delivery, accepted = runtime.send(20_000 + ordinal, f"/label idle-{tag}-{ordinal}", f"idle-{ordinal}")
+        done = runtime.wait_terminal([delivery], timeout=60).get(delivery)
+        if done is not None:
+            latencies.append(_parse_iso(done["updated_at"]) - accepted)
+    return {
+        "events": events,
+        "terminal": len(latencies),
+        "latency_s_p50": median(latencies),
+        "latency_s_max": max(latencies) if latencies else float("nan"),
     }
 
 
@@ -378,14 +368,71 @@ def raw_ceiling(runtime: Runtime, messages: int) -> dict[str, Any]:
     }
 
 
-def run(events: int = 50, throughput_events: int = 200, raw_messages: int = 300) -> dict[str, Any]:
+def run(throughput_events: int = 300, raw_messages: int = 500) -> dict[str, Any]:
     runtime = Runtime()
     try:
-        requests = requests_per_event(runtime, events)
+        requests = requests_per_event(runtime)
         pipeline = throughput(runtime, throughput_events)
-        ceiling = raw_ceiling(runtime, raw_messages)
+        pipeline["one_at_a_time"] = one_at_a_time(runtime, 20)
+        pipeline["raw_ceiling"] = raw_ceiling(runtime, raw_messages)
     finally:
         runtime.stop()
-    pipeline["raw_ceiling"] = ceiling
-    pipeline["ratio_pipeline_to_raw"] = pipeline["events_per_s"] / ceiling["messages_per_s"]
+    pipeline["ratio_raw_to_pipeline"] = pipeline["raw_ceiling"]["messages_per_s"] / pipeline["events_per_s"]
     return {"requests": requests, "pipeline": pipeline}
+
+
+def markdown_requests(requests: dict[str, Any], ours: dict[str, float], naive: dict[str, float]) -> str:
+    per_operation: Counter[str] = Counter()
+    for who, per_event in requests["calls_per_event"].items():
+        for key, n in per_event.items():
+            service, op, _ = key.split(":", 2)
+            if who == "pollers" and op == "ReceiveMessage":
+                continue  # stood for by the deletes (see the assumptions)
+            by = "event source mappings" if who == "pollers" else "functions"
+            per_operation[f"{service} {op} ({by})"] += n
+    rows = [(name, f"{n:.2f}") for name, n in sorted(per_operation.items())]
+    rows.append(("all AWS requests above", f"{sum(per_operation.values()):.2f}"))
+    for spec in requests["lambda"].values():
+        rows.append((f"Lambda invocations: {spec['function']}", f"{spec['invocations_per_event']:.2f}"))
+    lines = ["http_api", "lambda", "sqs", "dynamodb", "secrets_manager", "sns", "aws_total", "llm", "total"]
+    costs = [(line, f"{ours.get(line, 0.0):,.2f}", f"{naive.get(line, 0.0):,.2f}") for line in lines]
+    return (
+        "### 3. AWS requests per event\n\n"
+        f"{requests['events']} messages ({requests['source']}), all through the local runtime:"
+        f" {json.dumps(requests['terminal'])}, {requests['missing']} not terminal.\n\n"
+        + table(["requests per event", "count"], rows)
+        + "\n\nUSD per million events, AWS list prices dated "
+        f"{AWS_PRICES_DATE} (`tests/bench/pipeline.py`):\n\n"
+        + table(["cost line", "Switchboard", "naive: large model inline in the webhook"], costs)
+        + "\n\nAssumptions: Lambda durations are this machine's (not Graviton's), billed at each function's"
+        " configured memory, one invocation per batch; a poller's DeleteMessageBatch stands for one receive"
+        " and one delete (empty long polls are a fixed cost per queue, left out); DynamoDB units from each"
+        " table's mean item size, reads counted strongly consistent; Switchboard's LLM line is section 4's"
+        " routed cost, the naive line prices every event at the large model; the naive Lambda"
+        f" ({NAIVE_MEMORY_MB} MB) waits an assumed {NAIVE_MODEL_SECONDS:.0f} s for the model and makes no"
+        " AWS request at all (no dedup, no retry, no record)."
+    )
+
+
+def markdown_pipeline(pipeline: dict[str, Any]) -> str:
+    raw, idle = pipeline["raw_ceiling"], pipeline["one_at_a_time"]
+    rows = [
+        ("events: `/label`, own issue and author each", pipeline["events"], f"{pipeline['clients']} clients"),
+        ("terminal", json.dumps(pipeline["terminal"]), f"{pipeline['missing']} missing"),
+        ("events per second, accept → terminal", f"{pipeline['events_per_s']:.1f}", ""),
+        ("latency p50, accept → terminal", f"{pipeline['latency_s_p50']:.2f} s", ""),
+        ("latency p99", f"{pipeline['latency_s_p99']:.2f} s", "all sent at once: includes the backlog"),
+        ("latency p50, one event at a time", f"{idle['latency_s_p50']:.2f} s",
+         f"{idle['terminal']} of {idle['events']} events, max {idle['latency_s_max']:.2f} s"),
+        ("raw moto ceiling: send + receive + delete", f"{raw['messages_per_s']:.0f} msg/s",
+         f"{raw['ms_per_message']:.1f} ms per message, one client"),
+        ("ratio raw ceiling / pipeline", f"{pipeline['ratio_raw_to_pipeline']:.1f}x", ""),
+    ]  # fmt: skip
+    return (
+        "### 5. Pipeline on the local runtime\n\n"
+        + table(["figure", "value", "note"], rows)
+        + "\n\nEach event is three function invocations (ingest, classify, act-github), two queues, a claim"
+        " transaction and its transitions in DynamoDB and one call to the recording sink, in worker processes"
+        " on the same two cores as moto; the ratio"
+        " says how much of the raw queue speed the whole agent keeps, on this machine, not what AWS would do."
+    )

@@ -21,9 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
     parser.add_argument("--update-readme", action="store_true")
     parser.add_argument(
-        "--with-pipeline",
-        action="store_true",
-        help="also sections 3 and 5 on the local runtime (unfinished: they do not complete yet)",
+        "--no-pipeline",
+        dest="pipeline",
+        action="store_false",
+        help="skip sections 3 and 5 (the local runtime): a quicker run, and the README is left alone",
     )
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -39,18 +40,23 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.redirect_stdout(io.StringIO()):
         results["corpus"] = corpus.run()
     corpus_md = corpus.markdown(results["corpus"])
-    not_yet = "Not measured yet: the run on the local runtime does not complete (see `--with-pipeline`)."
-    if args.with_pipeline:
+    if args.pipeline:
         results["pipeline"] = pipeline.run()
-    sections.append(
-        "### 3. AWS requests per event\n\n"
-        + (json.dumps(results["pipeline"]["requests"], indent=1) if "pipeline" in results else not_yet)
-    )
+        llm = results["corpus"]
+        results["cost_per_million"] = {
+            "switchboard": pipeline.cost_per_million(
+                results["pipeline"]["requests"], llm["usd_per_1000_events"] / 1000
+            ),
+            "naive": pipeline.naive_cost_per_million(llm["large_for_every_event_usd_per_1000"] / 1000),
+            "prices_date": pipeline.AWS_PRICES_DATE,
+        }
+        costs = results["cost_per_million"]
+        sections.append(
+            pipeline.markdown_requests(results["pipeline"]["requests"], costs["switchboard"], costs["naive"])
+        )
     sections.append(corpus_md)
-    sections.append(
-        "### 5. Pipeline\n\n"
-        + (json.dumps(results["pipeline"]["pipeline"], indent=1) if "pipeline" in results else not_yet)
-    )
+    if args.pipeline:
+        sections.append(pipeline.markdown_pipeline(results["pipeline"]["pipeline"]))
     for section in sections[2:]:
         print(section + "\n", flush=True)
     results["seconds"] = time.monotonic() - started
@@ -62,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         f" {m['ram_gib']} GiB RAM,"
         f" Python {m['python']}. Raw figures in `build/bench.json`."
     )
-    if args.update_readme:
+    if args.update_readme and args.pipeline:
         readme = ROOT / "README.md"
         text = readme.read_text()
         block = f"{START}\n## Performance\n\n{header}\n\n" + "\n\n".join(sections) + f"\n{END}\n\n"
