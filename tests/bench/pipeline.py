@@ -20,6 +20,7 @@ import base64
 import json
 import math
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -81,7 +82,9 @@ class Runtime:
         self.tasks_table = str(self.info["outputs"]["TasksTableName"])
 
     def stop(self) -> None:
+        """Stop the runtime and remove its state directory (the request recording alone is megabytes)."""
         self.process.stop()
+        shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def moto_api(self, path: str) -> None:
         request = urllib.request.Request(self.info["aws_endpoint_url"] + path, data=b"", method="POST")
