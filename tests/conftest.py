@@ -46,9 +46,8 @@ def moto_endpoint() -> Iterator[str]:
     server.stop()
 
 
-@pytest.fixture
-def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Any]:
-    """boto3 clients bound to the moto server (and the environment the library's lazy clients read)."""
+def moto_clients(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Any]:
+    """Point the environment the library's lazy clients read at the moto server; a boto3 client factory."""
     import boto3
 
     for key, value in {
@@ -63,6 +62,12 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], 
         return boto3.client(service, endpoint_url=moto_endpoint, region_name="us-east-1")  # type: ignore[call-overload]
 
     return make
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Any]:
+    """boto3 clients bound to the moto server (and the environment the library's lazy clients read)."""
+    return moto_clients(moto_endpoint, monkeypatch)
 
 
 def create_tables(dynamodb: Any, prefix: str = "") -> tuple[str, str]:

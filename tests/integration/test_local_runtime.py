@@ -23,6 +23,7 @@ import pytest
 from infra.local.provision import DEV_LLM_KEY, DEV_TOKEN, DEV_WEBHOOK_SECRETS
 from infra.local.runtime import LocalRuntime
 from infra.local.sink import fingerprint
+from tests.local_process import process_alive
 
 FIXTURES = Path(__file__).parent / "fixtures" / "local_runtime"
 TEMPLATE = FIXTURES / "Switchboard.template.json"
@@ -287,9 +288,9 @@ def test_a_timeout_kills_the_worker_and_the_next_invoke_starts_a_new_one(runtime
     assert timed_out.error["errorMessage"].endswith("Task timed out after 1.00 seconds")
     assert elapsed < 5
     assert timed_out.worker_pid is not None
-    assert not _alive(timed_out.worker_pid)
+    assert not process_alive(timed_out.worker_pid)
     if timed_out.worker_pid == first.payload["pid"]:
-        assert not _alive(first.payload["child"])  # the whole process group went
+        assert not process_alive(first.payload["child"])  # the whole process group went
     assert after.ok
     assert after.payload["pid"] != timed_out.worker_pid
 
@@ -667,12 +668,3 @@ def test_local_json_describes_the_running_stack(runtime: LocalRuntime) -> None:
         "TasksTableName": "SeenTable",
         "DlqUrls": json.dumps({"work": runtime.resources["WorkDlq"]}, separators=(",", ":")),
     }
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process exists and is not a zombie (Linux /proc)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"

@@ -19,21 +19,13 @@ from typing import Any
 import pytest
 
 from infra.local.runtime import LocalRuntime, main
+from tests.local_process import process_alive
 
 FIXTURES = Path(__file__).parent / "fixtures" / "local_runtime"
 TEMPLATE = FIXTURES / "Switchboard.template.json"
 REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process state from /proc")
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _children(pid: int) -> list[int]:
@@ -95,7 +87,7 @@ def test_switchboard_local_writes_local_json_and_sigterm_stops_everything(tmp_pa
     assert echoed["event"]["body"] == '{"hello": "world"}'
     assert {spawned["pid"], echoed["pid"]} <= set(workers)
     assert not local_json.exists()
-    assert [pid for pid in [*workers, spawned["child"]] if _alive(pid)] == []
+    assert [pid for pid in [*workers, spawned["child"]] if process_alive(pid)] == []
     banner = (tmp_path / "stdout").read_text()
     assert info["api_url"] in banner
     assert "logs" in banner.lower()
@@ -113,7 +105,7 @@ def test_stop_terminates_every_worker_and_removes_local_json(tmp_path: Path) -> 
             LocalRuntime(TEMPLATE, port=0, state_dir=tmp_path / "other").start()
 
     assert len(pids) == 3
-    assert [pid for pid in [*pids, spawned["child"]] if _alive(pid)] == []
+    assert [pid for pid in [*pids, spawned["child"]] if process_alive(pid)] == []
     assert not runtime.local_json_path.exists()
     assert os.getpid() not in pids
 

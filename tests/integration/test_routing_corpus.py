@@ -26,7 +26,7 @@ from switchboard.llm import DEFAULT_TIERS
 from switchboard.memory import AuthorMemory
 from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Platform, TaskStatus
 from switchboard.sanitize import clean_text, extract_links
-from tests.conftest import create_tables
+from tests.conftest import create_tables, moto_clients
 from tests.integration.test_agent_core import DECIDE_URL, Agent, make_agent
 
 CORPUS = Path(__file__).resolve().parents[2] / "events" / "corpus" / "messages.jsonl"
@@ -84,21 +84,8 @@ def load_corpus() -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def corpus_aws(moto_endpoint: str) -> Iterator[Callable[[str], Any]]:
     """Module-scoped twin of the ``aws`` fixture: boto3 clients bound to the session's moto server."""
-    import boto3
-
     with pytest.MonkeyPatch.context() as patch:
-        for key, value in {
-            "AWS_ENDPOINT_URL": moto_endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            patch.setenv(key, value)
-
-        def make(service: str) -> Any:
-            return boto3.client(service, endpoint_url=moto_endpoint, region_name="us-east-1")  # type: ignore[call-overload]
-
-        yield make
+        yield moto_clients(moto_endpoint, patch)
 
 
 @pytest.fixture(scope="module")
