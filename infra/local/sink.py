@@ -46,6 +46,8 @@ from types import TracebackType
 from typing import Any, Final
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from infra.local.loopback import ServerThread
+
 logger = logging.getLogger("switchboard.local")
 
 SLACK_SERVICES: Final = frozenset({"slack", "escalate"})
@@ -103,25 +105,16 @@ class RecordingSink:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._address = (host, port)
         self._state = _State()
-        self._server: _SinkServer | None = None
-        self._thread: threading.Thread | None = None
+        self._loop: ServerThread | None = None
 
     def start(self) -> RecordingSink:
-        self._server = _SinkServer(self._address, self._state)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="sink", daemon=True
-        )
-        self._thread.start()
+        self._loop = ServerThread(_SinkServer(self._address, self._state), "sink").start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
+        if self._loop is not None:
+            self._loop.stop()
+            self._loop = None
 
     def __enter__(self) -> RecordingSink:
         return self.start()
@@ -133,10 +126,9 @@ class RecordingSink:
 
     @property
     def url(self) -> str:
-        if self._server is None:
+        if self._loop is None:
             raise RuntimeError("the sink is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._loop.url
 
     def calls(self, service: str | None = None) -> list[dict[str, Any]]:
         with self._state.lock:

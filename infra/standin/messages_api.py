@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from infra.local.loopback import ServerThread
+
 BANNER = "Messages API STAND-IN (deterministic keyword rules, not a model)"
 
 INJECTION = re.compile(
@@ -253,7 +255,6 @@ def tokens(value: Any) -> int:
 class MessagesApiStandin:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, slow_seconds: float = 12.0) -> None:
         self.state = StandinState()
-        self.host = host
         self.slow_seconds = slow_seconds
         state, slow = self.state, slow_seconds
 
@@ -350,23 +351,20 @@ class MessagesApiStandin:
                         },
                     )
 
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, name="messages-api-standin", daemon=True
-        )
+        server = ThreadingHTTPServer((host, port), Handler)
+        server.daemon_threads = True
+        self._loop = ServerThread(server, "messages-api-standin")
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.server.server_address[1]}"
+        return self._loop.url
 
     def start(self) -> MessagesApiStandin:
-        self.thread.start()
+        self._loop.start()
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._loop.stop()
 
     def __enter__(self) -> MessagesApiStandin:
         return self.start()

@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+from infra.local.loopback import ServerThread
 from infra.local.sink import RecordingSink
 
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "host"})
@@ -62,27 +63,20 @@ class FakeApis:
         self._calls: list[Call] = []
         self._random = random.Random(seed)
         self._generation = 0  # bumped by reset(): a slow call that ends after it is not counted
-        self._server: _ProxyServer | None = None
-        self._thread: threading.Thread | None = None
+        self._loop: ServerThread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
     def start(self) -> FakeApis:
         self.sink.start()
-        self._server = _ProxyServer(("127.0.0.1", 0), self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._loop = ServerThread(_ProxyServer(("127.0.0.1", 0), self), "fake-apis", poll_interval=0.05)
+        self._loop.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(5)
+        if self._loop is not None:
+            self._loop.stop()
+            self._loop = None
         self.sink.stop()
 
     def __enter__(self) -> FakeApis:
@@ -95,9 +89,8 @@ class FakeApis:
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        assert self._loop is not None, "not started"
+        return self._loop.url
 
     def service_url(self, service: str) -> str:
         return f"{self.url}/{service}"
