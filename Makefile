@@ -53,7 +53,7 @@ local: synth ## run the whole agent on this machine (moto server, stand-ins, loo
 lint: dev ## ruff format check, ruff lint, mypy
 	$(RUN) ruff format --check .
 	$(RUN) ruff check .
-	$(RUN) mypy app.py infra functions layers/shared/python tests
+	$(RUN) mypy app.py infra tools functions layers/shared/python tests
 
 fmt: dev ## apply ruff format and safe fixes
 	$(RUN) ruff format .
@@ -78,7 +78,7 @@ deploy: synth ## cdk deploy into the account and region of your AWS credentials
 	$(CDK) deploy $(STACK) $(DEPLOY_ARGS)
 
 bench: synth ## measure cold start, warm cost, AWS requests, LLM routing, throughput; update README
-	$(RUN) python -m tests.bench --update-readme
+	$(RUN) python -m tools.bench --update-readme
 
 clean:
 	rm -rf cdk.out build .switchboard .pytest_cache .mypy_cache .ruff_cache

@@ -75,7 +75,7 @@ class LocalProcess:
         for key in [k for k in env if k.startswith("SWITCHBOARD_") and k.endswith(("_SECRET", "_TOKEN"))]:
             del env[key]
         command = [
-            sys.executable, "-m", "infra.cli", "local", "--template", str(TEMPLATE),
+            sys.executable, "-m", "tools.cli", "local", "--template", str(TEMPLATE),
             "--port", str(free_port()), "--state-dir", str(state_dir), "--no-schedules",
         ]  # fmt: skip
         if visibility_cap is not None:

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra.cli import post, signed_headers, webhook_secret
 from switchboard.crashpoints import marker_name
 from switchboard.models import task_id_for
 from tests.conftest import EVENTS
 from tests.local_process import LocalProcess, batch_get
+from tools.cli import post, signed_headers, webhook_secret
 
 COMMENT: dict[str, Any] = json.loads((EVENTS / "github" / "issue_comment.label_bug.json").read_text())
 REPO = COMMENT["repository"]["full_name"]

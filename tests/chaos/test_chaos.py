@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from infra.cli import signed_headers, webhook_secret
 from switchboard.models import task_id_for
 from tests.chaos.harness import (
     REPO,
@@ -31,6 +30,7 @@ from tests.chaos.harness import (
     wait_terminal,
 )
 from tests.fakes.http_apis import FakeApis
+from tools.cli import signed_headers, webhook_secret
 
 pytestmark = pytest.mark.chaos
 

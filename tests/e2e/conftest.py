@@ -28,8 +28,8 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
 @pytest.fixture
 def cli(local_stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point the `switchboard` CLI (run in-process) at the test's runtime."""
-    import infra.cli
+    import tools.cli
 
     state_file = Path(local_stack["state_dir"]) / "local.json"
-    monkeypatch.setattr(infra.cli, "STATE_FILE", state_file)
+    monkeypatch.setattr(tools.cli, "STATE_FILE", state_file)
     return state_file

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from infra import cli
 from tests.conftest import EVENTS
+from tools import cli
 
 LABEL_BUG = EVENTS / "github" / "issue_comment.label_bug.json"
 LABELS_PATH = "/repos/octo-org/switchboard-demo/issues/42/labels"

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from infra import cli
 from tests.conftest import EVENTS, ROOT
 from tests.e2e.test_action_layer_e2e import sink, trace
+from tools import cli
 
 COMMENT = json.loads((EVENTS / "github" / "issue_comment.label_bug.json").read_text())
 LABELS_PATH = "/repos/octo-org/switchboard-demo/issues/42/labels"

@@ -27,8 +27,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from infra.local.loopback import ServerThread
-from infra.local.sink import RecordingSink
+from tools.local.loopback import ServerThread
+from tools.standin.sink import RecordingSink
 
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "host"})
 _SET_HERE = frozenset({*_HOP_BY_HOP, "content-type", "server", "date"})

@@ -1,6 +1,6 @@
 """Lambda's SQS trigger, in the test's thread: receive a batch, invoke the act worker, delete what succeeded.
 
-Messages come from a real queue (moto server), with the real record shape (``infra.local.pollers``), so the
+Messages come from a real queue (moto server), with the real record shape (``tools.local.pollers``), so the
 worker's visibility changes, the receive counts and the redrive to the DLQ are SQS's own.
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from infra.local.pollers import lambda_record
 from switchboard.actworker import ActWorker, handle_batch
+from tools.local.pollers import lambda_record
 
 
 @dataclass

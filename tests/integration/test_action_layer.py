@@ -20,7 +20,6 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 
-from infra.local.pollers import lambda_record
 from switchboard.actions.github import marker
 from switchboard.actions.http import AccessDenied
 from switchboard.actworker import ActWorker
@@ -34,6 +33,7 @@ from switchboard.settings import ActSettings
 from switchboard.state import Task, TaskStore
 from tests.fakes.http_apis import FakeApis
 from tests.fakes.sqs_trigger import LambdaContextStub, SqsTrigger, run_until
+from tools.local.pollers import lambda_record
 
 SERVICES = ("github", "slack", "tickets", "escalate")
 REPO = "octo-org/demo"

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from infra.standin.messages_api import MessagesApiStandin
 from switchboard.classify import ClassifyService
 from switchboard.decide import DecideService
 from switchboard.llm import DEFAULT_TIERS as TIERS
@@ -24,6 +23,7 @@ from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Platf
 from switchboard.rules import default_chain
 from switchboard.state import TaskStore
 from tests.fakes import FakeQueue
+from tools.standin.messages_api import MessagesApiStandin
 
 DECIDE_URL = "https://sqs.local/decide.fifo"
 

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from infra.local.provision import DEV_LLM_KEY, DEV_TOKEN, DEV_WEBHOOK_SECRETS
-from infra.local.runtime import LocalRuntime
-from infra.local.sink import fingerprint
 from tests.local_process import process_alive
+from tools.local.provision import DEV_LLM_KEY, DEV_TOKEN, DEV_WEBHOOK_SECRETS
+from tools.local.runtime import LocalRuntime
+from tools.standin.sink import fingerprint
 
 FIXTURES = Path(__file__).parent / "fixtures" / "local_runtime"
 TEMPLATE = FIXTURES / "Switchboard.template.json"
@@ -510,7 +510,7 @@ def test_moto_blocks_a_fifo_group_while_one_of_its_messages_is_in_flight(runtime
 
 
 def test_moto_keeps_fifo_order_when_a_failed_batch_comes_back(runtime: LocalRuntime) -> None:
-    """The case `infra.local.moto_fixes` corrects: the head of the group goes to the DLQ first, in order."""
+    """The case `tools.local.moto_fixes` corrects: the head of the group goes to the DLQ first, in order."""
     sqs, url, dlq = runtime.client("sqs"), runtime.resources["IdleQueue"], runtime.resources["IdleDlq"]
     for body in ("G1", "G2"):
         sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="G", MessageDeduplicationId=body)

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from infra.local.runtime import LocalRuntime, main
 from tests.local_process import process_alive
+from tools.local.runtime import LocalRuntime, main
 
 FIXTURES = Path(__file__).parent / "fixtures" / "local_runtime"
 TEMPLATE = FIXTURES / "Switchboard.template.json"
@@ -52,7 +52,7 @@ def test_switchboard_local_writes_local_json_and_sigterm_stops_everything(tmp_pa
     with (tmp_path / "stdout").open("w") as stdout, (tmp_path / "stderr").open("w") as stderr:
         process = subprocess.Popen(
             [
-                *(sys.executable, "-m", "infra.local.runtime", "--template", str(TEMPLATE), "--port", "0"),
+                *(sys.executable, "-m", "tools.local.runtime", "--template", str(TEMPLATE), "--port", "0"),
                 *("--state-dir", str(state), "--no-schedules", "--visibility-timeout-cap", "1"),
             ],
             cwd=REPO,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from infra.local.sink import RecordingSink, fingerprint
+from tools.standin.sink import RecordingSink, fingerprint
 
 TOKEN = "ghp_local_example"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

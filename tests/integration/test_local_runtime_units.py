@@ -11,17 +11,17 @@ from typing import Any
 
 import pytest
 
-from infra.local.functions import FunctionSpec, InvokeResult, LocalEndpoints, function_environment
-from infra.local.http_api import MalformedResponseError, Route, build_event, map_response, match_route
-from infra.local.pollers import records_to_delete
-from infra.local.provision import (
+from tools.local.functions import FunctionSpec, InvokeResult, LocalEndpoints, function_environment
+from tools.local.http_api import MalformedResponseError, Route, build_event, map_response, match_route
+from tools.local.pollers import records_to_delete
+from tools.local.provision import (
     DEV_LLM_KEY,
     DEV_TOKEN,
     DEV_WEBHOOK_SECRETS,
     real_token_configured,
     secret_value,
 )
-from infra.local.schedules import (
+from tools.local.schedules import (
     CronSchedule,
     RateSchedule,
     ScheduledRule,
@@ -29,7 +29,7 @@ from infra.local.schedules import (
     Scheduler,
     parse_schedule_expression,
 )
-from infra.local.template import Resolver, Template, TemplateError, dependency_order, references
+from tools.local.template import Resolver, Template, TemplateError, dependency_order, references
 
 
 def _resolver(resources: dict[str, Any] | None = None) -> Resolver:

@@ -21,13 +21,13 @@ from typing import Any
 
 import pytest
 
-from infra.standin.messages_api import MessagesApiStandin
 from switchboard.llm import DEFAULT_TIERS
 from switchboard.memory import AuthorMemory
 from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Platform, TaskStatus
 from switchboard.sanitize import clean_text, extract_links
 from tests.conftest import create_tables, moto_clients
 from tests.integration.test_agent_core import DECIDE_URL, Agent, make_agent
+from tools.standin.messages_api import MessagesApiStandin
 
 CORPUS = Path(__file__).resolve().parents[2] / "events" / "corpus" / "messages.jsonl"
 ROUTES = ("rule", "small", "escalated")

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from infra.cli import signed_headers
 from switchboard.adapters import adapter_for
 from switchboard.ingest import Enqueuer, IngestService
 from tests.conftest import EVENTS
 from tests.fakes import FakeDeliveryLog, FakeQueue
+from tools.cli import signed_headers
 
 SECRETS = {"github": "gh-secret", "slack": "slack-secret", "standard": "whsec_c3dpdGNoYm9hcmQtdGVzdC1rZXk="}
 SAMPLES = sorted(path for platform in SECRETS for path in (EVENTS / platform).glob("*.json"))

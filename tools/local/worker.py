@@ -1,6 +1,6 @@
 """One Lambda execution environment: a process that imports one handler and serves its invocations.
 
-Started by the runtime as `python -m infra.local.worker --handler handler.handler`, with the function's code
+Started by the runtime as `python -m tools.local.worker --handler handler.handler`, with the function's code
 folder as working directory and exactly the function's environment. Standard library only, so the handler's
 interpreter holds nothing but what the handler imports.
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from infra.local.template import (
+from tools.local.template import (
     ACCOUNT_ID,
     REGION,
     Properties,

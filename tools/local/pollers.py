@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra.local.functions import InvokeResult
-from infra.local.template import REGION
+from tools.local.functions import InvokeResult
+from tools.local.template import REGION
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

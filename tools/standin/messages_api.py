@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from infra.local.loopback import ServerThread
+from tools.local.loopback import ServerThread
 
 BANNER = "Messages API STAND-IN (deterministic keyword rules, not a model)"
 

@@ -1,6 +1,6 @@
 """Section 2, warm cost per event: CPU time (time.process_time) of one handler call, after warm-up.
 
-Runs in a child process per handler (`python -m tests.bench.warm ingest|classify OUT.json`), with the
+Runs in a child process per handler (`python -m tools.bench.warm ingest|classify OUT.json`), with the
 function's template environment and its stdout (Powertools logs and EMF metrics, as in Lambda) sent to
 /dev/null. AWS is stubbed at botocore's HTTP layer: `URLLib3Session.send` answers each request with a
 canned response for its operation, so serialization, signing and parsing all run, and nothing leaves the
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.bench.common import EVENTS, ROOT, median, percentile
+from tools.bench.common import EVENTS, ROOT, median, percentile
 
 SECRET = "bench-webhook-secret"
 
@@ -279,7 +279,7 @@ def check(which: str, answer: Any) -> None:
 
 
 def run(requests: int = 1000, warmup: int = 100) -> dict[str, Any]:
-    from tests.bench.coldstart import environment_for
+    from tools.bench.coldstart import environment_for
 
     results: dict[str, Any] = {"stub": "botocore URLLib3Session.send → canned response per operation"}
     for which in ("ingest", "classify"):
@@ -288,7 +288,7 @@ def run(requests: int = 1000, warmup: int = 100) -> dict[str, Any]:
         environment = environment_for(which)
         environment.update({"WEBHOOK_SECRET_ID": "bench-secret", "PYTHONPATH": str(ROOT)})
         completed = subprocess.run(
-            [sys.executable, "-m", "tests.bench.warm", which, str(out), str(warmup), str(requests)],
+            [sys.executable, "-m", "tools.bench.warm", which, str(out), str(warmup), str(requests)],
             cwd=ROOT,
             env=environment,
             stdout=subprocess.DEVNULL,
@@ -305,7 +305,7 @@ def run(requests: int = 1000, warmup: int = 100) -> dict[str, Any]:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    from tests.bench.common import table
+    from tools.bench.common import table
 
     rows = []
     for which, label in (

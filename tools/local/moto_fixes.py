@@ -1,6 +1,11 @@
 """Two corrections to moto, applied to the in-process moto server the runtime starts.
 
-Verified against moto 5.2: FIFO message-group blocking works (a group with a message in flight does not
+They patch moto's internals, so they hold for one moto release: ``VERIFIED_MOTO``, the version that
+pyproject.toml pins. Moving the pin means re-checking every patch below against the new release (the tests in
+``tests/integration/test_local_runtime.py`` that name ``moto_fixes``), then moving ``VERIFIED_MOTO`` with it;
+``tests/unit/test_moto_pin.py`` fails while the two disagree.
+
+Verified against moto 5.2.5: FIFO message-group blocking works (a group with a message in flight does not
 deliver its next message), and `ReceiveMessage` moves a message to the dead-letter queue once its receive
 count has reached the redrive policy's `maxReceiveCount`, keeping its group id and deduplication id.
 
@@ -32,7 +37,10 @@ from __future__ import annotations
 import copy
 import threading
 from collections import defaultdict
-from typing import Any
+from typing import Any, Final
+
+#: The moto release these patches were verified against (and pinned in pyproject.toml).
+VERIFIED_MOTO: Final = "5.2.5"
 
 _DYNAMODB_LOCK = threading.Lock()
 _TRANSACTION = threading.local()  # .snapshots: id(live table) → the snapshot its rollback restores

@@ -1,19 +1,19 @@
 """`switchboard local`: run the synthesized stack on this machine, from `cdk.out/Switchboard.template.json`.
 
 It starts a moto server and creates in it the template's queues (with their redrive policies), tables (keys,
-indexes, TTL), secrets (values per `infra.local.provision`), topics and SSM parameters. It serves the HTTP
+indexes, TTL), secrets (values per `tools.local.provision`), topics and SSM parameters. It serves the HTTP
 API's routes on `--host:--port`, polls each SQS event source mapping, fires the schedules, and runs every
 Lambda function in worker processes of its own, with the function's environment resolved to the local
-resources. Calls to external services (`*_API_URL`) go to a recording sink (`infra.local.sink`) unless a real
-token is configured.
+resources. Calls to external services (`*_API_URL`) go to a recording sink (`tools.standin.sink`) unless a
+real token is configured.
 
 When it is ready it writes `{state_dir}/local.json`: `{"api_url", "aws_endpoint_url", "sink_url", "llm_url",
 "region", "pid", "logs_dir", "resources", "outputs", "routes", "schedules"}`, where `resources` maps each
 logical id to its local physical id (queue URL, table name, secret ARN, topic ARN, parameter name, function
 name) and `outputs` holds the template's Outputs resolved locally. The file is removed on exit. Function logs
-go to `{state_dir}/logs/<function logical id>.log`. See `infra/local/README.md`.
+go to `{state_dir}/logs/<function logical id>.log`. See `tools/local/README.md`.
 
-Programmatic use (tests run it in-process or as a subprocess, `python -m infra.local.runtime ...`):
+Programmatic use (tests run it in-process or as a subprocess, `python -m tools.local.runtime ...`):
 
     with LocalRuntime("cdk.out/Switchboard.template.json", port=0, schedules=False) as runtime:
         runtime.invoke("HealthFunction", {})
@@ -43,8 +43,8 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar, Final
 
 from botocore.exceptions import ClientError
 
-from infra.local import moto_fixes
-from infra.local.functions import (
+from tools.local import moto_fixes
+from tools.local.functions import (
     DEFAULT_CONCURRENCY,
     FunctionSpec,
     InvokeResult,
@@ -52,8 +52,8 @@ from infra.local.functions import (
     WorkerPool,
     function_environment,
 )
-from infra.local.http_api import ApiServer, Route
-from infra.local.model import (
+from tools.local.http_api import ApiServer, Route
+from tools.local.model import (
     AssetLocator,
     api_id,
     event_source_mappings,
@@ -64,8 +64,8 @@ from infra.local.model import (
     scheduled_rules,
     unknown_types,
 )
-from infra.local.pollers import EventSourceMapping, SqsPoller
-from infra.local.provision import (
+from tools.local.pollers import EventSourceMapping, SqsPoller
+from tools.local.provision import (
     DEV_LLM_KEY,
     DEV_TOKEN,
     DEV_WEBHOOK_SECRETS,
@@ -73,9 +73,9 @@ from infra.local.provision import (
     Provisioner,
     real_token_configured,
 )
-from infra.local.schedules import ScheduledRule, Scheduler, scheduled_event
-from infra.local.sink import RecordingSink
-from infra.local.template import REGION, Resolver, Template, TemplateError
+from tools.local.schedules import ScheduledRule, Scheduler, scheduled_event
+from tools.local.template import REGION, Resolver, Template, TemplateError
+from tools.standin.sink import RecordingSink
 
 if TYPE_CHECKING:
     from moto.server import ThreadedMotoServer
@@ -539,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     standin = None
     llm_url = args.llm_url
     if not llm_url and not os.environ.get("ANTHROPIC_API_KEY"):
-        from infra.standin.messages_api import MessagesApiStandin
+        from tools.standin.messages_api import MessagesApiStandin
 
         standin = MessagesApiStandin(host=args.host).start()
         llm_url = standin.url

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from infra.local.template import ACCOUNT_ID, REGION
+from tools.local.template import ACCOUNT_ID, REGION
 
 logger = logging.getLogger("switchboard.local")
 

@@ -76,7 +76,7 @@ def _stack_outputs(stack: str) -> dict[str, str]:
 
 
 def webhook_secret(platform: str) -> str:
-    from infra.local.runtime import DEV_WEBHOOK_SECRETS
+    from tools.local.runtime import DEV_WEBHOOK_SECRETS
 
     return os.environ.get(f"SWITCHBOARD_{platform.upper()}_SECRET") or DEV_WEBHOOK_SECRETS[platform]
 
@@ -338,7 +338,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 
 
 def cmd_local(args: argparse.Namespace, rest: list[str]) -> int:
-    from infra.local.runtime import main as run_local
+    from tools.local.runtime import main as run_local
 
     return run_local(rest)
 

@@ -1,6 +1,6 @@
 """Lambda functions run locally: one worker process per execution environment, a pool per function.
 
-Each function gets its own pool of worker processes (`infra.local.worker`), started lazily on first invoke, up
+Each function gets its own pool of worker processes (`tools.local.worker`), started lazily on first invoke, up
 to the function's concurrency. A worker runs with exactly the function's environment (see
 `function_environment`), in its own process group, so that a timeout or `stop()` kills it and everything it
 started, like Lambda.
@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final
 
-from infra.local.template import ACCOUNT_ID, REGION
+from tools.local.template import ACCOUNT_ID, REGION
 
 logger = logging.getLogger("switchboard.local")
 
@@ -152,7 +152,7 @@ def function_environment(
 
 
 class Worker:
-    """One execution environment: a `python -m infra.local.worker` process in its own process group."""
+    """One execution environment: a `python -m tools.local.worker` process in its own process group."""
 
     def __init__(
         self, spec: FunctionSpec, environment: dict[str, str], log_path: Path, echo: IO[str] | None
@@ -162,7 +162,7 @@ class Worker:
         environment = {**environment, "AWS_LAMBDA_LOG_STREAM_NAME": stream}
         with open(log_path, "ab") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "infra.local.worker", "--handler", spec.handler],
+                [sys.executable, "-m", "tools.local.worker", "--handler", spec.handler],
                 cwd=spec.code_dir,
                 env=environment,
                 stdin=subprocess.PIPE,

@@ -30,8 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from infra.local.functions import InvokeResult
-from infra.local.template import ACCOUNT_ID
+from tools.local.functions import InvokeResult
+from tools.local.template import ACCOUNT_ID
 
 logger = logging.getLogger("switchboard.local")
 

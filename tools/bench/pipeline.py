@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.bench.common import EVENTS, median, percentile, table, template_functions
 from tests.local_process import LocalProcess, batch_get
+from tools.bench.common import EVENTS, median, percentile, table, template_functions
 
 TERMINAL = {"DONE", "DROPPED", "NEEDS_HUMAN", "FAILED"}
 
@@ -93,7 +93,7 @@ class Runtime:
 
     def send(self, issue: int, text: str, author: str) -> tuple[str, float]:
         """One signed GitHub `issue_comment`; the delivery id and the time of the 202."""
-        from infra.cli import post, signed_headers, webhook_secret
+        from tools.cli import post, signed_headers, webhook_secret
 
         document = json.loads((EVENTS / "github" / "issue_comment.label_bug.json").read_text())
         document["comment"]["body"] = text
@@ -405,7 +405,7 @@ def markdown_requests(requests: dict[str, Any], ours: dict[str, float], naive: d
         f" {json.dumps(requests['terminal'])}, {requests['missing']} not terminal.\n\n"
         + table(["requests per event", "count"], rows)
         + "\n\nUSD per million events, AWS list prices dated "
-        f"{AWS_PRICES_DATE} (`tests/bench/pipeline.py`):\n\n"
+        f"{AWS_PRICES_DATE} (`tools/bench/pipeline.py`):\n\n"
         + table(["cost line", "Switchboard", "naive: large model inline in the webhook"], costs)
         + "\n\nAssumptions: Lambda durations are this machine's (not Graviton's), billed at each function's"
         " configured memory, one invocation per batch; a poller's DeleteMessageBatch stands for one receive"

@@ -10,7 +10,7 @@ import socket
 import statistics
 from typing import Any
 
-from tests.bench.common import median
+from tools.bench.common import median
 
 
 def run() -> dict[str, Any]:
@@ -21,7 +21,6 @@ def run() -> dict[str, Any]:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from infra.standin.messages_api import MessagesApiStandin
     from switchboard.llm import DEFAULT_TIERS, cost_usd
     from switchboard.memory import AuthorMemory
     from tests.conftest import create_tables
@@ -33,6 +32,7 @@ def run() -> dict[str, Any]:
         load_corpus,
         run_like_the_agent,
     )
+    from tools.standin.messages_api import MessagesApiStandin
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -140,7 +140,7 @@ def run() -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> str:
     from switchboard.llm import PRICES_DATE
-    from tests.bench.common import table
+    from tools.bench.common import table
 
     rows = [
         ("events", result["events"], ""),

@@ -14,12 +14,12 @@ import uuid
 from pathlib import Path
 from typing import Final
 
-from infra.local.functions import DEFAULT_CONCURRENCY, FunctionSpec, function_arn
-from infra.local.http_api import Route
-from infra.local.pollers import EventSourceMapping
-from infra.local.provision import PROVISIONED_TYPES
-from infra.local.schedules import RuleTarget, ScheduledRule, ScheduleError, parse_schedule_expression
-from infra.local.template import ACCOUNT_ID, REGION, Properties, Resolver, Resource, Template, TemplateError
+from tools.local.functions import DEFAULT_CONCURRENCY, FunctionSpec, function_arn
+from tools.local.http_api import Route
+from tools.local.pollers import EventSourceMapping
+from tools.local.provision import PROVISIONED_TYPES
+from tools.local.schedules import RuleTarget, ScheduledRule, ScheduleError, parse_schedule_expression
+from tools.local.template import ACCOUNT_ID, REGION, Properties, Resolver, Resource, Template, TemplateError
 
 logger = logging.getLogger("switchboard.local")
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from typing import Any
 
-from tests.bench.common import ROOT, median, template_functions
+from tools.bench.common import ROOT, median, template_functions
 
 FUNCTIONS = ("ingest", "health", "classify", "decide", "act", "poll", "triage")
 
@@ -126,7 +126,7 @@ def run(runs: int = 5) -> dict[str, Any]:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    from tests.bench.common import table
+    from tools.bench.common import table
 
     rows = [
         (

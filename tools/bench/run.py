@@ -11,14 +11,14 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.bench import coldstart, corpus, pipeline, warm
-from tests.bench.common import BUILD, ROOT, machine
+from tools.bench import coldstart, corpus, pipeline, warm
+from tools.bench.common import BUILD, ROOT, machine
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench")
+    parser = argparse.ArgumentParser(prog="python -m tools.bench")
     parser.add_argument("--update-readme", action="store_true")
     parser.add_argument(
         "--no-pipeline",

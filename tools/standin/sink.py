@@ -46,7 +46,7 @@ from types import TracebackType
 from typing import Any, Final
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from infra.local.loopback import ServerThread
+from tools.local.loopback import ServerThread
 
 logger = logging.getLogger("switchboard.local")
 

@@ -1,3 +1,0 @@
-from tests.bench.run import main
-
-raise SystemExit(main())
