@@ -1,4 +1,4 @@
-"""The moto patches of the local runtime hold for one moto release: the pin, the lock and the patches agree."""
+"""The local runtime's moto patches hold for one moto release: the pin, the lock and the patches agree."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def _locked() -> str:
 
 def test_moto_is_pinned_to_the_release_the_fixes_were_verified_against() -> None:
     assert _pinned() == VERIFIED_MOTO, (
-        f"pyproject pins moto {_pinned()} but tools/local/moto_fixes.py was verified against {VERIFIED_MOTO}: "
+        f"pyproject pins moto {_pinned()}, tools/local/moto_fixes.py was verified against {VERIFIED_MOTO}: "
         "re-check the patches against the new release, then move VERIFIED_MOTO"
     )
 

@@ -28,7 +28,7 @@ from switchboard.abilities import ability
 from switchboard.actions.http import HttpCall
 from switchboard.breaker import BreakerOpen, CircuitBreaker
 from switchboard.crashpoints import crashpoint
-from switchboard.errors import PermanentActionError, TransientActionError
+from switchboard.errors import AlreadyRecorded, PermanentActionError, TransientActionError
 from switchboard.killswitch import KillSwitches
 from switchboard.models import ActionRequest, Service, TaskStatus
 from switchboard.progress import end_task, settle_progress
@@ -282,7 +282,7 @@ class ActService:
     def _record(self, action: ActionRequest, detail: dict[str, Any]) -> Task:
         try:
             return self.store.complete_action(action.task_id, action.action_id, ACTOR, detail)
-        except self.store.dynamodb.exceptions.ConditionalCheckFailedException:
+        except AlreadyRecorded:
             return self.store.get(action.task_id)  # recorded by an earlier attempt
 
     # -- failures: what RetryPolicy.disposition decided, carried out -----------------------------------------

@@ -53,6 +53,10 @@ class TaskNotFound(SwitchboardError):
     pass
 
 
+class AlreadyRecorded(SwitchboardError):
+    """This action's (or follow-up's) completion is on the task already: an earlier attempt recorded it."""
+
+
 class ActionFailed(SwitchboardError):
     """An external call did not succeed."""
 

@@ -44,7 +44,7 @@ from switchboard.abilities import ability
 from switchboard.actions.http import HttpCall
 from switchboard.actions.tickets import TicketView
 from switchboard.aws import LazyClient
-from switchboard.errors import ActionFailed
+from switchboard.errors import ActionFailed, AlreadyRecorded
 from switchboard.killswitch import KillSwitches
 from switchboard.models import ActionRequest, Service, TaskStatus
 from switchboard.progress import end_task, settle_progress
@@ -293,7 +293,7 @@ class Followups:
     def _complete(self, followup: FollowUp, detail: dict[str, Any]) -> Task:
         try:
             return self.store.complete_action(followup.task_id, followup.awaits, ACTOR, detail)
-        except self.store.dynamodb.exceptions.ConditionalCheckFailedException:
+        except AlreadyRecorded:
             return self.store.get(followup.task_id)
 
     @staticmethod

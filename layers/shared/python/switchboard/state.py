@@ -17,7 +17,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from switchboard.aws import LazyClient
-from switchboard.errors import ConcurrentUpdate, IllegalTransition, TaskNotFound
+from switchboard.errors import AlreadyRecorded, ConcurrentUpdate, IllegalTransition, TaskNotFound
 from switchboard.memory import DAY, Claim
 from switchboard.models import ActionRequest, InboundEvent, TaskStatus
 
@@ -287,9 +287,17 @@ class TaskStore:
         return Task.from_item(response["Attributes"])
 
     def complete_action(self, task_id: str, action_id: str, actor: str, detail: dict[str, Any]) -> Task:
-        """Record one action's result; idempotent (a set of completed action ids)."""
+        """Record one action's result; idempotent (a set of completed action ids): ``AlreadyRecorded`` when an
+        earlier attempt recorded it. A task that does not exist is refused the same way (no item is made)."""
         entry = history_entry(None, actor, {"action_id": action_id, **detail})
-        response = self.dynamodb.update_item(
+        try:
+            response = self._record_completion(task_id, action_id, entry)
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            raise AlreadyRecorded(f"{action_id} of task {task_id}") from None
+        return Task.from_item(response["Attributes"])
+
+    def _record_completion(self, task_id: str, action_id: str, entry: dict[str, Any]) -> Any:
+        return self.dynamodb.update_item(
             TableName=self.tasks_table,
             Key=self.key(task_id),
             UpdateExpression="ADD #c :ids, #v :one SET #h = list_append(#h, :entry), #u = :now",
@@ -309,7 +317,6 @@ class TaskStore:
             },
             ReturnValues="ALL_NEW",
         )
-        return Task.from_item(response["Attributes"])
 
     def note(self, task_id: str, actor: str, detail: dict[str, Any]) -> None:
         """Append a history entry that changes no status (a failed attempt, a breaker event, a shadow call).
