@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from switchboard.adapters.github import GitHubAdapter, sign
-from switchboard.ingest import MAX_BODY_BYTES, Enqueuer, HttpResponse, IngestService, metrics
+from switchboard.ingest import MAX_BODY_BYTES, Enqueuer, HttpResponse, IngestService
+from switchboard.metrics import metrics
 from switchboard.models import InboundEvent
 from switchboard.sanitize import is_nullish
 from tests.conftest import ROOT

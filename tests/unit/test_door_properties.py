@@ -27,7 +27,8 @@ from switchboard.adapters.slack import SlackAdapter
 from switchboard.adapters.slack import sign as slack_sign
 from switchboard.adapters.standard import StandardWebhooksAdapter
 from switchboard.adapters.standard import sign as standard_sign
-from switchboard.ingest import MAX_BODY_BYTES, Enqueuer, HttpResponse, IngestService, metrics
+from switchboard.ingest import MAX_BODY_BYTES, Enqueuer, HttpResponse, IngestService
+from switchboard.metrics import metrics
 from switchboard.models import InboundEvent
 from switchboard.sanitize import FIELD_LIMIT, clean_field, clean_id, clean_text, is_nullish
 from tests.conftest import EVENTS

@@ -18,6 +18,7 @@ A skipped record is received without being attempted, so its receive count runs 
 
 from __future__ import annotations
 
+import importlib
 import json
 from typing import Any, Final, NoReturn
 
@@ -36,9 +37,8 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from switchboard import catalog
 from switchboard.act import AccessEscalation, ActService, Executor, Once
-from switchboard.actions.github import GitHubExecutor
-from switchboard.actions.slack import EscalateExecutor, SlackExecutor
 from switchboard.actions.tickets import TicketsExecutor
 from switchboard.breaker import BreakerConfig, CircuitBreaker
 from switchboard.followups import FOLLOWUP_KIND, KIND_ATTRIBUTE, FollowUp, Followups, SqsDelayQueue
@@ -66,14 +66,16 @@ TIME_MARGIN_SECONDS: Final = 3.0
 
 
 def make_executor(settings: ActSettings, token: str) -> Executor:
+    """The executor the catalog names for the worker's service (imported here, so only that one loads)."""
+    spec = catalog.service(settings.service.value)
+    module_name, _, class_name = spec.executor.partition(":")
+    executor_class = getattr(importlib.import_module(module_name), class_name)
     url, timeout = settings.service_api_url, settings.http_timeout_seconds
-    if settings.service is Service.GITHUB:
-        return GitHubExecutor(url, token, timeout)
-    if settings.service is Service.SLACK:
-        return SlackExecutor(url, token, timeout)
-    if settings.service is Service.TICKETS:
-        return TicketsExecutor(url, token, timeout)
-    return EscalateExecutor(url, token, timeout, settings.escalation_channel)
+    if spec.escalation:
+        executor: Executor = executor_class(url, token, timeout, settings.escalation_channel)
+    else:
+        executor = executor_class(url, token, timeout)
+    return executor
 
 
 def idempotent_runner(persistence: DynamoDBPersistenceLayer, config: IdempotencyConfig) -> Once:

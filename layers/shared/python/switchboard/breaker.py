@@ -24,10 +24,10 @@ from enum import StrEnum
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from switchboard.aws import LazyClient
 from switchboard.errors import SwitchboardError
+from switchboard.metrics import Metric, count
 
 logger = Logger(child=True)
 
@@ -220,13 +220,7 @@ class CircuitBreaker:
         )
 
     def _emit(self, is_open: bool) -> None:
-        with single_metric(
-            name="BreakerOpen",
-            unit=MetricUnit.Count,
-            value=1 if is_open else 0,
-            default_dimensions={"service": self.service},
-        ):
-            pass
+        count(Metric.BREAKER_OPEN, 1 if is_open else 0, service=self.service)
 
 
 def _names(expression: str) -> dict[str, str]:

@@ -12,16 +12,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
 
 from switchboard.adapters import Ignored, PlatformAdapter, Reply, WebhookRequest
 from switchboard.errors import MalformedPayload, PayloadTooLarge, RequestRejected, UnsupportedMediaType
+from switchboard.metrics import Metric, count
 from switchboard.models import InboundEvent, IngestAnswer
 from switchboard.queues import QueueSender
 
 logger = Logger(child=True)
-metrics = Metrics()
 
 MAX_BODY_BYTES = 256 * 1024
 JSON_TYPES = frozenset({"application/json"})
@@ -67,7 +66,7 @@ class Enqueuer:
         logger.set_correlation_id(event.event_id)
         if self.seen.seen(event.platform.value, event.event_id):
             logger.info("duplicate delivery", platform=event.platform.value)
-            count("EventsDuplicate")
+            count(Metric.EVENTS_DUPLICATE)
             return "duplicate"
         message_id = self.queue.send(
             self.queue_url,
@@ -77,7 +76,7 @@ class Enqueuer:
         )
         self.seen.mark(event.platform.value, event.event_id, message_id)
         logger.info("event accepted", platform=event.platform.value, message_id=message_id)
-        count("EventsAccepted")
+        count(Metric.EVENTS_ACCEPTED)
         return "accepted"
 
 
@@ -99,7 +98,7 @@ class IngestService:
                 reason=exc.reason,
                 detail=exc.detail,
             )
-            count("EventsRejected")
+            count(Metric.EVENTS_REJECTED)
             return HttpResponse(exc.status, {"error": exc.reason})
 
     def _handle(self, request: WebhookRequest) -> HttpResponse:
@@ -114,14 +113,10 @@ class IngestService:
             return HttpResponse(outcome.status, outcome.body)
         if isinstance(outcome, Ignored):
             logger.info("event ignored", event_id=outcome.event_id, reason=outcome.reason)
-            count("EventsIgnored")
+            count(Metric.EVENTS_IGNORED)
             return HttpResponse(202, answer(outcome.event_id, "ignored", outcome.reason))
         status = self.door.enqueue(outcome.event)
         return HttpResponse(202, answer(outcome.event.event_id, status))
-
-
-def count(name: str) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
 
 def answer(event_id: str, status: str, reason: str | None = None) -> dict[str, Any]:

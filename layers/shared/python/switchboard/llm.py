@@ -354,20 +354,18 @@ class BudgetedLlm:
 
 def emit_ledger(entries: list[LedgerEntry]) -> None:
     """LLM calls, tokens and dollars by tier, as EMF metrics: one small blob per tier, dimension ``tier``."""
-    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+    from switchboard.metrics import Metric, emit
 
     for tier in sorted({entry.tier for entry in entries}):
         mine = [entry for entry in entries if entry.tier == tier]
-        blob = EphemeralMetrics()
-        blob.add_dimension(name="tier", value=tier)
-        blob.add_metric(name="LlmCalls", unit=MetricUnit.Count, value=sum(not e.cached for e in mine))
-        blob.add_metric(name="LlmCacheHits", unit=MetricUnit.Count, value=sum(e.cached for e in mine))
-        blob.add_metric(name="LlmInputTokens", unit=MetricUnit.Count, value=sum(e.input_tokens for e in mine))
-        blob.add_metric(
-            name="LlmOutputTokens", unit=MetricUnit.Count, value=sum(e.output_tokens for e in mine)
-        )
-        blob.add_metric(name="LlmCostUsd", unit=MetricUnit.NoUnit, value=sum(e.usd for e in mine))
-        blob.flush_metrics()
+        ledger = {
+            Metric.LLM_CALLS: sum(not e.cached for e in mine),
+            Metric.LLM_CACHE_HITS: sum(e.cached for e in mine),
+            Metric.LLM_INPUT_TOKENS: sum(e.input_tokens for e in mine),
+            Metric.LLM_OUTPUT_TOKENS: sum(e.output_tokens for e in mine),
+            Metric.LLM_COST_USD: sum(e.usd for e in mine),
+        }
+        emit(ledger, tier=tier)
 
 
 def budgeted_llm(settings: LlmMixin, memory_table: str) -> BudgetedLlm:

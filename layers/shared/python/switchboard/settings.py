@@ -6,12 +6,16 @@ needs along. A missing variable fails the cold start with a clear error instead 
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from switchboard import catalog
 from switchboard.models import FeedSpec, Platform, Service
 
 
@@ -32,19 +36,38 @@ class TasksTableMixin(_Base):
     tasks_table_name: str
 
 
+def _act_queue_urls(data: Any, *, required: bool) -> Any:
+    """Read the act-queue URLs the catalog names (``ACT_<SERVICE>_QUEUE_URL``) into ``act_queue_urls``.
+
+    A value passed by keyword (``act_github_queue_url=...``) wins over the environment. With ``required``, a
+    missing variable fails the validation (the cold start) naming it.
+    """
+    if not isinstance(data, dict) or "act_queue_urls" in data:
+        return data
+    urls: dict[str, str] = {}
+    for spec in catalog.services():
+        name = catalog.queue_url_env(spec.act_queue)
+        value = data.get(name.lower()) or os.environ.get(name)
+        if value:
+            urls[spec.name] = value
+    missing = [catalog.queue_url_env(s.act_queue) for s in catalog.services() if s.name not in urls]
+    if required and missing:
+        raise ValueError(f"missing environment variable(s): {', '.join(missing)}")
+    return {**data, "act_queue_urls": urls}
+
+
 class ActQueuesMixin(_Base):
-    act_github_queue_url: str
-    act_slack_queue_url: str
-    act_tickets_queue_url: str
-    act_escalate_queue_url: str
+    """Every act queue's URL, by service, from the variables the catalog names (all of them required)."""
+
+    act_queue_urls: Mapping[Service, str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_act_queue_urls(cls, data: Any) -> Any:
+        return _act_queue_urls(data, required=True)
 
     def act_queue_url(self, service: Service) -> str:
-        return {
-            Service.GITHUB: self.act_github_queue_url,
-            Service.SLACK: self.act_slack_queue_url,
-            Service.TICKETS: self.act_tickets_queue_url,
-            Service.ESCALATE: self.act_escalate_queue_url,
-        }[service]
+        return self.act_queue_urls[service]
 
 
 class LlmMixin(_Base):
@@ -92,8 +115,9 @@ class ActSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin):
     - the kill switches: two SSM parameter names, read at most every ``kill_switch_max_age_seconds``;
     - follow-ups (act-tickets): ``followups_queue_url``, ``followup_delays_seconds`` (JSON list),
       ``tickets_public_url_template`` (``{ticket_id}``) for the last fallback;
-    - where a worker may send: ``act_escalate_queue_url`` (all but act-escalate, for 401/403),
-      ``act_github_queue_url``/``act_slack_queue_url`` (act-tickets replies on the platform).
+    - where a worker may send (``catalog.sends_to``): ``act_queue_urls``, read from the
+      ``ACT_<SERVICE>_QUEUE_URL`` variables the stack sets for it: the escalation queue (services that
+      escalate 401/403), the platforms' act queues (services that reply, as act-tickets's follow-ups do).
     """
 
     service: Service
@@ -115,31 +139,55 @@ class ActSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin):
     breaker_window_seconds: float = Field(default=60.0, gt=0)
     breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
     breaker_probe_lease_seconds: float = Field(default=30.0, gt=0)
-    act_escalate_queue_url: str | None = None
-    act_github_queue_url: str | None = None
-    act_slack_queue_url: str | None = None
+    act_queue_urls: Mapping[Service, str] = Field(default_factory=dict)
     followups_queue_url: str | None = None
     followup_delays_seconds: tuple[int, ...] = (10, 30, 90)
     tickets_public_url_template: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _read_act_queue_urls(cls, data: Any) -> Any:
+        return _act_queue_urls(data, required=False)
+
     @model_validator(mode="after")
     def _what_the_service_needs(self) -> ActSettings:
-        needed = {"act_escalate_queue_url"} if self.service is not Service.ESCALATE else set()
-        if self.service is Service.TICKETS:
-            needed |= {"followups_queue_url", "act_github_queue_url", "act_slack_queue_url"}
-        missing = sorted(name.upper() for name in needed if not getattr(self, name))
+        spec = catalog.service(self.service.value)
+        needed: set[str] = set()
+        if spec.escalates:
+            needed.add(catalog.escalation_service().act_queue)
+        if spec.replies:
+            needed |= {target.act_queue for target in catalog.reply_targets()}
+        if spec.stages_followups:
+            needed.add(catalog.FOLLOWUPS)
+        missing = sorted(catalog.queue_url_env(name) for name in needed if not self._send_url(name))
         if missing:
             raise ValueError(f"act-{self.service.value} needs {', '.join(missing)}")
         if not self.followup_delays_seconds or not all(0 <= d <= 900 for d in self.followup_delays_seconds):
             raise ValueError("FOLLOWUP_DELAYS_SECONDS: one or more delays of 0..900 seconds")
         return self
 
+    def _send_url(self, queue_name: str) -> str | None:
+        if queue_name == catalog.FOLLOWUPS:
+            return self.followups_queue_url
+        return next(
+            (
+                url
+                for service, url in self.act_queue_urls.items()
+                if catalog.act_queue_name(service) == queue_name
+            ),
+            None,
+        )
+
+    @property
+    def act_escalate_queue_url(self) -> str | None:
+        """The escalation service's act queue (a refused credential pages a person), if this worker has it."""
+        return self._send_url(catalog.escalation_service().act_queue)
+
     def reply_queue_url(self, service: Service) -> str:
-        url = {
-            Service.GITHUB: self.act_github_queue_url,
-            Service.SLACK: self.act_slack_queue_url,
-            Service.ESCALATE: self.act_escalate_queue_url,
-        }.get(service)
+        """Where this worker sends an action for ``service``: a platform's or the escalation act queue."""
+        service = Service(service)
+        allowed = {target.name for target in catalog.reply_targets()}
+        url = self.act_queue_urls.get(service) if service.value in allowed else None
         if not url:
             raise ValueError(f"act-{self.service.value} may not send to act-{service.value}")
         return url

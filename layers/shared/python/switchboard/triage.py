@@ -9,17 +9,16 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
 
 from switchboard.aws import LazyClient
 from switchboard.dlq import DeadLetter, DeadLetterQueues, summarize
 from switchboard.errors import TaskNotFound
 from switchboard.memory import DAY
+from switchboard.metrics import Metric, count
 from switchboard.state import TaskStore
 
 logger = Logger(child=True)
-metrics = Metrics()
 
 REPORT_TTL_DAYS = 90
 
@@ -70,7 +69,7 @@ class Triage:
         report["at"] = datetime.now(UTC).isoformat(timespec="seconds")
         self._store(report, letters)
         for row in report["categories"]:
-            metrics.add_metric(name="DlqMessages", unit=MetricUnit.Count, value=row["count"])
+            count(Metric.DLQ_MESSAGES, row["count"])
         if letters:
             self.sns.publish(
                 TopicArn=self.topic_arn, Subject="Switchboard: daily DLQ triage", Message=render(report)
