@@ -1,4 +1,8 @@
-"""Every Lambda function, its environment, its queue trigger, and exactly the permissions it needs."""
+"""Every Lambda function, its environment, its queue trigger, and exactly the permissions it needs.
+
+The platforms, services, queues and environment variable names are the catalog's (``switchboard.catalog``):
+one ingest function per webhook platform, one act function per external service, wired as its entry says.
+"""
 
 from __future__ import annotations
 
@@ -14,31 +18,16 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.lambda_defaults import FunctionSpec, LambdaFactory, pascal
-from infra.queues import MAX_RECEIVE_COUNT, SERVICES, Queues
-from infra.secrets import PLATFORMS, Secrets
+from infra.queues import MAX_RECEIVE_COUNT, Queues
+from infra.secrets import Secrets
 from infra.state import State
 from infra.switches import KillSwitches
+from switchboard import catalog
+from switchboard.catalog import Env, ServiceSpec, queue_url_env
 
 LLM_API_URL: Final = "https://api.anthropic.com"
-DEFAULT_TICKETS_API_URL: Final = "https://tickets.example.invalid/api"
-SLACK_API_URL: Final = "https://slack.com/api"
-GITHUB_API_URL: Final = "https://api.github.com"
 DEFAULT_ESCALATION_CHANNEL: Final = "switchboard-escalations"
 DEFAULT_LLM_DAILY_USD_CAP: Final = 25.0
-
-# The token secret each act service reads: escalation pages people on Slack.
-TOKEN_OF_SERVICE: Final[Mapping[str, str]] = {
-    "github": "github",
-    "slack": "slack",
-    "tickets": "tickets",
-    "escalate": "slack",
-}
-# Services that may reply on a platform, so they may send to the other act queues.
-REPLYING_SERVICES: Final = frozenset({"tickets", "escalate"})
-# Services whose workers page a person (through act-escalate) when a service refuses their credentials.
-ESCALATING_SERVICES: Final = frozenset(SERVICES) - {"escalate"}
-# Services that stage follow-ups on the follow-ups queue, and consume it.
-STAGING_SERVICES: Final = frozenset({"tickets"})
 
 MESSAGE_MOVE_ACTIONS: Final = (
     "sqs:StartMessageMoveTask",
@@ -50,11 +39,6 @@ MESSAGE_MOVE_ACTIONS: Final = (
 REASONING_BATCH_SIZE: Final = 10
 ACT_BATCH_SIZE: Final = 5
 MAX_CONCURRENCY: Final = 2
-
-
-def _env_name(queue_name: str) -> str:
-    """``act-github`` -> ``ACT_GITHUB_QUEUE_URL``."""
-    return f"{queue_name.replace('-', '_').upper()}_QUEUE_URL"
 
 
 class Functions(Construct):
@@ -71,7 +55,7 @@ class Functions(Construct):
         switches: KillSwitches,
         alert_topic: sns.ITopic,
         version: str,
-        tickets_api_url: str = DEFAULT_TICKETS_API_URL,
+        service_api_urls: Mapping[str, str] | None = None,
         feeds: list[dict[str, str]] | None = None,
         escalation_channel: str = DEFAULT_ESCALATION_CHANNEL,
         llm_daily_usd_cap: float = DEFAULT_LLM_DAILY_USD_CAP,
@@ -84,17 +68,15 @@ class Functions(Construct):
         self.defaults = LambdaFactory(self, "Defaults")
         self._escalation_channel = escalation_channel
         self._llm_daily_usd_cap = llm_daily_usd_cap
+        # Each service's API: the catalog's default unless the stack was given another (CDK context).
         self._service_api_urls = {
-            "github": GITHUB_API_URL,
-            "slack": SLACK_API_URL,
-            "tickets": tickets_api_url,
-            "escalate": SLACK_API_URL,
+            spec.name: (service_api_urls or {}).get(spec.name, spec.api_url) for spec in catalog.services()
         }
-        self.ingest = {platform: self._build_ingest(platform) for platform in PLATFORMS}
+        self.ingest = {platform: self._build_ingest(platform) for platform in catalog.webhook_platforms()}
         self.health = self._build_health(version)
         self.classify = self._build_classify()
         self.decide = self._build_decide()
-        self.act = {service: self._build_act(service) for service in SERVICES}
+        self.act = {spec.name: self._build_act(spec) for spec in catalog.services()}
         self.poll = self._build_poll(feeds or [])
         self.triage = self._build_triage(alert_topic)
 
@@ -123,10 +105,10 @@ class Functions(Construct):
                 role="ingest",
                 description=f"Switchboard ingest for {platform}: verify, validate, sanitize, enqueue",
                 environment={
-                    "PLATFORM": platform,
-                    "INGEST_QUEUE_URL": self._queues.ingest.queue_url,
-                    "MEMORY_TABLE_NAME": self._state.memory_table.table_name,
-                    "WEBHOOK_SECRET_ID": secret.secret_arn,
+                    Env.PLATFORM: platform,
+                    queue_url_env(catalog.INGEST): self._queues.ingest.queue_url,
+                    Env.MEMORY_TABLE_NAME: self._state.memory_table.table_name,
+                    Env.WEBHOOK_SECRET_ID: secret.secret_arn,
                 },
             ),
         )
@@ -143,7 +125,7 @@ class Functions(Construct):
                 code="health",
                 role="health",
                 description="Switchboard health and OpenAPI document",
-                environment={"SWITCHBOARD_VERSION": version},
+                environment={Env.SWITCHBOARD_VERSION: version},
             ),
         )
 
@@ -171,11 +153,11 @@ class Functions(Construct):
                 description=f"Switchboard {role}: {summary}",
                 environment={
                     **self._table_environment(),
-                    "DECIDE_QUEUE_URL": self._queues.decide.queue_url,
+                    queue_url_env(catalog.DECIDE): self._queues.decide.queue_url,
                     **self._act_queue_environment(),
-                    "LLM_API_URL": LLM_API_URL,
-                    "LLM_SECRET_ID": self._secrets.llm.secret_arn,
-                    "LLM_DAILY_USD_CAP": f"{self._llm_daily_usd_cap:g}",
+                    Env.LLM_API_URL: LLM_API_URL,
+                    Env.LLM_SECRET_ID: self._secrets.llm.secret_arn,
+                    Env.LLM_DAILY_USD_CAP: f"{self._llm_daily_usd_cap:g}",
                 },
             ),
         )
@@ -183,9 +165,10 @@ class Functions(Construct):
         self._secrets.llm.grant_read(fn)
         return fn
 
-    def _build_act(self, service: str) -> lambda_.Function:
+    def _build_act(self, spec: ServiceSpec) -> lambda_.Function:
+        service = spec.name
         queue = self._queues.act(service)
-        token = self._secrets.token(TOKEN_OF_SERVICE[service])
+        token = self._secrets.token(spec.token_secret)
         fn = self.defaults.build(
             self,
             FunctionSpec(
@@ -194,16 +177,19 @@ class Functions(Construct):
                 role="act",
                 description=f"Switchboard act for {service}: idempotent execution of typed actions",
                 environment={
-                    "SERVICE": service,
+                    Env.SERVICE: service,
                     **self._table_environment(),
-                    "ACT_QUEUE_URL": queue.queue_url,
-                    "MAX_RECEIVE_COUNT": str(MAX_RECEIVE_COUNT),
-                    "SERVICE_API_URL": self._service_api_urls[service],
-                    "SERVICE_TOKEN_SECRET_ID": token.secret_arn,
-                    "SHADOW_MODE_PARAMETER": self._switches.shadow_mode.parameter_name,
-                    "DISABLED_ABILITIES_PARAMETER": self._switches.disabled_abilities.parameter_name,
-                    **self._act_sends_environment(service),
-                    **({"ESCALATION_CHANNEL": self._escalation_channel} if service == "escalate" else {}),
+                    Env.ACT_QUEUE_URL: queue.queue_url,
+                    Env.MAX_RECEIVE_COUNT: str(MAX_RECEIVE_COUNT),
+                    Env.SERVICE_API_URL: self._service_api_urls[service],
+                    Env.SERVICE_TOKEN_SECRET_ID: token.secret_arn,
+                    Env.SHADOW_MODE_PARAMETER: self._switches.shadow_mode.parameter_name,
+                    Env.DISABLED_ABILITIES_PARAMETER: self._switches.disabled_abilities.parameter_name,
+                    **{
+                        queue_url_env(name): self._queues.queues[name].queue_url
+                        for name in catalog.sends_to(spec)
+                    },
+                    **({Env.ESCALATION_CHANNEL: self._escalation_channel} if spec.escalation else {}),
                 },
             ),
         )
@@ -212,25 +198,13 @@ class Functions(Construct):
         token.grant_read(fn)
         for parameter in self._switches.parameters.values():
             parameter.grant_read(fn)
-        if service in REPLYING_SERVICES:
-            self._grant_send_to_act_queues(fn)
-        elif service in ESCALATING_SERVICES:
-            self._queues.act("escalate").grant_send_messages(fn)
-        if service in STAGING_SERVICES:
-            self._consume(fn, self._queues.followups, ACT_BATCH_SIZE)
-            self._queues.followups.grant_send_messages(fn)
+        # Where it sends (catalog.sends_to): replies to the act queues, escalations, staged follow-ups, which it
+        # also consumes.
+        for name in catalog.sends_to(spec):
+            if name == catalog.FOLLOWUPS:
+                self._consume(fn, self._queues.followups, ACT_BATCH_SIZE)
+            self._queues.queues[name].grant_send_messages(fn)
         return fn
-
-    def _act_sends_environment(self, service: str) -> dict[str, str]:
-        """The queues an act worker sends to: replies (all act queues), escalations, follow-ups."""
-        environment = {}
-        if service in REPLYING_SERVICES:
-            environment.update(self._act_queue_environment())
-        elif service in ESCALATING_SERVICES:
-            environment[_env_name("act-escalate")] = self._queues.act("escalate").queue_url
-        if service in STAGING_SERVICES:
-            environment["FOLLOWUPS_QUEUE_URL"] = self._queues.followups.queue_url
-        return environment
 
     def _build_poll(self, feeds: list[dict[str, str]]) -> lambda_.Function:
         fn = self.defaults.build(
@@ -241,9 +215,9 @@ class Functions(Construct):
                 role="poll",
                 description="Switchboard poll: read feeds from their cursors, filter processed ids, enqueue",
                 environment={
-                    "INGEST_QUEUE_URL": self._queues.ingest.queue_url,
-                    "MEMORY_TABLE_NAME": self._state.memory_table.table_name,
-                    "FEEDS": json.dumps(feeds, sort_keys=True),
+                    queue_url_env(catalog.INGEST): self._queues.ingest.queue_url,
+                    Env.MEMORY_TABLE_NAME: self._state.memory_table.table_name,
+                    Env.FEEDS: json.dumps(feeds, sort_keys=True),
                 },
             ),
         )
@@ -262,11 +236,11 @@ class Functions(Construct):
                 description="Switchboard triage: daily report of dead letters, redrive on request",
                 environment={
                     **self._table_environment(),
-                    "ALERT_TOPIC_ARN": alert_topic.topic_arn,
-                    "DLQ_URLS": stack.to_json_string(
+                    Env.ALERT_TOPIC_ARN: alert_topic.topic_arn,
+                    Env.DLQ_URLS: stack.to_json_string(
                         {name: dlq.queue_url for name, dlq in self._queues.dlqs.items()}
                     ),
-                    "QUEUE_URLS": stack.to_json_string(
+                    Env.QUEUE_URLS: stack.to_json_string(
                         {name: queue.queue_url for name, queue in self._queues.queues.items()}
                     ),
                 },
@@ -287,13 +261,14 @@ class Functions(Construct):
 
     def _table_environment(self) -> dict[str, str]:
         return {
-            "TASKS_TABLE_NAME": self._state.tasks_table.table_name,
-            "MEMORY_TABLE_NAME": self._state.memory_table.table_name,
+            Env.TASKS_TABLE_NAME: self._state.tasks_table.table_name,
+            Env.MEMORY_TABLE_NAME: self._state.memory_table.table_name,
         }
 
     def _act_queue_environment(self) -> dict[str, str]:
         return {
-            _env_name(f"act-{service}"): queue.queue_url for service, queue in self._queues.act_queues.items()
+            queue_url_env(catalog.act_queue_name(service)): queue.queue_url
+            for service, queue in self._queues.act_queues.items()
         }
 
     def _grant_tables(self, fn: lambda_.Function) -> None:

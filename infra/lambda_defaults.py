@@ -18,6 +18,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from switchboard import catalog
+
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR: Final = REPO_ROOT / "functions"
 SHARED_LAYER_DIR: Final = REPO_ROOT / "layers" / "shared"
@@ -28,7 +30,7 @@ ARCHITECTURE: Final = lambda_.Architecture.ARM_64
 MEMORY_MB: Final = 256
 LOG_RETENTION: Final = logs.RetentionDays.ONE_MONTH
 HANDLER: Final = "handler.handler"
-METRICS_NAMESPACE: Final = "Switchboard"
+METRICS_NAMESPACE: Final = catalog.METRICS_NAMESPACE
 LOG_LEVEL: Final = "INFO"
 
 POWERTOOLS_LAYER_VERSION: Final = 27

@@ -16,6 +16,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.lambda_defaults import pascal
+from switchboard import catalog
+from switchboard.catalog import METRICS_NAMESPACE, Metric
 
 
 class Monitoring(Construct):
@@ -90,9 +92,7 @@ class Monitoring(Construct):
 QUEUE_AGE_LIMITS = {"ingest": 300, "decide": 600}
 DEFAULT_QUEUE_AGE_LIMIT = 900
 LLM_SPEND_ALARM_SHARE = 0.8
-METRICS_NAMESPACE = "Switchboard"
 TIERS = ("small", "medium", "large")
-ACTION_OUTCOMES = ("ActionsSucceeded", "ActionRetries", "ActionsDeadLettered", "ActionsFailedPermanently")
 
 
 class Watch(Construct):
@@ -171,7 +171,7 @@ class Watch(Construct):
         using = {
             f"{service.removeprefix('switchboard-')}_{tier}": cloudwatch.Metric(
                 namespace=METRICS_NAMESPACE,
-                metric_name="LlmCostUsd",
+                metric_name=Metric.LLM_COST_USD.value,
                 dimensions_map={"service": service, "tier": tier},
                 statistic=cloudwatch.Stats.SUM,
                 period=period,
@@ -199,30 +199,33 @@ class Watch(Construct):
     ) -> cloudwatch.Dashboard:
         five = Duration.minutes(5)
 
-        def app_metric(name: str, dimensions: dict[str, str]) -> cloudwatch.Metric:
+        def app_metric(metric: Metric, dimensions: dict[str, str]) -> cloudwatch.Metric:
             # Powertools adds `service` (the function's service name) unless the code set it itself.
             return cloudwatch.Metric(
                 namespace=METRICS_NAMESPACE,
-                metric_name=name,
+                metric_name=metric.value,
                 dimensions_map=dimensions,
                 statistic=cloudwatch.Stats.SUM,
                 period=five,
-                label=" ".join([name, *(v for k, v in dimensions.items() if k != "service")]),
+                label=" ".join([metric.value, *(v for k, v in dimensions.items() if k != "service")]),
             )
 
         intake = [
-            app_metric(name, {"service": "switchboard-ingest", "platform": platform})
-            for platform in ("github", "slack", "standard")
-            for name in ("EventsAccepted", "EventsDuplicate", "EventsIgnored")
-        ] + [app_metric("EventsAccepted", {"service": "switchboard-poll", "platform": "feed"})]
+            app_metric(metric, {"service": "switchboard-ingest", "platform": platform})
+            for platform in catalog.webhook_platforms()
+            for metric in catalog.INTAKE
+        ] + [
+            app_metric(Metric.EVENTS_ACCEPTED, {"service": "switchboard-poll", "platform": platform})
+            for platform in catalog.POLLED_PLATFORMS
+        ]
         routing = [
-            app_metric("RuleHits", {"service": "switchboard-classify"}),
-            app_metric("NeedsClassification", {"service": "switchboard-classify"}),
+            app_metric(Metric.RULE_HITS, {"service": "switchboard-classify"}),
+            app_metric(Metric.NEEDS_CLASSIFICATION, {"service": "switchboard-classify"}),
         ]
         actions = [
-            app_metric(name, {"service": service})  # the act workers set `service` to the external service
-            for service in ("github", "slack", "tickets", "escalate")
-            for name in ACTION_OUTCOMES
+            app_metric(metric, {"service": service})  # the act workers set `service` to the external service
+            for service in catalog.service_names()
+            for metric in catalog.ACTION_OUTCOMES
         ]
         depth = [
             dlq.metric_approximate_number_of_messages_visible(

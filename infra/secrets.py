@@ -13,12 +13,9 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.lambda_defaults import pascal
-from switchboard.adapters import ADAPTERS
+from switchboard import catalog
 
 SECRET_TAG: Final = "switchboard:secret"  # noqa: S105 - a tag key, not a secret
-# One webhook secret, route and ingest function per platform adapter in the shared library.
-PLATFORMS: Final = tuple(sorted(ADAPTERS))
-TOKEN_SERVICES: Final = ("github", "slack", "tickets")
 LLM_PROVIDER: Final = "anthropic"
 
 
@@ -28,9 +25,10 @@ class Secrets(Construct):
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
         self.secrets: dict[str, secretsmanager.Secret] = {}
-        for platform in PLATFORMS:
+        # One webhook secret per platform adapter, one token per service that has its own (the catalog's).
+        for platform in catalog.webhook_platforms():
             self._build_secret(f"webhook:{platform}", f"Webhook signing secret of the {platform} platform")
-        for service in TOKEN_SERVICES:
+        for service in catalog.token_secrets():
             self._build_secret(f"token:{service}", f"API token of the {service} service")
         self._build_secret(f"llm:{LLM_PROVIDER}", "API key of the LLM provider (Anthropic)")
 

@@ -13,12 +13,7 @@ from constructs import Construct
 
 from infra import nag
 from infra.api import Api
-from infra.functions import (
-    DEFAULT_ESCALATION_CHANNEL,
-    DEFAULT_LLM_DAILY_USD_CAP,
-    DEFAULT_TICKETS_API_URL,
-    Functions,
-)
+from infra.functions import DEFAULT_ESCALATION_CHANNEL, DEFAULT_LLM_DAILY_USD_CAP, Functions
 from infra.lambda_defaults import REPO_ROOT
 from infra.monitoring import Monitoring, Watch
 from infra.queues import Queues
@@ -26,6 +21,7 @@ from infra.schedules import Schedules
 from infra.secrets import Secrets
 from infra.state import State
 from infra.switches import KillSwitches
+from switchboard import catalog
 
 STACK_NAME: Final = "Switchboard"
 DEFAULT_OUTDIR: Final = REPO_ROOT / "cdk.out"
@@ -57,7 +53,8 @@ class SwitchboardStack(Stack):
     schedules, alarms.
 
     The stack is environment-agnostic: the region and account are CloudFormation pseudo parameters.
-    CDK context: ``alertEmail`` (optional e-mail subscription to the alert topic), ``ticketsApiUrl``,
+    CDK context: ``alertEmail`` (optional e-mail subscription to the alert topic), each service's API URL
+    where the catalog makes it configurable (``ticketsApiUrl``: ``ServiceSpec.api_url_context``),
     ``escalationChannel`` (the Slack channel people are paged in), ``llmDailyUsdCap`` (dollars a day for the
     models, enforced by the budgeted client and watched by an alarm at 80 %), and ``feeds`` (a JSON list of
     ``{"name", "kind": "atom"|"rss"|"mentions", "url"}`` for the poll function).
@@ -85,7 +82,7 @@ class SwitchboardStack(Stack):
             switches=self.switches,
             alert_topic=self.monitoring.alert_topic,
             version=project_version(),
-            tickets_api_url=self._context_str("ticketsApiUrl") or DEFAULT_TICKETS_API_URL,
+            service_api_urls=self._service_api_urls(),
             feeds=self._feeds(),
             escalation_channel=self._context_str("escalationChannel") or DEFAULT_ESCALATION_CHANNEL,
             llm_daily_usd_cap=self._llm_daily_usd_cap(),
@@ -113,6 +110,15 @@ class SwitchboardStack(Stack):
         if not isinstance(feeds, list) or not all(isinstance(feed, dict) for feed in feeds):
             raise ValueError('context "feeds" must be a JSON list of {"name", "kind", "url"} objects')
         return feeds
+
+    def _service_api_urls(self) -> dict[str, str]:
+        """The API URLs that CDK context overrides (the others are the catalog's defaults)."""
+        urls = {}
+        for spec in catalog.services():
+            value = self._context_str(spec.api_url_context) if spec.api_url_context else None
+            if value:
+                urls[spec.name] = value
+        return urls
 
     def _llm_daily_usd_cap(self) -> float:
         value = self.node.try_get_context("llmDailyUsdCap")
