@@ -198,8 +198,8 @@ class Functions(Construct):
         token.grant_read(fn)
         for parameter in self._switches.parameters.values():
             parameter.grant_read(fn)
-        # Where it sends (catalog.sends_to): replies to the act queues, escalations, staged follow-ups, which it
-        # also consumes.
+        # Where it sends (catalog.sends_to): replies to the act queues, escalations, and the staged
+        # follow-ups, which it also consumes.
         for name in catalog.sends_to(spec):
             if name == catalog.FOLLOWUPS:
                 self._consume(fn, self._queues.followups, ACT_BATCH_SIZE)

@@ -3,8 +3,9 @@
 The queues are the catalog's (``switchboard.catalog.queues``): ``ingest``, ``decide``, one ``act-<service>``
 per external service, ``followups``. Every queue is FIFO except ``followups``: the act layer's staged
 follow-ups need a per-message delay, which FIFO queues do not have (see ``switchboard.followups`` for why a
-standard delay queue). It is consumed by the services that stage follow-ups (act-tickets), behind the idempotency layer that absorbs a standard queue's duplicate deliveries, and has a
-standard DLQ (a FIFO queue's DLQ must be FIFO, a standard queue's must be standard).
+standard delay queue). It is consumed by the services that stage follow-ups (act-tickets), behind the
+idempotency layer that absorbs a standard queue's duplicate deliveries, and has a standard DLQ (a FIFO
+queue's DLQ must be FIFO, a standard queue's must be standard).
 """
 
 from __future__ import annotations

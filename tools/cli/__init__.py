@@ -76,9 +76,9 @@ def _stack_outputs(stack: str) -> dict[str, str]:
 
 
 def webhook_secret(platform: str) -> str:
-    from tools.local.runtime import DEV_WEBHOOK_SECRETS
+    from tools.local.provision import DEV_WEBHOOK_SECRETS, webhook_secret_env
 
-    return os.environ.get(f"SWITCHBOARD_{platform.upper()}_SECRET") or DEV_WEBHOOK_SECRETS[platform]
+    return os.environ.get(webhook_secret_env(platform)) or DEV_WEBHOOK_SECRETS[platform]
 
 
 def signed_headers(
@@ -344,13 +344,17 @@ def cmd_local(args: argparse.Namespace, rest: list[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from switchboard import catalog
+
     parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     commands.add_parser("local", help="run the whole stack on this machine (see `switchboard local --help`)")
 
     send = commands.add_parser("send", help="sign a payload the way the platform does and post it")
-    send.add_argument("platform", help="a platform with an adapter: github, slack, standard, …")
+    send.add_argument(
+        "platform", help=f"a platform with an adapter: {', '.join(catalog.webhook_platforms())}"
+    )
     send.add_argument("file", help="the JSON payload, e.g. events/github/issue_comment.label_bug.json")
     send.add_argument("--url", help="the webhook URL (default: the local runtime's)")
     send.add_argument("--delivery-id", help="the delivery id to send (default: a new UUID)")
@@ -404,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     redrive = dlq_commands.add_parser(
         "redrive", help="move a DLQ's messages back to their queue, in group order"
     )
-    redrive.add_argument("queue", help="the queue name, e.g. act-github")
+    redrive.add_argument("queue", help=f"the queue name: {', '.join(q.name for q in catalog.queues())}")
     redrive.add_argument("--category", help="only this category (from `dlq triage`), or a prefix of it")
     redrive.add_argument("--dry-run", action="store_true")
     redrive.add_argument("--json", action="store_true")

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final
 
+from switchboard.catalog import Env
 from tools.local.template import ACCOUNT_ID, REGION
 
 logger = logging.getLogger("switchboard.local")
@@ -113,13 +114,13 @@ def function_environment(
     """
     environment = dict(spec.environment)
     for name in [key for key in environment if key.endswith("_API_URL")]:
-        if name == "LLM_API_URL":
+        if name == Env.LLM_API_URL:
             if endpoints.llm_url and not endpoints.environ.get("ANTHROPIC_API_KEY"):
                 environment[name] = endpoints.llm_url
             continue
         if real_service:
             continue
-        service = environment.get("SERVICE") if name == "SERVICE_API_URL" else None
+        service = environment.get(Env.SERVICE) if name == Env.SERVICE_API_URL else None
         service = service or name.removesuffix("_API_URL").lower().replace("_", "-")
         environment[name] = f"{endpoints.sink_url.rstrip('/')}/{service}"
     environment.update(

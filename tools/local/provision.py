@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from switchboard.catalog import Env
 from tools.local.template import (
     ACCOUNT_ID,
     REGION,
@@ -68,11 +69,11 @@ def secret_value(tag: str, environ: Mapping[str, str]) -> str:
     """The local value of a secret tagged `switchboard:secret=<tag>`."""
     kind, _, name = tag.partition(":")
     if kind == "webhook":
-        return environ.get(f"SWITCHBOARD_{_env_name(name)}_SECRET") or DEV_WEBHOOK_SECRETS.get(
+        return environ.get(webhook_secret_env(name)) or DEV_WEBHOOK_SECRETS.get(
             name, f"local-dev-{name}-webhook-secret"
         )
     if kind == "token":
-        return environ.get(f"SWITCHBOARD_{_env_name(name)}_TOKEN") or DEV_TOKEN
+        return environ.get(token_env(name)) or DEV_TOKEN
     if kind == "llm":
         return environ.get("ANTHROPIC_API_KEY") or DEV_LLM_KEY
     raise TemplateError(f"unknown {SECRET_TAG} tag value {tag!r}")
@@ -89,11 +90,19 @@ def real_token_configured(
         tag = referenced.tag(SECRET_TAG) if referenced is not None else None
         if tag and tag.startswith("token:"):
             services.add(tag.removeprefix("token:"))
-    if not services and environment.get("SERVICE"):
-        services.add(environment["SERVICE"])
-    return bool(services) and all(
-        environ.get(f"SWITCHBOARD_{_env_name(service)}_TOKEN") for service in services
-    )
+    if not services and environment.get(Env.SERVICE):
+        services.add(environment[Env.SERVICE])
+    return bool(services) and all(environ.get(token_env(service)) for service in services)
+
+
+def webhook_secret_env(platform: str) -> str:
+    """Where the local runtime and `switchboard send` read a platform's webhook secret from."""
+    return f"SWITCHBOARD_{_env_name(platform)}_SECRET"
+
+
+def token_env(service: str) -> str:
+    """Where the local runtime reads a service's real API token from (`token:<service>` secrets)."""
+    return f"SWITCHBOARD_{_env_name(service)}_TOKEN"
 
 
 def _env_name(name: str) -> str:

@@ -1,7 +1,8 @@
 """The recording sink: a loopback HTTP server that answers like the external APIs and records every call.
 
 The first path segment is the service: the local runtime points each act function's `SERVICE_API_URL` at
-`{sink}/{service}`. What it answers (anything else: 404 JSON):
+`{sink}/{service}`. A service answers like the API its catalog entry speaks (`ServiceSpec.speaks`: escalate
+speaks Slack's). What it answers (anything else: 404 JSON):
 - `/github`:
   `POST /repos/{o}/{r}/issues/{n}/labels` → 200, the issue's labels;
   `POST /repos/{o}/{r}/issues/{n}/comments` → 201, the comment (`GET` → 200, the issue's comments, oldest
@@ -46,11 +47,11 @@ from types import TracebackType
 from typing import Any, Final
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from switchboard import catalog
 from tools.local.loopback import ServerThread
 
 logger = logging.getLogger("switchboard.local")
 
-SLACK_SERVICES: Final = frozenset({"slack", "escalate"})
 _GITHUB_DOCS: Final = "https://docs.github.com/rest"
 _REDACTED_HEADERS: Final = frozenset({"authorization", "x-api-key"})
 
@@ -275,14 +276,15 @@ class _SinkHandler(BaseHTTPRequestHandler):
         return Reply(fault.status, body, fault.headers)
 
     def _answer(self, service: str, path: list[str], body: Any, query: str = "") -> Reply:
-        if service == "github":
+        api = speaks(service)
+        if api == "github":
             return _GitHub(self.server, self.command, self.headers.get("Authorization")).answer(path, body)
-        if service in SLACK_SERVICES:
+        if api == "slack":
             query_args = dict(parse_qsl(query))
             return _slack(
                 self.server.state, self.command, path, body, self.headers.get("Authorization"), query_args
             )
-        if service == "tickets":
+        if api == "tickets":
             return _tickets(self.server, self.command, path, body, self.headers, dict(parse_qsl(query)))
         return Reply(404, {"message": "Not Found"})
 
@@ -295,6 +297,14 @@ class _SinkHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(content)))
         self.end_headers()
         self.wfile.write(content)
+
+
+def speaks(service: str) -> str:
+    """The API a service's calls are answered like: its catalog entry's, else its own name."""
+    try:
+        return catalog.service(service).speaks
+    except KeyError:
+        return service
 
 
 def _parse_body(raw: bytes, content_type: str) -> Any:
