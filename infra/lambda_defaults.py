@@ -189,5 +189,5 @@ class LambdaFactory(Construct):
             "POWERTOOLS_SERVICE_NAME": f"switchboard-{role}",
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": LOG_LEVEL,
-            "SWITCHBOARD_FUNCTION": role,
+            catalog.Env.SWITCHBOARD_FUNCTION: role,
         }

@@ -223,6 +223,7 @@ class Env(StrEnum):
     """The environment variables the stack sets and the settings read (besides the queue URLs, named by
     ``queue_url_env``). A settings field is the variable's name in lower case."""
 
+    SWITCHBOARD_FUNCTION = "SWITCHBOARD_FUNCTION"  # every function: its role (the tools read it)
     PLATFORM = "PLATFORM"
     WEBHOOK_SECRET_ID = "WEBHOOK_SECRET_ID"  # noqa: S105 - the name of a variable
     TASKS_TABLE_NAME = "TASKS_TABLE_NAME"
