@@ -2,9 +2,10 @@
 
 Everything that used to keep its own list reads this module: the CDK code (``infra/``), the settings, the
 monitoring, the act worker's executor lookup, the local runtime and the CLI. Adding an external service is one
-``ServiceSpec`` in ``SERVICES`` plus its executor class (and its ``Service`` member, which ``models`` checks
-against this list at import: see ``switchboard.models``); its act queue and DLQ, alarms, act function,
-environment, grants, token secret, settings and local stand-in follow from the entry.
+``ServiceSpec`` in ``SERVICES`` plus its executor class (``models.Service`` is built from this list at import;
+its declaration for the type checker gets the new member too, which a test checks); its act queue and DLQ,
+alarms, act function, environment, grants, token secret, settings and local stand-in follow from the entry
+(``tests/infra/test_catalog.py`` proves it with a made-up service).
 
 The module imports only the standard library: it is on the cold-start path of every function (``models``
 imports it), and the executors and adapters it names are imported lazily, by whoever needs them.
