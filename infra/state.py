@@ -8,11 +8,12 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
+from switchboard.dynamo.keys import TASKS_BY_ATTENTION_INDEX, TASKS_BY_EVENT_INDEX
+
 TTL_ATTRIBUTE: Final = "expires_at"
-TASKS_BY_EVENT_INDEX: Final = "by-event"
-# A sparse index: only tasks that need a person (NEEDS_HUMAN, FAILED) carry `attention`, so listing them reads
-# just those items, however many tasks ended DONE.
-TASKS_BY_ATTENTION_INDEX: Final = "by-attention"
+# The index names are the library's (switchboard.dynamo.keys), which queries them. `by-attention` is sparse:
+# only tasks that need a person (NEEDS_HUMAN, FAILED) carry `attention`, so listing them reads just those
+# items, however many tasks ended DONE.
 
 
 class State(Construct):

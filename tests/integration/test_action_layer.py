@@ -24,12 +24,13 @@ from switchboard.actions.github import marker
 from switchboard.actions.http import AccessDenied
 from switchboard.actworker import ActWorker
 from switchboard.breaker import BreakerConfig, BreakerOpen, BreakerState, CircuitBreaker, Permit
+from switchboard.dynamo import DynamoBreakerStore
 from switchboard.errors import ConcurrentUpdate, PermanentActionError, TransientActionError
 from switchboard.killswitch import parse_ability_list
 from switchboard.models import ActionRequest, InboundEvent, Platform, Service, TaskStatus
-from switchboard.queues import SqsQueueSender
 from switchboard.retry import Outcome, OutOfTime, RecordFailed, RetryPolicy
 from switchboard.settings import ActSettings
+from switchboard.sqs import SqsQueueSender
 from switchboard.state import Task, TaskStore
 from tests.fakes.http_apis import FakeApis
 from tests.fakes.sqs_trigger import LambdaContextStub, SqsTrigger, run_until
@@ -542,7 +543,7 @@ def test_the_breaker_opens_skips_calls_while_open_and_closes_after_a_probe(
     assert any(event.get("call") == "skipped" and event["breaker"] == "open" for event in events)
     assert {"breaker": "half_open", "call": "probe"} in events
     assert {"breaker": "closed", "by": "probe"} in events
-    breaker = CircuitBreaker("github", stack.tables[1], dynamodb=stack.dynamodb)
+    breaker = CircuitBreaker("github", DynamoBreakerStore(stack.tables[1], stack.dynamodb))
     assert breaker.state()["state"] == "closed"
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"BreakerOpen"' in line]
     values = {(m["service"], value) for m in emitted for value in _as_list(m["BreakerOpen"])}
@@ -559,7 +560,9 @@ def test_only_one_worker_probes_a_half_open_breaker(stack: Stack) -> None:
         failure_threshold=1, window_seconds=60, cooldown_seconds=10, probe_lease_seconds=30
     )
     workers = [
-        CircuitBreaker("tickets", stack.tables[1], config, stack.dynamodb, clock=lambda: now[0])
+        CircuitBreaker(
+            "tickets", DynamoBreakerStore(stack.tables[1], stack.dynamodb), config, clock=lambda: now[0]
+        )
         for _ in range(2)
     ]
     assert workers[0].record_failure(workers[0].acquire()) is not None  # opened

@@ -16,9 +16,9 @@ import pytest
 
 from switchboard.classify import ClassifyService
 from switchboard.decide import DecideService
+from switchboard.dynamo import DynamoAuthorDirectory, DynamoBudgetLedger, DynamoLlmCache
 from switchboard.llm import DEFAULT_TIERS as TIERS
 from switchboard.llm import Budget, BudgetedLlm, LlmConfig, ResponseCache
-from switchboard.memory import AuthorMemory
 from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Platform, TaskStatus
 from switchboard.rules import default_chain
 from switchboard.state import TaskStore
@@ -42,7 +42,9 @@ def calls(standin: MessagesApiStandin) -> list[dict[str, Any]]:
 
 
 class Agent:
-    def __init__(self, store: TaskStore, llm: BudgetedLlm, queue: FakeQueue, memory: AuthorMemory) -> None:
+    def __init__(
+        self, store: TaskStore, llm: BudgetedLlm, queue: FakeQueue, memory: DynamoAuthorDirectory
+    ) -> None:
         self.store, self.llm, self.queue = store, llm, queue
         url = lambda service: f"https://sqs.local/act-{service}.fifo"  # noqa: E731
         self.classify = ClassifyService(store, queue, url, DECIDE_URL, default_chain(memory), 14, llm)
@@ -107,12 +109,14 @@ def make_agent(
     )
     llm = BudgetedLlm(
         config,
-        Budget(tables[1], config, dynamodb),
-        ResponseCache(tables[1], 600, dynamodb),
+        Budget(DynamoBudgetLedger(tables[1], dynamodb), config),
+        ResponseCache(DynamoLlmCache(tables[1], dynamodb), 600),
         lambda: "stand-in-key",
         standin.url,
     )
-    return Agent(TaskStore(*tables, dynamodb=dynamodb), llm, FakeQueue(), AuthorMemory(tables[1], dynamodb))
+    return Agent(
+        TaskStore(*tables, dynamodb=dynamodb), llm, FakeQueue(), DynamoAuthorDirectory(tables[1], dynamodb)
+    )
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from switchboard.feeds import CursorStore, Poller
+from switchboard.dynamo import DynamoCursorStore, DynamoSeenLog
+from switchboard.feeds import Poller
 from switchboard.ingest import Enqueuer
-from switchboard.memory import SeenLog
 from switchboard.models import FeedSpec, InboundEvent
-from switchboard.queues import SqsQueueSender
+from switchboard.sqs import SqsQueueSender
 from tests.conftest import EVENTS
 
 
@@ -76,9 +76,12 @@ def make_poller(
     aws: Callable[[str], Any], tables: tuple[str, str], queue_url: str, feeds: list[dict]
 ) -> Poller:
     memory = tables[1]
-    door = Enqueuer(SqsQueueSender(aws("sqs")), queue_url, SeenLog(memory, 7, aws("dynamodb")))
+    door = Enqueuer(SqsQueueSender(aws("sqs")), queue_url, DynamoSeenLog(memory, 7, aws("dynamodb")))
     return Poller(
-        [FeedSpec.model_validate(f) for f in feeds], door, CursorStore(memory, aws("dynamodb")), timeout=2
+        [FeedSpec.model_validate(f) for f in feeds],
+        door,
+        DynamoCursorStore(memory, aws("dynamodb")),
+        timeout=2,
     )
 
 

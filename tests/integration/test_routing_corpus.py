@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
+from switchboard.dynamo import DynamoAuthorDirectory
 from switchboard.llm import DEFAULT_TIERS
-from switchboard.memory import AuthorMemory
 from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Platform, TaskStatus
 from switchboard.sanitize import clean_text, extract_links
 from tests.conftest import create_tables, moto_clients
@@ -170,7 +170,7 @@ def corpus_run(
     rows = load_corpus()
     agent = make_agent(corpus_aws, corpus_tables, corpus_standin)
     dynamodb = corpus_aws("dynamodb")
-    memory = AuthorMemory(corpus_tables[1], dynamodb)
+    memory = DynamoAuthorDirectory(corpus_tables[1], dynamodb)
     for row in rows:
         if row.get("trusted"):
             memory.set_flags(row["platform"], row["author"], blocked=False, trusted=True, note="corpus")

@@ -240,9 +240,12 @@ def _dead_letters(target: Target) -> Any:
 
 
 def _lookups(target: Target) -> tuple[Any, Any]:
+    from switchboard.breaker import breaker_is_open
+    from switchboard.dynamo import DynamoBreakerStore
     from switchboard.errors import TaskNotFound
 
     store = _store(target)
+    breakers = DynamoBreakerStore(target.output("MemoryTableName"), target.client("dynamodb"))
 
     def history_of(task_id: str) -> list[dict[str, Any]] | None:
         try:
@@ -251,12 +254,7 @@ def _lookups(target: Target) -> tuple[Any, Any]:
             return None
 
     def breaker_open(service: str | None) -> bool:
-        if not service:
-            return False
-        item = store.dynamodb.get_item(
-            TableName=store.memory_table, Key={"pk": {"S": f"breaker#{service}"}, "sk": {"S": "breaker"}}
-        ).get("Item", {})
-        return item.get("state", {}).get("S") == "open"
+        return breaker_is_open(breakers, service)
 
     return history_of, breaker_open
 

@@ -1,13 +1,41 @@
-"""boto3 clients, created lazily and once per execution environment, never at import time.
+"""The adapters' tools: boto3 clients, created lazily and once per execution environment (never at import
+time), and the one translation of AWS's errors into the library's.
 
 botocore's standard retry mode does the retrying; nothing here loops on top of it. ``AWS_ENDPOINT_URL`` (set
-by the local runtime) points every client at moto server.
+by the local runtime) points every client at moto server. Only the adapters (``switchboard.dynamo``,
+``switchboard.sqs``) use this module.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
-from typing import Any
+from typing import Any, Final
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from switchboard.errors import DependencyRefused, DependencyUnavailable
+
+#: A conditional write's condition did not hold, or cancelled the transaction it was part of.
+CONDITION_CODES: Final = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
+#: AWS is throttling or failing (after botocore's own retries): the same request may succeed later.
+TRANSIENT_CODES: Final = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
 
 _CONFIG: dict[str, Any] = {
     "retries": {"mode": "standard", "max_attempts": 3},
@@ -50,3 +78,30 @@ class LazyClient:
             value = client(self.service)
             setattr(instance, self.slot, value)
         return value
+
+
+class ConditionFailed(Exception):  # an answer inside the adapters, never raised past them
+    """Inside the adapters only: the write's condition did not hold (or cancelled the transaction)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@contextmanager
+def translated(service: str, operation: str) -> Iterator[None]:
+    """Run AWS calls; their errors leave as the library's: ``ConditionFailed`` (for the adapter to answer),
+    ``DependencyUnavailable`` (throttling, 5xx, connection errors, timeouts) or ``DependencyRefused``
+    (validation, access, a missing resource: a bug or a misconfiguration)."""
+    try:
+        yield
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", "ClientError"))
+        if code in CONDITION_CODES:
+            raise ConditionFailed(code) from None
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if code in TRANSIENT_CODES or status >= 500:
+            raise DependencyUnavailable(service, operation, code) from exc
+        raise DependencyRefused(service, operation, code) from exc
+    except BotoCoreError as exc:  # connection refused, read timeouts …: botocore's retries are spent
+        raise DependencyUnavailable(service, operation, type(exc).__name__) from exc

@@ -1,6 +1,7 @@
 """A circuit breaker per external service, its state in the memory table, shared by every worker.
 
-Item ``breaker#{service}`` / ``breaker`` (attribute ``state``: closed, open or half_open):
+One stored record per service (``BreakerStore``; the memory table's ``Keys.breaker`` item in AWS), whose
+``state`` is closed, open or half_open:
 - ``closed``: calls go through. Transient failures are counted in a fixed window (``failures`` since
   ``window_start``); the ``failure_threshold``-th failure within ``window_seconds`` opens the breaker.
   Permanent errors do not count: the service answered, the request was wrong.
@@ -11,7 +12,9 @@ Item ``breaker#{service}`` / ``breaker`` (attribute ``state``: closed, open or h
   open forever). A probe that gets any answer from the service closes the breaker; a transient failure opens
   it again for another cool-down.
 
-Every transition is a conditional write, so two workers never both open, probe or close. The state is
+Every transition is a conditional move of the ``BreakerStore`` (``switchboard.dynamo.DynamoBreakerStore``
+in AWS), so two workers never both open, probe or close: a move that lost the race changes nothing here
+either. This module is the policy (when to move); the store is the state. The state is
 emitted as the ``BreakerOpen`` metric (1 open or half open, 0 closed) with the dimension ``service``.
 """
 
@@ -20,22 +23,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from switchboard.aws import LazyClient
 from switchboard.errors import SwitchboardError
+from switchboard.memory import BreakerState
 from switchboard.metrics import Metric, count
+from switchboard.ports import BreakerStore
 
 logger = Logger(child=True)
 
-
-class BreakerState(StrEnum):
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
+__all__ = [
+    "BreakerConfig",
+    "BreakerOpen",
+    "BreakerState",
+    "CircuitBreaker",
+    "Permit",
+    "breaker_is_open",
+]
 
 
 @dataclass(frozen=True)
@@ -68,66 +74,51 @@ class BreakerOpen(SwitchboardError):
         self.reason = f"circuit breaker {state.value} for {service}"
 
 
+def breaker_is_open(store: BreakerStore, service: str | None) -> bool:
+    """Whether ``service``'s breaker is open now (the triage's and the CLI's "has the cause cleared?")."""
+    return bool(service) and store.read(str(service)).state is BreakerState.OPEN
+
+
 class CircuitBreaker:
     def __init__(
         self,
         service: str,
-        table_name: str,
+        store: BreakerStore | str,
         config: BreakerConfig | None = None,
         dynamodb: Any = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``store``: the breakers' store; a memory table's name builds the DynamoDB one (with ``dynamodb``),
+        for the act worker's composition, which still passes the name."""
         self.service = service
-        self.table_name = table_name
+        if isinstance(store, str):
+            from switchboard.dynamo import DynamoBreakerStore
+
+            store = DynamoBreakerStore(store, dynamodb)
+        self.store: BreakerStore = store
         self.config = config or BreakerConfig()
-        self._dynamodb = dynamodb
         self.clock = clock
-
-    dynamodb = LazyClient("dynamodb")
-
-    @property
-    def key(self) -> dict[str, Any]:
-        return {"pk": {"S": f"breaker#{self.service}"}, "sk": {"S": "breaker"}}
 
     # -- what the act layer calls ----------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
         """The stored state: ``state``, ``version``, ``failures``, ``window_start``, ``open_until``…"""
-        item = self.dynamodb.get_item(TableName=self.table_name, Key=self.key, ConsistentRead=True).get(
-            "Item"
-        )
-        if not item:
-            return {"state": BreakerState.CLOSED.value, "failures": 0, "version": 0}
-        plain: dict[str, Any] = {"state": item["state"]["S"], "version": int(item["version"]["N"])}
-        for name in ("failures", "window_start", "open_until", "probe_until"):
-            if name in item:
-                plain[name] = float(item[name]["N"])
-        return plain
+        return self.store.read(self.service).to_json()
 
     def acquire(self) -> Permit:
         """A permit to call, or ``BreakerOpen``. After the cool-down one caller wins the probe."""
-        stored = self.state()
-        state = BreakerState(stored["state"])
+        stored = self.store.read(self.service)
         now = self.clock()
-        if state is BreakerState.CLOSED:
+        if stored.state is BreakerState.CLOSED:
             self._emit(False)
             return Permit()
-        until = (
-            stored.get("open_until", 0.0) if state is BreakerState.OPEN else stored.get("probe_until", 0.0)
-        )
+        until = (stored.open_until if stored.state is BreakerState.OPEN else stored.probe_until) or 0.0
         if now < until:
             self._emit(True)
-            raise BreakerOpen(self.service, state, until - now)
-        try:
-            self._write(
-                "SET #s = :half, probe_until = :lease, #v = #v + :one",
-                "#v = :version",
-                {":half": _s(BreakerState.HALF_OPEN), ":lease": _n(now + self.config.probe_lease_seconds)}
-                | {":version": _n(stored["version"]), ":one": _n(1)},
-            )
-        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            raise BreakerOpen(self.service, stored.state, until - now)
+        if not self.store.start_probe(self.service, stored.version, now + self.config.probe_lease_seconds):
             self._emit(True)
-            raise BreakerOpen(self.service, BreakerState.HALF_OPEN, self.config.probe_lease_seconds) from None
+            raise BreakerOpen(self.service, BreakerState.HALF_OPEN, self.config.probe_lease_seconds)
         self._emit(True)
         logger.info("circuit half open: probing", service=self.service)
         return Permit(probe=True)
@@ -136,15 +127,7 @@ class CircuitBreaker:
         """The service answered. Returns ``CLOSED`` when this closed the breaker (a successful probe)."""
         if not permit.probe:
             return None
-        try:
-            self._write(
-                "SET #s = :closed, failures = :zero, window_start = :now, #v = #v + :one "
-                "REMOVE open_until, probe_until",
-                "#s = :half",
-                {":closed": _s(BreakerState.CLOSED), ":half": _s(BreakerState.HALF_OPEN)}
-                | {":zero": _n(0), ":now": _n(self.clock()), ":one": _n(1)},
-            )
-        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+        if not self.store.close(self.service, self.clock()):
             return None
         self._emit(False)
         logger.info("circuit closed after a successful probe", service=self.service)
@@ -154,51 +137,16 @@ class CircuitBreaker:
         """A transient failure. Returns ``OPEN`` when this failure opened (or re-opened) the breaker."""
         now = self.clock()
         if permit.probe:
-            return self._open(now, "#s = :half", {":half": _s(BreakerState.HALF_OPEN)}, reopened=True)
-        failures = self._count_failure(now)
+            return self._open(now, BreakerState.HALF_OPEN, reopened=True)
+        failures = self.store.count_failure(self.service, now, self.config.window_seconds)
         if failures is None or failures < self.config.failure_threshold:
-            return None
-        return self._open(now, "#s = :closed", {":closed": _s(BreakerState.CLOSED)}, reopened=False)
+            return None  # not closed (opened meanwhile), or another worker started the window: a rounding
+        return self._open(now, BreakerState.CLOSED, reopened=False)
 
-    # -- the writes ------------------------------------------------------------------------------------------
+    # -- the moves -------------------------------------------------------------------------------------------
 
-    def _count_failure(self, now: float) -> int | None:
-        """Add one failure to the current window (or start a new one). None when the breaker is not closed."""
-        closed = {":closed": _s(BreakerState.CLOSED), ":cut": _n(now - self.config.window_seconds)}
-        try:
-            response = self._write(
-                "ADD failures :one",
-                "#s = :closed AND window_start > :cut",
-                closed | {":one": _n(1)},
-                returns=True,
-            )
-            return int(response["Attributes"]["failures"]["N"])
-        except self.dynamodb.exceptions.ConditionalCheckFailedException:
-            pass
-        try:
-            self._write(
-                "SET #s = :closed, failures = :one, window_start = :now, "
-                "#v = if_not_exists(#v, :zero) + :one",
-                "attribute_not_exists(pk) OR (#s = :closed AND window_start <= :cut)",
-                closed | {":one": _n(1), ":now": _n(now), ":zero": _n(0)},
-            )
-        except self.dynamodb.exceptions.ConditionalCheckFailedException:
-            return None  # opened meanwhile, or another worker started the window: this failure is a rounding
-        return 1
-
-    def _open(
-        self, now: float, condition: str, values: dict[str, Any], *, reopened: bool
-    ) -> BreakerState | None:
-        try:
-            self._write(
-                "SET #s = :open, open_until = :until, opened_at = :now, failures = :zero, #v = #v + :one "
-                "REMOVE probe_until",
-                condition,
-                values
-                | {":open": _s(BreakerState.OPEN), ":until": _n(now + self.config.cooldown_seconds)}
-                | {":now": _n(now), ":zero": _n(0), ":one": _n(1)},
-            )
-        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+    def _open(self, now: float, from_state: BreakerState, *, reopened: bool) -> BreakerState | None:
+        if not self.store.open(self.service, now, now + self.config.cooldown_seconds, from_state=from_state):
             return None
         self._emit(True)
         logger.warning(
@@ -208,28 +156,5 @@ class CircuitBreaker:
         )
         return BreakerState.OPEN
 
-    def _write(self, update: str, condition: str, values: dict[str, Any], *, returns: bool = False) -> Any:
-        return self.dynamodb.update_item(
-            TableName=self.table_name,
-            Key=self.key,
-            UpdateExpression=update,
-            ConditionExpression=condition,
-            ExpressionAttributeNames=_names(update + " " + condition),
-            ExpressionAttributeValues=values,
-            ReturnValues="UPDATED_NEW" if returns else "NONE",
-        )
-
     def _emit(self, is_open: bool) -> None:
         count(Metric.BREAKER_OPEN, 1 if is_open else 0, service=self.service)
-
-
-def _names(expression: str) -> dict[str, str]:
-    return {alias: name for alias, name in (("#s", "state"), ("#v", "version")) if alias in expression}
-
-
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def _n(value: float) -> dict[str, str]:
-    return {"N": repr(round(value, 3)) if isinstance(value, float) else str(value)}

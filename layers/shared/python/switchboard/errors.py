@@ -79,3 +79,49 @@ class TransientActionError(ActionFailed):
 
 class PermanentActionError(ActionFailed):
     """4xx other than 429, or a validation error: retrying cannot help."""
+
+
+class AlreadyClaimed(SwitchboardError):
+    """Another worker (or an earlier delivery) claimed this processed id first."""
+
+
+class DependencyUnavailable(SwitchboardError):
+    """Our own AWS dependency (DynamoDB, SQS) is throttling, failing (5xx) or unreachable, after the SDK's
+    retries: nothing is wrong with the work itself; it can be tried again later."""
+
+    def __init__(self, service: str, operation: str, code: str) -> None:
+        super().__init__(f"{service} {operation}: {code}")
+        self.service = service
+        self.operation = operation
+        self.code = code
+
+
+class DependencyRefused(SwitchboardError):
+    """Our own AWS dependency refused the request (validation, access, a missing table): a bug or a
+    misconfiguration, which retrying does not fix."""
+
+    def __init__(self, service: str, operation: str, code: str) -> None:
+        super().__init__(f"{service} {operation}: {code}")
+        self.service = service
+        self.operation = operation
+        self.code = code
+
+
+class LlmError(SwitchboardError):
+    """No usable answer from any tier; the task degrades or goes to a human."""
+
+
+class BudgetExceeded(LlmError):
+    """The call would take the task's tokens or the day's dollars over their cap: it is not made."""
+
+    def __init__(self, which: str) -> None:
+        super().__init__(f"over budget: {which}")
+        self.which = which
+
+
+class ModelUnavailable(LlmError):
+    """Transient errors on the tier and on its fallback."""
+
+
+class ModelRefused(LlmError):
+    """A permanent API error (bad request, authentication …): retrying cannot help."""

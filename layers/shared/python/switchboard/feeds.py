@@ -1,14 +1,13 @@
 """Pull, for platforms without webhooks: Atom/RSS feeds and a JSON "mentions since cursor" API.
 
-Each feed keeps its cursor in the memory table. Items already seen are filtered through the same seen marks
-the webhook door writes, and new items enter through the same ``Enqueuer``. A failing feed is logged,
-counted and reported, and never stops the others.
+Each feed keeps its cursor in a ``CursorStore`` (the memory table in AWS). Items already seen are filtered
+through the same seen marks the webhook door writes, and new items enter through the same ``Enqueuer``. A
+failing feed is logged, counted and reported, and never stops the others.
 """
 
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,7 +19,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from switchboard.aws import LazyClient
+from switchboard import ports
 from switchboard.ingest import Enqueuer
 from switchboard.models import FeedKind, FeedSpec, InboundEvent, Platform
 from switchboard.sanitize import clean_field, clean_text, extract_links
@@ -137,36 +136,12 @@ def _text(element: ET.Element, path: str) -> str | None:
     return clean_field(found.text, limit=8_000) if found is not None and found.text else None
 
 
-class CursorStore:
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
-        self.table_name = table_name
-        self._dynamodb = dynamodb
-
-    dynamodb = LazyClient("dynamodb")
-
-    @staticmethod
-    def key(feed: str) -> dict[str, Any]:
-        return {"pk": {"S": f"cursor#{feed}"}, "sk": {"S": "cursor"}}
-
-    def get(self, feed: str) -> str | None:
-        item = self.dynamodb.get_item(TableName=self.table_name, Key=self.key(feed), ConsistentRead=True).get(
-            "Item"
-        )
-        return item["cursor"]["S"] if item else None
-
-    def put(self, feed: str, cursor: str) -> None:
-        self.dynamodb.put_item(
-            TableName=self.table_name,
-            Item={**self.key(feed), "cursor": {"S": cursor}, "updated_at": {"N": str(int(time.time()))}},
-        )
-
-
 class Poller:
     def __init__(
         self,
         feeds: Iterable[FeedSpec],
         door: Enqueuer,
-        cursors: CursorStore,
+        cursors: ports.CursorStore,
         fetcher: Fetch = fetch,
         timeout: float = 8,
     ) -> None:
@@ -221,3 +196,13 @@ class Poller:
             raw_ref=item.url,
             context={"feed": feed.name},
         )
+
+
+def __getattr__(name: str) -> Any:
+    # Transitional: functions/poll's composition still imports the DynamoDB cursor store by its old name
+    # from here; it is ``switchboard.dynamo.DynamoCursorStore``.
+    if name == "CursorStore":
+        from switchboard.dynamo import DynamoCursorStore
+
+        return DynamoCursorStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -43,7 +43,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from switchboard.abilities import ability
 from switchboard.actions.http import HttpCall
 from switchboard.actions.tickets import TicketView
-from switchboard.aws import LazyClient
 from switchboard.errors import ActionFailed, AlreadyRecorded
 from switchboard.killswitch import KillSwitches
 from switchboard.models import ActionRequest, Service, TaskStatus
@@ -54,10 +53,11 @@ from switchboard.retry import (
     Delivery,
     Outcome,
     RetryPolicy,
-    SqsVisibility,
     Visibility,
     fail_record,
 )
+from switchboard.sqs import SqsDelayQueue as SqsDelayQueue  # re-exported for actworker's composition
+from switchboard.sqs import SqsVisibility
 from switchboard.state import Task, TaskStore
 
 logger = Logger(child=True)
@@ -117,25 +117,6 @@ class TicketReader(Protocol):
 
 class DelayQueue(Protocol):
     def schedule(self, followup: FollowUp, delay_seconds: int) -> str: ...
-
-
-class SqsDelayQueue:
-    """The standard follow-ups queue, with a per-message ``DelaySeconds``."""
-
-    def __init__(self, queue_url: str, sqs: Any = None) -> None:
-        self.queue_url = queue_url
-        self._sqs = sqs
-
-    sqs = LazyClient("sqs")
-
-    def schedule(self, followup: FollowUp, delay_seconds: int) -> str:
-        response = self.sqs.send_message(
-            QueueUrl=self.queue_url,
-            MessageBody=followup.model_dump_json(),
-            DelaySeconds=max(0, min(delay_seconds, MAX_DELAY_SECONDS)),
-            MessageAttributes={KIND_ATTRIBUTE: {"DataType": "String", "StringValue": FOLLOWUP_KIND}},
-        )
-        return str(response["MessageId"])
 
 
 class Followups:

@@ -1,7 +1,8 @@
 """The budgeted LLM client: the only code that holds the Anthropic API key.
 
-Before every call it checks the response cache and reserves the call's worst case against two DynamoDB atomic
-counters (tokens for this task, dollars for today); over budget, the call is not made. After the call it
+Before every call it checks the response cache and reserves the call's worst case against two atomic
+counters (tokens for this task, dollars for today; a ``BudgetLedger``, DynamoDB in AWS); over budget, the
+call is not made. After the call it
 settles the counters with the real usage and returns a ledger entry (tokens in and out, dollars from a dated
 price table) that the caller writes to the task history and to metrics. Each tier has its own timeout;
 transient errors get the SDK's retries and then one fallback tier. ``anthropic`` is imported lazily, so no
@@ -21,10 +22,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from switchboard.aws import LazyClient
 from switchboard.crashpoints import crashpoint
-from switchboard.errors import SwitchboardError
-from switchboard.memory import DAY
+from switchboard.errors import BudgetExceeded, LlmError, ModelRefused, ModelUnavailable
+from switchboard.ports import BudgetLedger, Clock, LlmCache
 from switchboard.settings import LlmMixin
 
 logger = Logger(child=True)
@@ -45,22 +45,24 @@ FALLBACK = {"small": "medium", "medium": "large", "large": "medium"}
 TIMEOUTS = {"small": 10.0, "medium": 20.0, "large": 30.0}
 
 
-class LlmError(SwitchboardError):
-    """No usable answer from any tier; the task degrades or goes to a human."""
-
-
-class BudgetExceeded(LlmError):
-    def __init__(self, which: str) -> None:
-        super().__init__(f"over budget: {which}")
-        self.which = which
-
-
-class ModelUnavailable(LlmError):
-    """Transient errors on the tier and on its fallback."""
-
-
-class ModelRefused(LlmError):
-    """A permanent API error (bad request, authentication …): retrying cannot help."""
+# The errors are defined in switchboard.errors; classify and decide import them from here as well.
+__all__ = [
+    "Budget",
+    "BudgetExceeded",
+    "BudgetedLlm",
+    "LedgerEntry",
+    "LlmAnswer",
+    "LlmConfig",
+    "LlmError",
+    "ModelRefused",
+    "ModelUnavailable",
+    "ResponseCache",
+    "ToolCall",
+    "budgeted_llm",
+    "cost_usd",
+    "emit_ledger",
+    "estimate_tokens",
+]
 
 
 @dataclass(frozen=True)
@@ -121,101 +123,58 @@ def estimate_tokens(*parts: Any) -> int:
 
 
 class Budget:
-    """Two atomic counters in the memory table: tokens per task and micro-dollars per UTC day.
+    """The spending policy over a ``BudgetLedger``: tokens per task, micro-dollars per UTC day, each capped.
 
-    ``reserve`` adds the worst case with a condition that it stays under the cap (one conditional write each),
-    so concurrent workers can never overspend together; ``settle`` corrects by the real usage afterwards.
+    ``reserve`` adds the call's worst case to both counters, or refuses it (``BudgetExceeded``) when either
+    would pass its cap, before the call; ``settle`` corrects both by the real usage afterwards.
     """
 
-    def __init__(self, table_name: str, config: LlmConfig, dynamodb: Any = None) -> None:
-        self.table_name = table_name
+    def __init__(self, ledger: BudgetLedger, config: LlmConfig, clock: Clock = time.time) -> None:
+        self.ledger = ledger
         self.config = config
-        self._dynamodb = dynamodb
+        self.clock = clock
 
-    dynamodb = LazyClient("dynamodb")
-
-    @staticmethod
-    def day() -> str:
-        return datetime.now(UTC).strftime("%Y-%m-%d")
-
-    def _add(self, pk: str, attribute: str, amount: int, cap: int | None, ttl: int) -> None:
-        values = {":amount": {"N": str(amount)}, ":ttl": {"N": str(int(time.time()) + ttl)}}
-        condition: dict[str, str] = {}
-        if cap is not None:
-            if amount > cap:  # a first write would pass attribute_not_exists: refuse before writing
-                raise BudgetExceeded(attribute)
-            values[":room"] = {"N": str(cap - amount)}
-            condition["ConditionExpression"] = "attribute_not_exists(#n) OR #n <= :room"
-        self.dynamodb.update_item(
-            TableName=self.table_name,
-            Key={"pk": {"S": pk}, "sk": {"S": "budget"}},
-            UpdateExpression="ADD #n :amount SET expires_at = if_not_exists(expires_at, :ttl)",
-            ExpressionAttributeNames={"#n": attribute},
-            ExpressionAttributeValues=values,
-            **condition,
-        )
+    def day(self) -> str:
+        return datetime.fromtimestamp(self.clock(), UTC).strftime("%Y-%m-%d")
 
     def reserve(self, task_id: str, tokens: int, micro_usd: int) -> None:
-        errors = self.dynamodb.exceptions.ConditionalCheckFailedException
-        try:
-            self._add(f"budget#task#{task_id}", "tokens", tokens, self.config.task_token_cap, 30 * DAY)
-        except (errors, BudgetExceeded):
-            raise BudgetExceeded("task_tokens") from None
-        try:
-            cap = int(self.config.daily_usd_cap * 1_000_000)
-            self._add(f"budget#day#{self.day()}", "micro_usd", micro_usd, cap, 3 * DAY)
-        except (errors, BudgetExceeded):
-            self._add(f"budget#task#{task_id}", "tokens", -tokens, None, 30 * DAY)
-            raise BudgetExceeded("daily_usd") from None
+        self.ledger.reserve(
+            task_id,
+            self.day(),
+            tokens,
+            micro_usd,
+            token_cap=self.config.task_token_cap,
+            micro_usd_cap=int(self.config.daily_usd_cap * 1_000_000),
+        )
 
     def settle(self, task_id: str, reserved_tokens: int, reserved_micro_usd: int, entry: LedgerEntry) -> None:
         used_tokens = entry.input_tokens + entry.output_tokens
         used_micro = int(Decimal(str(entry.usd)) * 1_000_000)
-        if used_tokens != reserved_tokens:
-            self._add(f"budget#task#{task_id}", "tokens", used_tokens - reserved_tokens, None, 30 * DAY)
-        if used_micro != reserved_micro_usd:
-            self._add(f"budget#day#{self.day()}", "micro_usd", used_micro - reserved_micro_usd, None, 3 * DAY)
+        self.ledger.settle(
+            task_id, self.day(), used_tokens - reserved_tokens, used_micro - reserved_micro_usd
+        )
 
     def spent_today_usd(self) -> float:
-        response = self.dynamodb.get_item(
-            TableName=self.table_name, Key={"pk": {"S": f"budget#day#{self.day()}"}, "sk": {"S": "budget"}}
-        )
-        return int(response.get("Item", {}).get("micro_usd", {}).get("N", "0")) / 1_000_000
+        return self.ledger.spent_micro_usd(self.day()) / 1_000_000
 
 
 class ResponseCache:
     """Same model, prompt and tools within the TTL: the cached tool call, without a model call."""
 
-    def __init__(self, table_name: str, ttl_seconds: int, dynamodb: Any = None) -> None:
-        self.table_name = table_name
+    def __init__(self, store: LlmCache, ttl_seconds: int) -> None:
+        self.store = store
         self.ttl_seconds = ttl_seconds
-        self._dynamodb = dynamodb
-
-    dynamodb = LazyClient("dynamodb")
 
     @staticmethod
     def key(request: dict[str, Any]) -> str:
         return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
 
     def get(self, key: str) -> ToolCall | None:
-        item = self.dynamodb.get_item(
-            TableName=self.table_name, Key={"pk": {"S": f"llmcache#{key}"}, "sk": {"S": "llmcache"}}
-        ).get("Item")
-        if not item or int(item["expires_at"]["N"]) < time.time():
-            return None
-        data = json.loads(item["call"]["S"])
-        return ToolCall(data["name"], data["input"])
+        data = self.store.get(key)
+        return ToolCall(data["name"], data["input"]) if data is not None else None
 
     def put(self, key: str, call: ToolCall) -> None:
-        self.dynamodb.put_item(
-            TableName=self.table_name,
-            Item={
-                "pk": {"S": f"llmcache#{key}"},
-                "sk": {"S": "llmcache"},
-                "call": {"S": json.dumps({"name": call.name, "input": call.input})},
-                "expires_at": {"N": str(int(time.time()) + self.ttl_seconds)},
-            },
-        )
+        self.store.put(key, {"name": call.name, "input": call.input}, self.ttl_seconds)
 
 
 class BudgetedLlm:
@@ -383,10 +342,12 @@ def budgeted_llm(settings: LlmMixin, memory_table: str) -> BudgetedLlm:
         daily_usd_cap=settings.llm_daily_usd_cap,
         cache_ttl_seconds=settings.llm_cache_ttl_seconds,
     )
+    from switchboard.dynamo import DynamoBudgetLedger, DynamoLlmCache
+
     return BudgetedLlm(
         config,
-        Budget(memory_table, config),
-        ResponseCache(memory_table, settings.llm_cache_ttl_seconds),
+        Budget(DynamoBudgetLedger(memory_table), config),
+        ResponseCache(DynamoLlmCache(memory_table), settings.llm_cache_ttl_seconds),
         api_key,
         settings.llm_api_url,
     )

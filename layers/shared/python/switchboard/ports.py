@@ -9,9 +9,13 @@ catches a boto exception.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from switchboard.memory import AuthorProfile, BreakerRecord, BreakerState
 from switchboard.models import InboundEvent, TaskStatus
+
+if TYPE_CHECKING:
+    from switchboard.followups import FollowUp
 
 #: Seconds since the epoch (``time.time`` in production, a settable clock in tests).
 Clock = Callable[[], float]
@@ -84,3 +88,97 @@ class Visibility(Protocol):
 # -- the memory table: everything the agent remembers besides tasks ---------------------------------------
 # (seen marks, author profiles and rate windows, LLM budgets and the response cache, breakers, feed cursors,
 # triage reports). ``switchboard.dynamo`` owns every key format of that table.
+
+
+class SeenLog(Protocol):
+    """The door's marks: a delivery already enqueued (the mark is written after the enqueue)."""
+
+    def seen(self, platform: str, event_id: str) -> bool: ...
+
+    def mark(self, platform: str, event_id: str, message_id: str) -> None: ...
+
+
+class AuthorDirectory(Protocol):
+    """Per-author memory: flags (blocked, trusted) and atomic request counts per fixed window."""
+
+    def profile(self, platform: str, author: str) -> AuthorProfile: ...
+
+    def set_flags(
+        self, platform: str, author: str, *, blocked: bool, trusted: bool, note: str = ""
+    ) -> None: ...
+
+    def count_request(self, platform: str, author: str, window_seconds: int, now: float | None = None) -> int:
+        """Add one request to the author's current window; the count including this one."""
+        ...
+
+
+class BudgetLedger(Protocol):
+    """Atomic LLM spending counters: tokens per task and micro-dollars per UTC day (``YYYY-MM-DD``)."""
+
+    def reserve(
+        self, task_id: str, day: str, tokens: int, micro_usd: int, *, token_cap: int, micro_usd_cap: int
+    ) -> None:
+        """Add to both counters, or to neither: ``BudgetExceeded("task_tokens" | "daily_usd")`` when either
+        would pass its cap (a concurrent reservation counts)."""
+        ...
+
+    def settle(self, task_id: str, day: str, tokens: int, micro_usd: int) -> None:
+        """Correct both counters by these amounts (negative gives back), without a cap."""
+        ...
+
+    def spent_micro_usd(self, day: str) -> int: ...
+
+
+class LlmCache(Protocol):
+    """Tool calls by request hash, each until its TTL is over."""
+
+    def get(self, key: str) -> dict[str, Any] | None: ...
+
+    def put(self, key: str, value: dict[str, Any], ttl_seconds: int) -> None: ...
+
+
+class BreakerStore(Protocol):
+    """Each service's circuit breaker as stored, and its conditional moves: a move whose condition no longer
+    holds lost the race to another worker, writes nothing and returns False (``count_failure``: None)."""
+
+    def read(self, service: str) -> BreakerRecord: ...
+
+    def start_probe(self, service: str, version: int, lease_until: float) -> bool:
+        """Half open with the probe held until ``lease_until``, if still at ``version``."""
+        ...
+
+    def close(self, service: str, now: float) -> bool:
+        """Closed with a fresh window, if half open."""
+        ...
+
+    def count_failure(self, service: str, now: float, window_seconds: float) -> int | None:
+        """One more failure in the current window (or a new one); the count, or None when not closed."""
+        ...
+
+    def open(self, service: str, now: float, until: float, *, from_state: BreakerState) -> bool:
+        """Open until ``until``, if still ``from_state``."""
+        ...
+
+
+class CursorStore(Protocol):
+    """Each polled feed's cursor."""
+
+    def get(self, feed: str) -> str | None: ...
+
+    def put(self, feed: str, cursor: str) -> None: ...
+
+
+class ReportStore(Protocol):
+    """The daily DLQ triage's reports, by their time (``at``, ISO 8601 UTC)."""
+
+    def save(self, at: str, report: dict[str, Any]) -> None: ...
+
+    def on(self, day: str) -> list[dict[str, Any]]:
+        """The reports of one UTC day, oldest first."""
+        ...
+
+
+class DelayQueue(Protocol):
+    """Delivers a staged action's follow-up after a delay (at most 900 s); the message id."""
+
+    def schedule(self, followup: FollowUp, delay_seconds: int) -> str: ...

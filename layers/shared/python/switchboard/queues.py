@@ -1,20 +1,17 @@
-"""Sending to FIFO queues: every message carries a group id and a deduplication id."""
+"""Sending to FIFO queues: every message carries a group id and a deduplication id.
+
+The port is ``QueueSender`` (also in ``switchboard.ports``); the SQS adapter is ``switchboard.sqs``.
+"""
 
 from __future__ import annotations
 
-import hashlib
-from typing import Any, Protocol
+from typing import Protocol
 
-from switchboard.aws import LazyClient
+# Transitional re-export: the functions' composition (functions/*/handler.py), the act worker and the CLI
+# still import the SQS sender from here; it lives in ``switchboard.sqs``.
+from switchboard.sqs import SqsQueueSender, fifo_id
 
-_MAX_ID = 128  # SQS limit for MessageGroupId and MessageDeduplicationId
-
-
-def fifo_id(value: str) -> str:
-    """SQS allows 128 characters of [A-Za-z0-9!-~]; longer or odd ids are hashed, stably."""
-    if len(value) <= _MAX_ID and all(33 <= ord(ch) <= 126 for ch in value):
-        return value
-    return hashlib.sha256(value.encode()).hexdigest()
+__all__ = ["QueueSender", "SqsQueueSender", "fifo_id"]
 
 
 class QueueSender(Protocol):
@@ -26,29 +23,3 @@ class QueueSender(Protocol):
         dedup_id: str,
         attributes: dict[str, str] | None = None,
     ) -> str: ...
-
-
-class SqsQueueSender:
-    def __init__(self, sqs: Any = None) -> None:
-        self._sqs = sqs
-
-    sqs = LazyClient("sqs")
-
-    def send(
-        self,
-        queue_url: str,
-        body: str,
-        group_id: str,
-        dedup_id: str,
-        attributes: dict[str, str] | None = None,
-    ) -> str:
-        response = self.sqs.send_message(
-            QueueUrl=queue_url,
-            MessageBody=body,
-            MessageGroupId=fifo_id(group_id),
-            MessageDeduplicationId=fifo_id(dedup_id),
-            MessageAttributes={
-                key: {"DataType": "String", "StringValue": value} for key, value in (attributes or {}).items()
-            },
-        )
-        return str(response["MessageId"])

@@ -13,6 +13,9 @@
 - ``AccessDenied`` (401/403, Slack auth errors): NEEDS_HUMAN where the worker may escalate, else FAIL.
 - ``PermanentActionError`` (other 4xx, validation, an unknown ability): FAIL, consumed, never retried.
 
+- ``DependencyUnavailable``, ``DependencyRefused`` (our own DynamoDB or SQS, already translated by the
+  adapters): not handled here, like any other exception below.
+
 RETRY changes the message's visibility to the delay and fails the record, so SQS delivers it again then.
 DEAD_LETTER records the reason on the task, moves it to FAILED, makes the message visible at once and fails
 the record: SQS moves it to the DLQ on its next receive (``maxReceiveCount`` reached). Any other exception is
@@ -31,15 +34,13 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final, NoReturn, Protocol
+from typing import Final, NoReturn, Protocol
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-from botocore.exceptions import BotoCoreError, ClientError
 
 from switchboard.actions.http import AccessDenied
-from switchboard.aws import LazyClient
 from switchboard.breaker import BreakerOpen
 from switchboard.errors import (
     ActionFailed,
@@ -48,6 +49,10 @@ from switchboard.errors import (
     SwitchboardError,
     TransientActionError,
 )
+
+# Transitional re-export: act.py, followups.py and actworker.py import the SQS visibility adapter from here;
+# it lives in ``switchboard.sqs``.
+from switchboard.sqs import SqsVisibility as SqsVisibility
 
 logger = Logger(child=True)
 
@@ -176,26 +181,6 @@ class Delivery:
 
 class Visibility(Protocol):
     def change(self, queue_url: str, receipt_handle: str, seconds: int) -> None: ...
-
-
-class SqsVisibility:
-    """``ChangeMessageVisibility``: when an in-flight message is seen again."""
-
-    def __init__(self, sqs: Any = None) -> None:
-        self._sqs = sqs
-
-    sqs = LazyClient("sqs")
-
-    def change(self, queue_url: str, receipt_handle: str, seconds: int) -> None:
-        try:
-            self.sqs.change_message_visibility(
-                QueueUrl=queue_url,
-                ReceiptHandle=receipt_handle,
-                VisibilityTimeout=max(0, min(seconds, 43_200)),
-            )
-        except (ClientError, BotoCoreError) as exc:
-            # The record still fails; the message then comes back after the queue's visibility timeout.
-            logger.warning("could not change the message's visibility", seconds=seconds, error=str(exc))
 
 
 def fail_record(verdict: Verdict, delivery: Delivery, visibility: Visibility) -> NoReturn:

@@ -7,17 +7,29 @@ in one transaction, so there is never a claim without a task or a task without a
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
 from switchboard.aws import LazyClient
-from switchboard.errors import AlreadyRecorded, ConcurrentUpdate, IllegalTransition, TaskNotFound
+from switchboard.dynamo import (
+    TASKS_BY_ATTENTION_INDEX,
+    TASKS_BY_EVENT_INDEX,
+    ConditionFailed,
+    Keys,
+    Table,
+    from_item,
+    to_item,
+    to_value,
+)
+from switchboard.errors import (
+    AlreadyClaimed,
+    AlreadyRecorded,
+    ConcurrentUpdate,
+    IllegalTransition,
+    TaskNotFound,
+)
 from switchboard.memory import DAY, Claim
 from switchboard.models import ActionRequest, InboundEvent, TaskStatus
 
@@ -38,28 +50,6 @@ TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
 
 # A task that needs a person has `attention` = its status, so it is in the sparse `by-attention` index.
 ATTENTION_STATUSES = frozenset({S.NEEDS_HUMAN, S.FAILED})
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-def _to_dynamo(value: dict[str, Any]) -> dict[str, Any]:
-    plain = json.loads(json.dumps(value, default=str), parse_float=Decimal)
-    return {key: _serializer.serialize(item) for key, item in plain.items()}
-
-
-def _from_dynamo(item: dict[str, Any]) -> dict[str, Any]:
-    return _plain({key: _deserializer.deserialize(value) for key, value in item.items()})
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list | set | tuple):
-        return [_plain(item) for item in value]
-    return value
 
 
 def now_iso() -> str:
@@ -83,7 +73,7 @@ class Task:
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Task:
-        data = _from_dynamo(item)
+        data = from_item(item)
         return cls(
             task_id=data["task_id"],
             event_id=data["event_id"],
@@ -124,6 +114,13 @@ class Task:
 
 
 class TaskStore:
+    """The ``TaskRepository`` on DynamoDB: the tasks table, and the processed-id claims in the memory table.
+
+    Keys come from ``switchboard.dynamo.Keys``; a failed condition arrives as the adapter-internal
+    ``ConditionFailed`` and leaves as a domain error (``ConcurrentUpdate``, ``AlreadyRecorded``,
+    ``TaskNotFound``) or, for a claim taken already, as None.
+    """
+
     def __init__(
         self, tasks_table: str, memory_table: str, task_ttl_days: int = 90, dynamodb: Any = None
     ) -> None:
@@ -131,16 +128,14 @@ class TaskStore:
         self.memory_table = memory_table
         self.task_ttl_seconds = task_ttl_days * DAY
         self._dynamodb = dynamodb
+        self.tasks = Table(tasks_table, dynamodb)
+        self.memory = Table(memory_table, dynamodb)
 
     dynamodb = LazyClient("dynamodb")
 
     @staticmethod
     def key(task_id: str) -> dict[str, Any]:
-        return {"pk": {"S": f"task#{task_id}"}}
-
-    @staticmethod
-    def claim_key(platform: str, event_id: str) -> dict[str, Any]:
-        return {"pk": {"S": f"processed#{platform}#{event_id}"}, "sk": {"S": "claim"}}
+        return Keys.task(task_id)
 
     def claim_and_open(
         self, event: InboundEvent, owner: str, claim_ttl_days: int, actor: str = "classify"
@@ -149,7 +144,6 @@ class TaskStore:
         now = int(time.time())
         entry = history_entry(TaskStatus.RECEIVED, actor, {"event_type": event.event_type})
         task_item = {
-            "pk": f"task#{event.task_id}",
             "task_id": event.task_id,
             "event_id": event.event_id,
             "platform": event.platform.value,
@@ -169,67 +163,67 @@ class TaskStore:
             "expires_at": {"N": str(now + claim_ttl_days * DAY)},
         }
         try:
-            self.dynamodb.transact_write_items(
-                TransactItems=[
+            self._claim_and_open(event, claim_item, task_item)
+        except AlreadyClaimed:
+            return None
+        return Task.from_item(to_item(task_item))
+
+    def _claim_and_open(self, event: InboundEvent, claim: dict[str, Any], task: dict[str, Any]) -> None:
+        """One transaction: both items, or ``AlreadyClaimed`` (the claim exists; so does its task)."""
+        try:
+            self.tasks.transact(
+                [
                     {
                         "Put": {
                             "TableName": self.memory_table,
-                            "Item": {**self.claim_key(event.platform.value, event.event_id), **claim_item},
+                            "Item": {**Keys.claim(event.platform.value, event.event_id), **claim},
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
                     {
                         "Put": {
                             "TableName": self.tasks_table,
-                            "Item": _to_dynamo(task_item),
+                            "Item": {**Keys.task(event.task_id), **to_item(task)},
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
                 ]
             )
-        except self.dynamodb.exceptions.TransactionCanceledException:
-            return None
-        return Task.from_item(_to_dynamo(task_item))
+        except ConditionFailed:
+            raise AlreadyClaimed(f"{event.platform.value}#{event.event_id}") from None
 
     def claim(self, platform: str, event_id: str) -> Claim | None:
-        response = self.dynamodb.get_item(
-            TableName=self.memory_table, Key=self.claim_key(platform, event_id), ConsistentRead=True
-        )
-        item = response.get("Item")
+        item = self.memory.get(Keys.claim(platform, event_id))
         if not item:
             return None
         return Claim(item["task_id"]["S"], item["owner"]["S"], int(item["claimed_at"]["N"]))
 
     def get(self, task_id: str) -> Task:
-        response = self.dynamodb.get_item(
-            TableName=self.tasks_table, Key=self.key(task_id), ConsistentRead=True
-        )
-        if "Item" not in response:
+        item = self.tasks.get(Keys.task(task_id))
+        if item is None:
             raise TaskNotFound(task_id)
-        return Task.from_item(response["Item"])
+        return Task.from_item(item)
 
     def find_by_event(self, event_id: str) -> list[Task]:
-        response = self.dynamodb.query(
-            TableName=self.tasks_table,
-            IndexName="by-event",
+        items = self.tasks.query(
+            IndexName=TASKS_BY_EVENT_INDEX,
             KeyConditionExpression="event_id = :e",
             ExpressionAttributeValues={":e": {"S": event_id}},
         )
-        return [Task.from_item(item) for item in response.get("Items", [])]
+        return [Task.from_item(item) for item in items]
 
     def needing_attention(self, status: TaskStatus, limit: int = 100) -> list[Task]:
         """Tasks in NEEDS_HUMAN or FAILED, newest first, from the sparse index."""
         if status not in ATTENTION_STATUSES:
             raise ValueError(f"only {sorted(s.value for s in ATTENTION_STATUSES)} are indexed")
-        response = self.dynamodb.query(
-            TableName=self.tasks_table,
-            IndexName="by-attention",
+        items = self.tasks.query(
+            IndexName=TASKS_BY_ATTENTION_INDEX,
             KeyConditionExpression="attention = :s",
             ExpressionAttributeValues={":s": {"S": status.value}},
             ScanIndexForward=False,
             Limit=limit,
         )
-        return [Task.from_item(item) for item in response.get("Items", [])]
+        return [Task.from_item(item) for item in items]
 
     def transition(
         self,
@@ -273,34 +267,32 @@ class TaskStore:
                 values[f":{attribute}"] = value
                 sets.append(f"#{attribute} = :{attribute}")
         try:
-            response = self.dynamodb.update_item(
-                TableName=self.tasks_table,
-                Key=self.key(task.task_id),
-                UpdateExpression="SET " + ", ".join(sets) + removes,
+            attributes = self.tasks.update(
+                Keys.task(task.task_id),
+                "SET " + ", ".join(sets) + removes,
                 ConditionExpression="#s = :from AND #v = :v",
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues=_to_dynamo(values),
+                ExpressionAttributeValues=to_item(values),
                 ReturnValues="ALL_NEW",
             )
-        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+        except ConditionFailed:
             raise ConcurrentUpdate(f"task {task.task_id} moved past {task.status} v{task.version}") from None
-        return Task.from_item(response["Attributes"])
+        return Task.from_item(attributes)
 
     def complete_action(self, task_id: str, action_id: str, actor: str, detail: dict[str, Any]) -> Task:
         """Record one action's result; idempotent (a set of completed action ids): ``AlreadyRecorded`` when an
         earlier attempt recorded it. A task that does not exist is refused the same way (no item is made)."""
         entry = history_entry(None, actor, {"action_id": action_id, **detail})
         try:
-            response = self._record_completion(task_id, action_id, entry)
-        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            attributes = self._record_completion(task_id, action_id, entry)
+        except ConditionFailed:
             raise AlreadyRecorded(f"{action_id} of task {task_id}") from None
-        return Task.from_item(response["Attributes"])
+        return Task.from_item(attributes)
 
-    def _record_completion(self, task_id: str, action_id: str, entry: dict[str, Any]) -> Any:
-        return self.dynamodb.update_item(
-            TableName=self.tasks_table,
-            Key=self.key(task_id),
-            UpdateExpression="ADD #c :ids, #v :one SET #h = list_append(#h, :entry), #u = :now",
+    def _record_completion(self, task_id: str, action_id: str, entry: dict[str, Any]) -> dict[str, Any]:
+        return self.tasks.update(
+            Keys.task(task_id),
+            "ADD #c :ids, #v :one SET #h = list_append(#h, :entry), #u = :now",
             ConditionExpression="attribute_exists(pk) AND NOT contains(#c, :id)",
             ExpressionAttributeNames={
                 "#c": "completed_actions",
@@ -312,7 +304,7 @@ class TaskStore:
                 ":ids": {"SS": [action_id]},
                 ":id": {"S": action_id},
                 ":one": {"N": "1"},
-                ":entry": _serializer.serialize(json.loads(json.dumps([entry]), parse_float=Decimal)),
+                ":entry": to_value([entry]),
                 ":now": {"S": entry["at"]},
             },
             ReturnValues="ALL_NEW",
@@ -325,15 +317,14 @@ class TaskStore:
         """
         entry = history_entry(None, actor, detail)
         try:
-            self.dynamodb.update_item(
-                TableName=self.tasks_table,
-                Key=self.key(task_id),
-                UpdateExpression="SET #h = list_append(#h, :entry), #u = :now",
+            self.tasks.update(
+                Keys.task(task_id),
+                "SET #h = list_append(#h, :entry), #u = :now",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeNames={"#h": "history", "#u": "updated_at"},
-                ExpressionAttributeValues=_to_dynamo({":entry": [entry], ":now": entry["at"]}),
+                ExpressionAttributeValues=to_item({":entry": [entry], ":now": entry["at"]}),
             )
-        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+        except ConditionFailed:
             raise TaskNotFound(task_id) from None
 
 

@@ -4,35 +4,22 @@ transient categories whose cause has cleared (the service's breaker is closed ag
 
 from __future__ import annotations
 
-import json
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from switchboard.aws import LazyClient
+from switchboard.breaker import breaker_is_open
 from switchboard.dlq import DeadLetter, DeadLetterQueues, summarize
 from switchboard.errors import TaskNotFound
-from switchboard.memory import DAY
 from switchboard.metrics import Metric, count
+from switchboard.ports import BreakerStore, ReportStore
 from switchboard.state import TaskStore
 
 logger = Logger(child=True)
 
 REPORT_TTL_DAYS = 90
-
-
-def breaker_is_open(dynamodb: Any, memory_table: str, service: str | None) -> bool:
-    """The act layer keeps each service's breaker in the memory table (``breaker#{service}``)."""
-    if not service:
-        return False
-    item = dynamodb.get_item(
-        TableName=memory_table,
-        Key={"pk": {"S": f"breaker#{service}"}, "sk": {"S": "breaker"}},
-        ConsistentRead=True,
-    ).get("Item", {})
-    return item.get("state", {}).get("S") == "open"
 
 
 class Triage:
@@ -42,14 +29,26 @@ class Triage:
         store: TaskStore,
         topic_arn: str,
         *,
+        breakers: BreakerStore | None = None,
+        reports: ReportStore | None = None,
         auto_redrive: bool = True,
         sns: Any = None,
     ) -> None:
+        """``breakers`` and ``reports`` default to the DynamoDB ones in ``store``'s memory table (the triage
+        function's composition passes only the task store)."""
         self.dead_letters = dead_letters
         self.store = store
         self.topic_arn = topic_arn
         self.auto_redrive = auto_redrive
         self._sns = sns
+        from switchboard.dynamo import DynamoBreakerStore, DynamoReportStore
+
+        if breakers is None:
+            breakers = DynamoBreakerStore(store.memory_table, store.dynamodb)
+        if reports is None:
+            reports = DynamoReportStore(store.memory_table, REPORT_TTL_DAYS, store.dynamodb)
+        self.breakers: BreakerStore = breakers
+        self.reports: ReportStore = reports
 
     sns = LazyClient("sns")
 
@@ -60,7 +59,7 @@ class Triage:
             return None
 
     def breaker_open(self, service: str | None) -> bool:
-        return breaker_is_open(self.store.dynamodb, self.store.memory_table, service)
+        return breaker_is_open(self.breakers, service)
 
     def run(self) -> dict[str, Any]:
         letters = self.dead_letters.read(self.history_of, self.breaker_open)
@@ -99,16 +98,7 @@ class Triage:
         return redriven
 
     def _store(self, report: dict[str, Any], letters: list[DeadLetter]) -> None:
-        now = int(time.time())
-        self.store.dynamodb.put_item(
-            TableName=self.store.memory_table,
-            Item={
-                "pk": {"S": f"triage#{report['at'][:10]}"},
-                "sk": {"S": report["at"]},
-                "report": {"S": json.dumps(report | {"messages": [letter.to_json() for letter in letters]})},
-                "expires_at": {"N": str(now + REPORT_TTL_DAYS * DAY)},
-            },
-        )
+        self.reports.save(report["at"], report | {"messages": [letter.to_json() for letter in letters]})
 
 
 def render(report: dict[str, Any]) -> str:

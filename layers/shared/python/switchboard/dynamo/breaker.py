@@ -1,0 +1,112 @@
+"""``BreakerStore``: each service's circuit breaker, one item (``breaker#{service}``), moved only by
+conditional writes (on ``state`` and ``version``), so two workers never both open, probe or close. A move
+whose condition no longer holds lost the race to another worker: it returns False (or None) and writes
+nothing. The policy (when to move) is ``switchboard.breaker``'s."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from switchboard.aws import ConditionFailed
+from switchboard.dynamo.items import n, s
+from switchboard.dynamo.keys import Keys
+from switchboard.dynamo.table import Table
+from switchboard.memory import BreakerRecord, BreakerState
+
+
+class DynamoBreakerStore:
+    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+        self.table = Table(table_name, dynamodb)
+
+    def read(self, service: str) -> BreakerRecord:
+        item = self.table.get(Keys.breaker(service))
+        if not item:
+            return BreakerRecord()
+        numbers = {
+            name: float(item[name]["N"])
+            for name in ("failures", "window_start", "open_until", "probe_until")
+            if name in item
+        }
+        return BreakerRecord(
+            state=BreakerState(item["state"]["S"]),
+            version=int(item.get("version", {"N": "0"})["N"]),
+            **numbers,
+        )
+
+    def start_probe(self, service: str, version: int, lease_until: float) -> bool:
+        """Half open, the probe held until ``lease_until``, if nobody moved the breaker since ``version``."""
+        return self._move(
+            service,
+            "SET #s = :half, probe_until = :lease, #v = #v + :one",
+            "#v = :version",
+            {":half": s(BreakerState.HALF_OPEN), ":lease": n(lease_until)}
+            | {":version": n(version), ":one": n(1)},
+        )
+
+    def close(self, service: str, now: float) -> bool:
+        """Closed with a fresh window, if it is half open (the probe's answer)."""
+        return self._move(
+            service,
+            "SET #s = :closed, failures = :zero, window_start = :now, #v = #v + :one "
+            "REMOVE open_until, probe_until",
+            "#s = :half",
+            {":closed": s(BreakerState.CLOSED), ":half": s(BreakerState.HALF_OPEN)}
+            | {":zero": n(0), ":now": n(now), ":one": n(1)},
+        )
+
+    def count_failure(self, service: str, now: float, window_seconds: float) -> int | None:
+        """One more failure in the window that started after ``now - window_seconds`` (or a new window).
+        The failures counted so far; None when the breaker is not closed, or another worker started the
+        window meanwhile."""
+        closed = {":closed": s(BreakerState.CLOSED), ":cut": n(now - window_seconds)}
+        try:
+            attributes = self._write(
+                service,
+                "ADD failures :one",
+                "#s = :closed AND window_start > :cut",
+                closed | {":one": n(1)},
+                returns=True,
+            )
+            return int(attributes["failures"]["N"])
+        except ConditionFailed:
+            pass
+        started = self._move(
+            service,
+            "SET #s = :closed, failures = :one, window_start = :now, #v = if_not_exists(#v, :zero) + :one",
+            "attribute_not_exists(pk) OR (#s = :closed AND window_start <= :cut)",
+            closed | {":one": n(1), ":now": n(now), ":zero": n(0)},
+        )
+        return 1 if started else None
+
+    def open(self, service: str, now: float, until: float, *, from_state: BreakerState) -> bool:
+        """Open until ``until``, if it is still ``from_state`` (closed, or half open after a failed probe)."""
+        return self._move(
+            service,
+            "SET #s = :open, open_until = :until, opened_at = :now, failures = :zero, #v = #v + :one "
+            "REMOVE probe_until",
+            "#s = :from",
+            {":from": s(from_state), ":open": s(BreakerState.OPEN), ":until": n(until)}
+            | {":now": n(now), ":zero": n(0), ":one": n(1)},
+        )
+
+    def _move(self, service: str, update: str, condition: str, values: dict[str, Any]) -> bool:
+        try:
+            self._write(service, update, condition, values)
+        except ConditionFailed:
+            return False
+        return True
+
+    def _write(
+        self, service: str, update: str, condition: str, values: dict[str, Any], *, returns: bool = False
+    ) -> dict[str, Any]:
+        names = {
+            alias: name for alias, name in (("#s", "state"), ("#v", "version")) if alias in update + condition
+        }
+        return self.table.update(
+            Keys.breaker(service),
+            update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="UPDATED_NEW" if returns else "NONE",
+        )

@@ -1,0 +1,91 @@
+"""Every key format of the two tables, and their index names: the one place that spells them.
+
+The tasks table (partition ``pk`` only): ``task#{task_id}``; indexes ``by-event`` (``event_id``) and the
+sparse ``by-attention`` (``attention`` + ``updated_at``: only tasks that need a person carry ``attention``).
+
+The memory table (partition ``pk``, sort ``sk``), one item kind per row:
+
+=================================================  ==================  ======================================
+``pk``                                             ``sk``              what
+=================================================  ==================  ======================================
+``seen#{platform}#{event_id}``                     ``seen``            the door enqueued this delivery
+``processed#{platform}#{event_id}``                ``claim``           the classifier owns this event
+``author#{platform}#{author}``                     ``profile``         blocked / trusted flags
+``rate#{platform}#{author}``                       ``w#{start}``       requests in one rate window
+``budget#task#{task_id}``                          ``budget``          LLM tokens spent by one task
+``budget#day#{YYYY-MM-DD}``                        ``budget``          LLM micro-dollars spent in one UTC day
+``llmcache#{sha256}``                              ``llmcache``        a cached tool call
+``breaker#{service}``                              ``breaker``         one service's circuit breaker
+``cursor#{feed}``                                  ``cursor``          a polled feed's cursor
+``triage#{YYYY-MM-DD}``                            ``{at}``            one DLQ triage report
+=================================================  ==================  ======================================
+
+Powertools idempotency also writes to the memory table (``pk`` = function name + hashed action id, ``sk``
+unused); Powertools owns that format (``switchboard.actworker``).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+Key = dict[str, dict[str, str]]
+
+TASKS_BY_EVENT_INDEX: Final = "by-event"
+TASKS_BY_ATTENTION_INDEX: Final = "by-attention"
+
+
+def _key(pk: str, sk: str) -> Key:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+class Keys:
+    """The key of each item kind (DynamoDB's attribute-value form, ready for ``Key=`` or an ``Item``)."""
+
+    @staticmethod
+    def task(task_id: str) -> Key:
+        return {"pk": {"S": f"task#{task_id}"}}
+
+    @staticmethod
+    def seen(platform: str, event_id: str) -> Key:
+        return _key(f"seen#{platform}#{event_id}", "seen")
+
+    @staticmethod
+    def claim(platform: str, event_id: str) -> Key:
+        return _key(f"processed#{platform}#{event_id}", "claim")
+
+    @staticmethod
+    def profile(platform: str, author: str) -> Key:
+        return _key(f"author#{platform}#{author}", "profile")
+
+    @staticmethod
+    def rate_window(platform: str, author: str, start: int) -> Key:
+        return _key(f"rate#{platform}#{author}", f"w#{start}")
+
+    @staticmethod
+    def task_budget(task_id: str) -> Key:
+        return _key(f"budget#task#{task_id}", "budget")
+
+    @staticmethod
+    def day_budget(day: str) -> Key:
+        return _key(f"budget#day#{day}", "budget")
+
+    @staticmethod
+    def llm_cache(key: str) -> Key:
+        return _key(f"llmcache#{key}", "llmcache")
+
+    @staticmethod
+    def breaker(service: str) -> Key:
+        return _key(f"breaker#{service}", "breaker")
+
+    @staticmethod
+    def cursor(feed: str) -> Key:
+        return _key(f"cursor#{feed}", "cursor")
+
+    @staticmethod
+    def triage_reports(day: str) -> str:
+        """The partition of one UTC day's triage reports (``at`` sorts them)."""
+        return f"triage#{day}"
+
+    @staticmethod
+    def triage_report(day: str, at: str) -> Key:
+        return _key(Keys.triage_reports(day), at)

@@ -1,0 +1,242 @@
+"""One contract, two implementations: each memory-table port's DynamoDB adapter (on moto server, through the
+real boto3 client) and its in-memory twin (``tests/fakes/memory.py``) must give the same answers, so the
+unit tests that run on the twins say something about production."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from switchboard.dynamo import (
+    DynamoAuthorDirectory,
+    DynamoBreakerStore,
+    DynamoBudgetLedger,
+    DynamoCursorStore,
+    DynamoLlmCache,
+    DynamoReportStore,
+    DynamoSeenLog,
+)
+from switchboard.errors import BudgetExceeded, DependencyRefused, DependencyUnavailable
+from switchboard.memory import AuthorProfile, BreakerRecord, BreakerState
+from switchboard.ports import (
+    AuthorDirectory,
+    BreakerStore,
+    BudgetLedger,
+    CursorStore,
+    LlmCache,
+    ReportStore,
+    SeenLog,
+)
+from switchboard.sqs import SqsQueueSender
+from tests.fakes.memory import (
+    FakeClock,
+    MemoryAuthorDirectory,
+    MemoryBreakerStore,
+    MemoryBudgetLedger,
+    MemoryCursorStore,
+    MemoryLlmCache,
+    MemoryReportStore,
+    MemorySeenLog,
+)
+
+
+@dataclass
+class Ports:
+    clock: FakeClock
+    seen: SeenLog
+    authors: AuthorDirectory
+    budget: BudgetLedger
+    cache: LlmCache
+    breakers: BreakerStore
+    cursors: CursorStore
+    reports: ReportStore
+
+
+@pytest.fixture(params=["dynamodb", "in-memory"])
+def ports(request: pytest.FixtureRequest) -> Ports:
+    clock = FakeClock()
+    if request.param == "in-memory":
+        return Ports(
+            clock,
+            MemorySeenLog(7, clock),
+            MemoryAuthorDirectory(clock),
+            MemoryBudgetLedger(clock),
+            MemoryLlmCache(clock),
+            MemoryBreakerStore(),
+            MemoryCursorStore(),
+            MemoryReportStore(),
+        )
+    aws: Callable[[str], Any] = request.getfixturevalue("aws")
+    memory = request.getfixturevalue("tables")[1]
+    dynamodb = aws("dynamodb")
+    return Ports(
+        clock,
+        DynamoSeenLog(memory, 7, dynamodb, clock),
+        DynamoAuthorDirectory(memory, dynamodb, clock),
+        DynamoBudgetLedger(memory, dynamodb, clock),
+        DynamoLlmCache(memory, dynamodb, clock),
+        DynamoBreakerStore(memory, dynamodb),
+        DynamoCursorStore(memory, dynamodb, clock),
+        DynamoReportStore(memory, 90, dynamodb, clock),
+    )
+
+
+def test_a_delivery_is_seen_only_after_it_was_marked(ports: Ports) -> None:
+    assert not ports.seen.seen("github", "d-1")
+    ports.seen.mark("github", "d-1", "msg-1")
+    assert ports.seen.seen("github", "d-1")
+    assert not ports.seen.seen("slack", "d-1")  # the platform is part of the identity
+
+
+def test_an_author_has_flags_and_counts_per_window(ports: Ports) -> None:
+    assert ports.authors.profile("github", "mona") == AuthorProfile()
+    ports.authors.set_flags("github", "mona", blocked=True, trusted=False, note="spam")
+    assert ports.authors.profile("github", "mona") == AuthorProfile(blocked=True, trusted=False, note="spam")
+    assert ports.authors.profile("slack", "mona") == AuthorProfile()
+
+    start = 1_000_020.0  # a window of 60 s starts at 1_000_020
+    counts = [ports.authors.count_request("github", "mona", 60, now=start + offset) for offset in (0, 30, 59)]
+    assert counts == [1, 2, 3]
+    assert ports.authors.count_request("github", "mona", 60, now=start + 60) == 1  # the next window
+    assert ports.authors.count_request("github", "hubot", 60, now=start) == 1
+
+
+def test_a_budget_reservation_takes_both_counters_or_neither(ports: Ports) -> None:
+    caps = {"token_cap": 250, "micro_usd_cap": 5_000}
+    day = "2026-11-22"
+    ports.budget.reserve("t1", day, 100, 1_000, **caps)
+    ports.budget.reserve("t1", day, 100, 1_000, **caps)
+    assert ports.budget.spent_micro_usd(day) == 2_000
+    with pytest.raises(BudgetExceeded) as over_task:
+        ports.budget.reserve("t1", day, 100, 1_000, **caps)  # 300 tokens > 250
+    assert over_task.value.which == "task_tokens"
+    assert ports.budget.spent_micro_usd(day) == 2_000  # the day's counter was not touched
+
+    with pytest.raises(BudgetExceeded) as too_big:
+        ports.budget.reserve("t-big", day, 251, 1, **caps)  # more than the cap on a first write
+    assert too_big.value.which == "task_tokens"
+
+    with pytest.raises(BudgetExceeded) as over_day:
+        ports.budget.reserve("t2", day, 10, 4_000, **caps)  # 6_000 µ$ > 5_000
+    assert over_day.value.which == "daily_usd"
+    ports.budget.reserve("t2", day, 250, 0, **caps)  # t2's 10 tokens were given back: 250 fit
+    ports.budget.reserve("t-big", day, 250, 0, **caps)  # and the refused first write wrote nothing
+
+    ports.budget.settle("t1", day, -150, -1_500)  # the calls used less than reserved
+    assert ports.budget.spent_micro_usd(day) == 500
+    ports.budget.reserve("t1", day, 200, 0, **caps)  # 50 + 200 tokens fit again
+    ports.budget.settle("t1", day, 0, 0)
+    assert ports.budget.spent_micro_usd("2026-11-23") == 0  # another day, another counter
+
+
+def test_a_cached_call_is_served_until_its_ttl(ports: Ports) -> None:
+    call = {"name": "classify", "input": {"intent": "bug", "confidence": 0.9}}
+    assert ports.cache.get("k") is None
+    ports.cache.put("k", call, 60)
+    assert ports.cache.get("k") == call
+    ports.clock.now += 60
+    assert ports.cache.get("k") == call
+    ports.clock.now += 1
+    assert ports.cache.get("k") is None
+
+
+def test_the_breaker_moves_only_when_its_condition_holds(ports: Ports) -> None:
+    store = ports.breakers
+    assert store.read("github") == BreakerRecord()
+    assert store.count_failure("github", 1_000.0, 60) == 1  # a new window
+    assert store.count_failure("github", 1_010.5, 60) == 2
+    assert store.count_failure("github", 1_070.0, 60) == 1  # the window that began at 1000 is over
+    record = store.read("github")
+    assert (record.state, record.failures, record.window_start) == (BreakerState.CLOSED, 1.0, 1_070.0)
+
+    assert store.open("github", 1_071.0, 1_101.0, from_state=BreakerState.HALF_OPEN) is False  # it is closed
+    assert store.open("github", 1_071.0, 1_101.0, from_state=BreakerState.CLOSED) is True
+    opened = store.read("github")
+    assert (opened.state, opened.open_until, opened.failures) == (BreakerState.OPEN, 1_101.0, 0.0)
+    assert opened.version > record.version
+    assert store.count_failure("github", 1_072.0, 60) is None  # not counted while open
+    assert store.open("github", 1_072.0, 1_102.0, from_state=BreakerState.CLOSED) is False  # opened already
+
+    assert store.start_probe("github", opened.version - 1, 1_131.0) is False  # a stale read
+    assert store.start_probe("github", opened.version, 1_131.0) is True
+    assert store.start_probe("github", opened.version, 1_131.0) is False  # the other worker lost the race
+    probing = store.read("github")
+    assert (probing.state, probing.probe_until) == (BreakerState.HALF_OPEN, 1_131.0)
+
+    assert store.close("github", 1_105.25) is True
+    assert store.close("github", 1_105.25) is False  # closed already
+    closed = store.read("github")
+    assert (closed.state, closed.failures, closed.window_start) == (BreakerState.CLOSED, 0.0, 1_105.25)
+    assert (closed.open_until, closed.probe_until) == (None, None)
+    assert store.read("slack") == BreakerRecord()
+
+
+def test_a_failed_probe_reopens_only_a_half_open_breaker(ports: Ports) -> None:
+    store = ports.breakers
+    assert store.count_failure("tickets", 10.0, 60) == 1
+    assert store.open("tickets", 10.0, 40.0, from_state=BreakerState.CLOSED)
+    assert store.open("tickets", 41.0, 71.0, from_state=BreakerState.HALF_OPEN) is False  # nobody probes
+    assert store.start_probe("tickets", store.read("tickets").version, 71.0)
+    assert store.open("tickets", 42.0, 72.0, from_state=BreakerState.HALF_OPEN) is True
+    reopened = store.read("tickets")
+    assert (reopened.state, reopened.open_until, reopened.probe_until) == (BreakerState.OPEN, 72.0, None)
+
+
+def test_a_feed_keeps_its_latest_cursor(ports: Ports) -> None:
+    assert ports.cursors.get("mentions") is None
+    ports.cursors.put("mentions", "c-1")
+    ports.cursors.put("mentions", "c-2")
+    assert ports.cursors.get("mentions") == "c-2"
+    assert ports.cursors.get("other") is None
+
+
+def test_triage_reports_are_kept_per_day_in_order(ports: Ports) -> None:
+    late = {"at": "2026-11-22T07:00:00+00:00", "total": 2, "categories": []}
+    early = {"at": "2026-11-22T06:00:00+00:00", "total": 1, "categories": []}
+    for report in (late, early, {"at": "2026-11-23T06:00:00+00:00", "total": 0, "categories": []}):
+        ports.reports.save(str(report["at"]), report)
+    assert ports.reports.on("2026-11-22") == [early, late]
+    assert [r["total"] for r in ports.reports.on("2026-11-23")] == [0]
+    assert ports.reports.on("2026-11-21") == []
+
+
+# -- what leaves the adapters when AWS itself fails ----------------------------------------------------------
+
+
+def test_a_missing_table_is_a_refusal_not_a_boto_error(aws: Callable[[str], Any]) -> None:
+    with pytest.raises(DependencyRefused) as refused:
+        DynamoSeenLog("no-such-table", 7, aws("dynamodb")).seen("github", "d-1")
+    assert (refused.value.service, refused.value.operation) == ("dynamodb", "GetItem")
+    assert refused.value.code == "ResourceNotFoundException"
+
+
+def test_an_unreachable_dynamodb_is_unavailable(tables: tuple[str, str]) -> None:
+    import socket
+
+    import boto3
+    from botocore.config import Config
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=1),
+    )
+    with pytest.raises(DependencyUnavailable) as unavailable:
+        DynamoCursorStore(tables[1], client).put("mentions", "c-1")
+    assert unavailable.value.operation == "PutItem"
+
+
+def test_a_send_to_a_missing_queue_is_a_refusal(aws: Callable[[str], Any]) -> None:
+    sqs = aws("sqs")
+    url = sqs.create_queue(QueueName="gone.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    sqs.delete_queue(QueueUrl=url)
+    with pytest.raises(DependencyRefused) as refused:
+        SqsQueueSender(sqs).send(url, "{}", group_id="g", dedup_id="d")
+    assert (refused.value.service, refused.value.operation) == ("sqs", "SendMessage")
