@@ -21,6 +21,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from switchboard import claude
 from switchboard.aws import LazyClient
 from switchboard.crashpoints import crashpoint
 from switchboard.errors import SwitchboardError
@@ -61,6 +62,17 @@ class ModelUnavailable(LlmError):
 
 class ModelRefused(LlmError):
     """A permanent API error (bad request, authentication …): retrying cannot help."""
+
+
+class ModelDeclined(LlmError):
+    """The call succeeded but the answer is unusable: a ``refusal``, or cut off at ``max_tokens`` before any
+    tool call. ``reason`` says which, for the task; only a refusal is worth the fallback tier (the docs'
+    advice, "retry on a fallback model")."""
+
+    def __init__(self, reason: str, stop_reason: str | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.stop_reason = stop_reason
 
 
 @dataclass(frozen=True)
@@ -116,8 +128,9 @@ def cost_usd(model: str, input_tokens: int, output_tokens: int) -> Decimal:
 
 
 def estimate_tokens(*parts: Any) -> int:
-    """A deliberately generous estimate (about 3 characters a token) for reserving budget before a call."""
-    return sum(len(json.dumps(part, default=str)) for part in parts) // 3 + 16
+    """A deliberately generous estimate for reserving budget before a call: about 3 characters a token,
+    times the largest documented tokenizer factor of the models we route to (see switchboard.claude)."""
+    return claude.estimate_tokens(*parts)
 
 
 class Budget:
@@ -255,19 +268,25 @@ class BudgetedLlm:
         max_tokens: int = 512,
         use_cache: bool = True,
         fallback: bool = True,
+        purpose: str | None = None,
     ) -> LlmAnswer:
-        """Ask ``tier`` to choose exactly one of ``tools``. Falls back one tier on transient errors."""
+        """Ask ``tier`` to choose exactly one of ``tools``. Falls back one tier on transient errors and on a
+        refusal. ``purpose`` ("classify" or "decide") sets effort and thinking room; ``max_tokens`` is the
+        answer's own budget. Without ``purpose`` it is read from ``max_tokens`` (classify asks for 200)."""
+        purpose = purpose or claude.purpose_for(max_tokens)
         ledger: list[LedgerEntry] = []
         try:
-            call = self._call(task_id, tier, system, messages, tools, max_tokens, use_cache, ledger)
-        except ModelUnavailable:
-            if not fallback:
+            call = self._call(task_id, tier, system, messages, tools, max_tokens, use_cache, ledger, purpose)
+        except (ModelUnavailable, ModelDeclined) as exc:
+            if not fallback or (isinstance(exc, ModelDeclined) and exc.stop_reason != "refusal"):
                 raise
             backup = FALLBACK[tier]
             logger.warning(
                 "model tier unavailable, falling back", tier=tier, fallback=backup, task_id=task_id
             )
-            call = self._call(task_id, backup, system, messages, tools, max_tokens, use_cache, ledger)
+            call = self._call(
+                task_id, backup, system, messages, tools, max_tokens, use_cache, ledger, purpose
+            )
         return LlmAnswer(call, ledger)
 
     def _call(
@@ -280,19 +299,21 @@ class BudgetedLlm:
         max_tokens: int,
         use_cache: bool,
         ledger: list[LedgerEntry],
+        purpose: str = "decide",
     ) -> ToolCall | None:
         model = self.config.tiers[tier]
+        worst_output = claude.contract(model).max_tokens(purpose, max_tokens)  # thinking counts against it
         request = {"model": model, "system": system, "messages": messages, "tools": tools}
         key = self.cache.key(request)
         if use_cache and (hit := self.cache.get(key)) is not None:
             ledger.append(LedgerEntry(tier, model, 0, 0, 0.0, cached=True, latency_ms=0))
             return hit
-        reserved_tokens = estimate_tokens(system, messages, tools) + max_tokens
-        reserved_micro = int(cost_usd(model, reserved_tokens, max_tokens) * 1_000_000) + 1
+        reserved_tokens = estimate_tokens(system, messages, tools) + worst_output
+        reserved_micro = int(cost_usd(model, reserved_tokens, worst_output) * 1_000_000) + 1
         self.budget.reserve(task_id, reserved_tokens, reserved_micro)
         started = time.monotonic()
         try:
-            response = self._create(tier, model, system, messages, tools, max_tokens)
+            response = self._create(tier, model, system, messages, tools, max_tokens, purpose)
         except BaseException:
             self.budget.settle(
                 task_id, reserved_tokens, reserved_micro, LedgerEntry(tier, model, 0, 0, 0, False, 0)
@@ -311,14 +332,10 @@ class BudgetedLlm:
         )
         ledger.append(entry)
         self.budget.settle(task_id, reserved_tokens, reserved_micro, entry)
-        call = next(
-            (
-                ToolCall(block.name, dict(block.input))
-                for block in response.content
-                if block.type == "tool_use"
-            ),
-            None,
-        )
+        answer = claude.read_answer(response)  # by block type: thinking blocks may come first
+        if answer.declined is not None:
+            raise ModelDeclined(f"{tier}: {answer.declined}", answer.stop_reason)
+        call = ToolCall(*answer.tool) if answer.tool is not None else None
         if call is not None and use_cache:
             self.cache.put(key, call)
         return call
@@ -331,25 +348,21 @@ class BudgetedLlm:
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]],
         max_tokens: int,
+        purpose: str = "decide",
     ) -> Any:
         import anthropic
 
+        request = claude.build_request(model, purpose, system, messages, tools, max_tokens)
         try:
-            return self.sdk().messages.create(
-                model=model,
-                system=system,
-                messages=messages,
-                tools=tools,
-                tool_choice={"type": "any"},
-                max_tokens=max_tokens,
-                timeout=TIMEOUTS[tier],
-            )
+            return self.sdk().messages.create(**request, timeout=TIMEOUTS[tier])
         except anthropic.APIConnectionError as exc:  # includes timeouts
             raise ModelUnavailable(f"{tier}: {exc.__class__.__name__}") from None
         except anthropic.APIStatusError as exc:
             if exc.status_code == 429 or exc.status_code >= 500:
                 raise ModelUnavailable(f"{tier}: HTTP {exc.status_code}") from None
-            raise ModelRefused(f"{tier}: HTTP {exc.status_code} {exc.__class__.__name__}") from None
+            error = exc.body.get("error", {}) if isinstance(exc.body, dict) else {}
+            detail = f": {str(error.get('message', ''))[:200]}" if error.get("message") else ""
+            raise ModelRefused(f"{tier}: HTTP {exc.status_code} {exc.__class__.__name__}{detail}") from None
 
 
 def emit_ledger(entries: list[LedgerEntry]) -> None:
