@@ -410,6 +410,11 @@ class MessagesApiStandin:
                     body = answer(request, name, tool_input, fault)
                     record["tool"] = name if body["stop_reason"] == "tool_use" else None
                     record["stop_reason"] = body["stop_reason"]
+                    record["content"] = [block["type"] for block in body["content"]]
+                    record["request"] = {
+                        key: request.get(key)
+                        for key in ("tool_choice", "max_tokens", "output_config", "thinking")
+                    }
                     self._send(200, body)
 
         server = ThreadingHTTPServer((host, port), Handler)
