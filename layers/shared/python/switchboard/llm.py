@@ -24,6 +24,7 @@ from aws_lambda_powertools import Logger
 from switchboard import claude
 from switchboard.aws import LazyClient
 from switchboard.crashpoints import crashpoint
+from switchboard.deadline import Deadline
 from switchboard.errors import SwitchboardError
 from switchboard.memory import DAY
 from switchboard.settings import LlmMixin
@@ -44,6 +45,7 @@ PRICIEST = (Decimal("5"), Decimal("25"))
 DEFAULT_TIERS = {"small": "claude-haiku-5-5", "medium": "claude-sonnet-5-5", "large": "claude-opus-5-5"}
 FALLBACK = {"small": "medium", "medium": "large", "large": "medium"}
 TIMEOUTS = {"small": 10.0, "medium": 20.0, "large": 30.0}
+MIN_CALL_SECONDS = 2.0  # less time than this left before the deadline: no new attempt is started
 
 
 class LlmError(SwitchboardError):
@@ -62,6 +64,11 @@ class ModelUnavailable(LlmError):
 
 class ModelRefused(LlmError):
     """A permanent API error (bad request, authentication …): retrying cannot help."""
+
+
+class DeadlineReached(LlmError):
+    """Too little of the invocation is left for another model call: the task ends with this reason instead of
+    the function timing out."""
 
 
 class ModelDeclined(LlmError):
@@ -232,6 +239,10 @@ class ResponseCache:
 
 
 class BudgetedLlm:
+    # Set per invocation (Deadline.from_context(context)) by a handler whose calls must not outlive it; None:
+    # the SDK's own retries and the tier timeouts, as before.
+    deadline: Deadline | None = None
+
     def __init__(
         self,
         config: LlmConfig,
@@ -353,16 +364,60 @@ class BudgetedLlm:
         import anthropic
 
         request = claude.build_request(model, purpose, system, messages, tools, max_tokens)
-        try:
-            return self.sdk().messages.create(**request, timeout=TIMEOUTS[tier])
-        except anthropic.APIConnectionError as exc:  # includes timeouts
-            raise ModelUnavailable(f"{tier}: {exc.__class__.__name__}") from None
-        except anthropic.APIStatusError as exc:
-            if exc.status_code == 429 or exc.status_code >= 500:
-                raise ModelUnavailable(f"{tier}: HTTP {exc.status_code}") from None
-            error = exc.body.get("error", {}) if isinstance(exc.body, dict) else {}
-            detail = f": {str(error.get('message', ''))[:200]}" if error.get("message") else ""
-            raise ModelRefused(f"{tier}: HTTP {exc.status_code} {exc.__class__.__name__}{detail}") from None
+        if self.deadline is None:
+            try:
+                return self.sdk().messages.create(**request, timeout=TIMEOUTS[tier])
+            except (anthropic.APIConnectionError, anthropic.APIStatusError) as exc:
+                raise _llm_error(tier, exc) from None
+        return self._create_by(self.deadline, tier, request)
+
+    def _create_by(self, deadline: Deadline, tier: str, request: dict[str, Any]) -> Any:
+        """The SDK's retries, done here so each attempt and each wait fits in the time left: an attempt's
+        timeout is what remains (at most the tier's), and a retry that could not finish is not started."""
+        import anthropic
+
+        sdk = self.sdk().with_options(max_retries=0)
+        attempt = 0
+        while True:
+            left = deadline.remaining()
+            if left < MIN_CALL_SECONDS:
+                raise DeadlineReached(
+                    f"{tier}: {left:.1f} s left before the deadline, too little for a model call"
+                )
+            try:
+                return sdk.messages.create(**request, timeout=min(TIMEOUTS[tier], left))
+            except (anthropic.APIConnectionError, anthropic.APIStatusError) as exc:
+                error = _llm_error(tier, exc)
+                wait = _retry_after(exc) or min(0.5 * 2**attempt, 8.0)
+                attempt += 1
+                if (
+                    not isinstance(error, ModelUnavailable)
+                    or attempt > self.config.max_retries
+                    or deadline.remaining() - wait < MIN_CALL_SECONDS
+                ):
+                    raise error from None
+                time.sleep(wait)
+
+
+def _llm_error(tier: str, exc: Exception) -> LlmError:
+    """Transient (connection, timeout, 429, 5xx): ModelUnavailable; any other status: ModelRefused."""
+    import anthropic
+
+    if isinstance(exc, anthropic.APIStatusError):
+        if exc.status_code == 429 or exc.status_code >= 500:
+            return ModelUnavailable(f"{tier}: HTTP {exc.status_code}")
+        error = exc.body.get("error", {}) if isinstance(exc.body, dict) else {}
+        detail = f": {str(error.get('message', ''))[:200]}" if error.get("message") else ""
+        return ModelRefused(f"{tier}: HTTP {exc.status_code} {exc.__class__.__name__}{detail}")
+    return ModelUnavailable(f"{tier}: {exc.__class__.__name__}")  # APIConnectionError, including timeouts
+
+
+def _retry_after(exc: Exception) -> float | None:
+    response = getattr(exc, "response", None)
+    try:
+        return float(response.headers["retry-after"]) if response is not None else None
+    except (KeyError, ValueError):
+        return None
 
 
 def emit_ledger(entries: list[LedgerEntry]) -> None:
