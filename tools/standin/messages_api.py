@@ -4,8 +4,17 @@ It is a loopback HTTP server that speaks the Messages API shape (``POST /v1/mess
 ``tool_choice``, ``tool_use`` content blocks, usage counts, error bodies), so the real ``anthropic`` SDK talks
 to it through ``base_url``. It is NOT a model: it chooses deterministically, from keyword tables, so that
 tests and demos are repeatable. It can inject faults: 429 with retry-after, 529 overloaded, 500, a slow
-answer, and malformed tool input. ``GET /_standin/calls`` lists what it was asked; ``POST /_standin/faults``
-queues faults for the next requests; ``DELETE /_standin/calls`` clears the log.
+answer, malformed tool input, a ``refusal`` stop and a ``max_tokens`` stop before the tool call.
+``GET /_standin/calls`` lists what it was asked; ``POST /_standin/faults`` queues faults for the next
+requests; ``DELETE /_standin/calls`` clears the log.
+
+It enforces the documented per-model request contract (``switchboard.claude.CONTRACTS``, each rule citing
+Anthropic's page): a request that breaks one is answered 400 with the API's error shape, as the API would.
+For the thinking models it answers the way the docs describe: a thinking block (empty text, as at the default
+``display``, with a ``signature``) before the tool call, its tokens counted in ``usage.output_tokens`` and
+against ``max_tokens`` (a call that leaves too little room stops at ``max_tokens`` with no tool call). Input
+tokens are counted with the model's documented tokenizer factor; ``POST /v1/messages/count_tokens`` answers
+the same count.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from switchboard.claude import CONTRACTS, contract, violations
 from tools.local.loopback import ServerThread
 
 BANNER = "Messages API STAND-IN (deterministic keyword rules, not a model)"
@@ -248,8 +258,65 @@ def choose(request: dict[str, Any], malformed: bool) -> tuple[str, dict[str, Any
     return result
 
 
-def tokens(value: Any) -> int:
-    return max(1, len(json.dumps(value, ensure_ascii=False)) // 4)
+def tokens(value: Any, model: str | None = None) -> int:
+    """About 4 characters a token on the old tokenizer, times the model's documented tokenizer factor."""
+    factor = contract(model).tokenizer_factor if model else 1.0
+    return max(1, int(len(json.dumps(value, ensure_ascii=False)) * factor) // 4)
+
+
+def input_tokens(request: dict[str, Any]) -> int:
+    model = str(request.get("model"))
+    return tokens([request.get("system"), request.get("messages"), request.get("tools")], model)
+
+
+# Thinking tokens a model spends before its tool call, by effort: a stand-in figure (the docs give none).
+THINKING_TOKENS = {"low": 120, "medium": 360, "high": 900, "xhigh": 1_800, "max": 3_600}
+
+
+def thinking_tokens(request: dict[str, Any]) -> int:
+    """0 for a model without thinking; otherwise by the request's effort, or the model's default effort."""
+    model = str(request.get("model"))
+    rules = contract(model)
+    if model not in CONTRACTS:  # every model of the table thinks adaptively by default
+        return 0
+    thinking = request.get("thinking") or {}
+    if thinking.get("type") == "disabled" and rules.thinking != "always":
+        return 0
+    effort = (request.get("output_config") or {}).get("effort") or rules.default_effort or "medium"
+    return THINKING_TOKENS.get(effort, THINKING_TOKENS["medium"])
+
+
+def answer(
+    request: dict[str, Any], name: str, tool_input: dict[str, Any], fault: str | None
+) -> dict[str, Any]:
+    """The message body: thinking first (for thinking models), then the tool call, as the budget allows."""
+    thought = thinking_tokens(request)
+    content: list[dict[str, Any]] = []
+    if thought:
+        content.append({"type": "thinking", "thinking": "", "signature": uuid.uuid4().hex * 2})
+    tool_tokens = tokens(tool_input) + 12
+    limit = int(request.get("max_tokens") or 0)
+    if fault == "refusal":
+        stop, output = "refusal", thought + 4
+        content = content[:1]
+    elif fault == "max_tokens" or thought + tool_tokens > limit:
+        stop, output = "max_tokens", limit  # cut off while thinking: no tool call
+    else:
+        stop, output = "tool_use", thought + tool_tokens
+        content.append(
+            {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:24]}", "name": name, "input": tool_input}
+        )
+    return {
+        "id": f"msg_{uuid.uuid4().hex[:24]}",
+        "type": "message",
+        "role": "assistant",
+        "model": request.get("model"),
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "stop_details": {"category": "stand-in refusal"} if stop == "refusal" else None,
+        "usage": {"input_tokens": input_tokens(request), "output_tokens": output},
+    }
 
 
 class MessagesApiStandin:
@@ -302,10 +369,26 @@ class MessagesApiStandin:
                         state.faults.extend(str(fault) for fault in faults)
                     self._send(200, {"queued": len(faults)})
                     return
-                if self.path.split("?")[0] != "/v1/messages":
+                route = self.path.split("?")[0]
+                if route == "/v1/messages/count_tokens":
+                    self._send(200, {"input_tokens": input_tokens(self._body())})
+                    return
+                if route != "/v1/messages":
                     self._send(404, _error("not_found_error", f"no route {self.path}"))
                     return
                 request = self._body()
+                broken = violations(request)
+                if broken:
+                    with state.lock:
+                        state.calls.append(
+                            {
+                                "model": request.get("model"),
+                                "rejected": [v.param for v in broken],
+                                "at": time.time(),
+                            }
+                        )
+                    self._send(400, _error("invalid_request_error", " ".join(v.message for v in broken)))
+                    return
                 fault = state.next_fault()
                 record = {
                     "model": request.get("model"),
@@ -324,32 +407,15 @@ class MessagesApiStandin:
                     if fault == "slow":
                         time.sleep(slow)
                     name, tool_input = choose(request, malformed=fault == "malformed")
-                    record["tool"] = name
-                    self._send(
-                        200,
-                        {
-                            "id": f"msg_{uuid.uuid4().hex[:24]}",
-                            "type": "message",
-                            "role": "assistant",
-                            "model": request.get("model"),
-                            "content": [
-                                {
-                                    "type": "tool_use",
-                                    "id": f"toolu_{uuid.uuid4().hex[:24]}",
-                                    "name": name,
-                                    "input": tool_input,
-                                }
-                            ],
-                            "stop_reason": "tool_use",
-                            "stop_sequence": None,
-                            "usage": {
-                                "input_tokens": tokens(
-                                    [request.get("system"), request.get("messages"), request.get("tools")]
-                                ),
-                                "output_tokens": tokens(tool_input) + 12,
-                            },
-                        },
-                    )
+                    body = answer(request, name, tool_input, fault)
+                    record["tool"] = name if body["stop_reason"] == "tool_use" else None
+                    record["stop_reason"] = body["stop_reason"]
+                    record["content"] = [block["type"] for block in body["content"]]
+                    record["request"] = {
+                        key: request.get(key)
+                        for key in ("tool_choice", "max_tokens", "output_config", "thinking")
+                    }
+                    self._send(200, body)
 
         server = ThreadingHTTPServer((host, port), Handler)
         server.daemon_threads = True

@@ -125,3 +125,19 @@ class ModelUnavailable(LlmError):
 
 class ModelRefused(LlmError):
     """A permanent API error (bad request, authentication …): retrying cannot help."""
+
+
+class DeadlineReached(LlmError):
+    """Too little of the invocation is left for another model call: the task ends with this reason instead of
+    the function timing out."""
+
+
+class ModelDeclined(LlmError):
+    """The call succeeded but the answer is unusable: a ``refusal``, or cut off at ``max_tokens`` before any
+    tool call. ``reason`` says which, for the task; only a refusal is worth the fallback tier (the docs'
+    advice, "retry on a fallback model")."""
+
+    def __init__(self, reason: str, stop_reason: str | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.stop_reason = stop_reason

@@ -22,8 +22,17 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from switchboard import claude
 from switchboard.crashpoints import crashpoint
-from switchboard.errors import BudgetExceeded, LlmError, ModelRefused, ModelUnavailable
+from switchboard.deadline import Deadline
+from switchboard.errors import (
+    BudgetExceeded,
+    DeadlineReached,
+    LlmError,
+    ModelDeclined,
+    ModelRefused,
+    ModelUnavailable,
+)
 from switchboard.ports import BudgetLedger, Clock, LlmCache
 from switchboard.settings import LlmMixin
 
@@ -43,6 +52,7 @@ PRICIEST = (Decimal("5"), Decimal("25"))
 DEFAULT_TIERS = {"small": "claude-haiku-5-5", "medium": "claude-sonnet-5-5", "large": "claude-opus-5-5"}
 FALLBACK = {"small": "medium", "medium": "large", "large": "medium"}
 TIMEOUTS = {"small": 10.0, "medium": 20.0, "large": 30.0}
+MIN_CALL_SECONDS = 2.0  # less time than this left before the deadline: no new attempt is started
 
 
 # The errors are defined in switchboard.errors; classify and decide import them from here as well.
@@ -50,10 +60,12 @@ __all__ = [
     "Budget",
     "BudgetExceeded",
     "BudgetedLlm",
+    "DeadlineReached",
     "LedgerEntry",
     "LlmAnswer",
     "LlmConfig",
     "LlmError",
+    "ModelDeclined",
     "ModelRefused",
     "ModelUnavailable",
     "ResponseCache",
@@ -118,8 +130,9 @@ def cost_usd(model: str, input_tokens: int, output_tokens: int) -> Decimal:
 
 
 def estimate_tokens(*parts: Any) -> int:
-    """A deliberately generous estimate (about 3 characters a token) for reserving budget before a call."""
-    return sum(len(json.dumps(part, default=str)) for part in parts) // 3 + 16
+    """A deliberately generous estimate for reserving budget before a call: about 3 characters a token,
+    times the largest documented tokenizer factor of the models we route to (see switchboard.claude)."""
+    return claude.estimate_tokens(*parts)
 
 
 class Budget:
@@ -178,6 +191,10 @@ class ResponseCache:
 
 
 class BudgetedLlm:
+    # Set per invocation (Deadline.from_context(context)) by a handler whose calls must not outlive it; None:
+    # the SDK's own retries and the tier timeouts, as before.
+    deadline: Deadline | None = None
+
     def __init__(
         self,
         config: LlmConfig,
@@ -214,19 +231,25 @@ class BudgetedLlm:
         max_tokens: int = 512,
         use_cache: bool = True,
         fallback: bool = True,
+        purpose: str | None = None,
     ) -> LlmAnswer:
-        """Ask ``tier`` to choose exactly one of ``tools``. Falls back one tier on transient errors."""
+        """Ask ``tier`` to choose exactly one of ``tools``. Falls back one tier on transient errors and on a
+        refusal. ``purpose`` ("classify" or "decide") sets effort and thinking room; ``max_tokens`` is the
+        answer's own budget. Without ``purpose`` it is read from ``max_tokens`` (classify asks for 200)."""
+        purpose = purpose or claude.purpose_for(max_tokens)
         ledger: list[LedgerEntry] = []
         try:
-            call = self._call(task_id, tier, system, messages, tools, max_tokens, use_cache, ledger)
-        except ModelUnavailable:
-            if not fallback:
+            call = self._call(task_id, tier, system, messages, tools, max_tokens, use_cache, ledger, purpose)
+        except (ModelUnavailable, ModelDeclined) as exc:
+            if not fallback or (isinstance(exc, ModelDeclined) and exc.stop_reason != "refusal"):
                 raise
             backup = FALLBACK[tier]
             logger.warning(
                 "model tier unavailable, falling back", tier=tier, fallback=backup, task_id=task_id
             )
-            call = self._call(task_id, backup, system, messages, tools, max_tokens, use_cache, ledger)
+            call = self._call(
+                task_id, backup, system, messages, tools, max_tokens, use_cache, ledger, purpose
+            )
         return LlmAnswer(call, ledger)
 
     def _call(
@@ -239,19 +262,21 @@ class BudgetedLlm:
         max_tokens: int,
         use_cache: bool,
         ledger: list[LedgerEntry],
+        purpose: str = "decide",
     ) -> ToolCall | None:
         model = self.config.tiers[tier]
+        worst_output = claude.contract(model).max_tokens(purpose, max_tokens)  # thinking counts against it
         request = {"model": model, "system": system, "messages": messages, "tools": tools}
         key = self.cache.key(request)
         if use_cache and (hit := self.cache.get(key)) is not None:
             ledger.append(LedgerEntry(tier, model, 0, 0, 0.0, cached=True, latency_ms=0))
             return hit
-        reserved_tokens = estimate_tokens(system, messages, tools) + max_tokens
-        reserved_micro = int(cost_usd(model, reserved_tokens, max_tokens) * 1_000_000) + 1
+        reserved_tokens = estimate_tokens(system, messages, tools) + worst_output
+        reserved_micro = int(cost_usd(model, reserved_tokens, worst_output) * 1_000_000) + 1
         self.budget.reserve(task_id, reserved_tokens, reserved_micro)
         started = time.monotonic()
         try:
-            response = self._create(tier, model, system, messages, tools, max_tokens)
+            response = self._create(tier, model, system, messages, tools, max_tokens, purpose)
         except BaseException:
             self.budget.settle(
                 task_id, reserved_tokens, reserved_micro, LedgerEntry(tier, model, 0, 0, 0, False, 0)
@@ -270,14 +295,10 @@ class BudgetedLlm:
         )
         ledger.append(entry)
         self.budget.settle(task_id, reserved_tokens, reserved_micro, entry)
-        call = next(
-            (
-                ToolCall(block.name, dict(block.input))
-                for block in response.content
-                if block.type == "tool_use"
-            ),
-            None,
-        )
+        answer = claude.read_answer(response)  # by block type: thinking blocks may come first
+        if answer.declined is not None:
+            raise ModelDeclined(f"{tier}: {answer.declined}", answer.stop_reason)
+        call = ToolCall(*answer.tool) if answer.tool is not None else None
         if call is not None and use_cache:
             self.cache.put(key, call)
         return call
@@ -290,25 +311,65 @@ class BudgetedLlm:
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]],
         max_tokens: int,
+        purpose: str = "decide",
     ) -> Any:
         import anthropic
 
-        try:
-            return self.sdk().messages.create(
-                model=model,
-                system=system,
-                messages=messages,
-                tools=tools,
-                tool_choice={"type": "any"},
-                max_tokens=max_tokens,
-                timeout=TIMEOUTS[tier],
-            )
-        except anthropic.APIConnectionError as exc:  # includes timeouts
-            raise ModelUnavailable(f"{tier}: {exc.__class__.__name__}") from None
-        except anthropic.APIStatusError as exc:
-            if exc.status_code == 429 or exc.status_code >= 500:
-                raise ModelUnavailable(f"{tier}: HTTP {exc.status_code}") from None
-            raise ModelRefused(f"{tier}: HTTP {exc.status_code} {exc.__class__.__name__}") from None
+        request = claude.build_request(model, purpose, system, messages, tools, max_tokens)
+        if self.deadline is None:
+            try:
+                return self.sdk().messages.create(**request, timeout=TIMEOUTS[tier])
+            except (anthropic.APIConnectionError, anthropic.APIStatusError) as exc:
+                raise _llm_error(tier, exc) from None
+        return self._create_by(self.deadline, tier, request)
+
+    def _create_by(self, deadline: Deadline, tier: str, request: dict[str, Any]) -> Any:
+        """The SDK's retries, done here so each attempt and each wait fits in the time left: an attempt's
+        timeout is what remains (at most the tier's), and a retry that could not finish is not started."""
+        import anthropic
+
+        sdk = self.sdk().with_options(max_retries=0)
+        attempt = 0
+        while True:
+            left = deadline.remaining()
+            if left < MIN_CALL_SECONDS:
+                raise DeadlineReached(
+                    f"{tier}: {left:.1f} s left before the deadline, too little for a model call"
+                )
+            try:
+                return sdk.messages.create(**request, timeout=min(TIMEOUTS[tier], left))
+            except (anthropic.APIConnectionError, anthropic.APIStatusError) as exc:
+                error = _llm_error(tier, exc)
+                wait = _retry_after(exc) or min(0.5 * 2**attempt, 8.0)
+                attempt += 1
+                if (
+                    not isinstance(error, ModelUnavailable)
+                    or attempt > self.config.max_retries
+                    or deadline.remaining() - wait < MIN_CALL_SECONDS
+                ):
+                    raise error from None
+                time.sleep(wait)
+
+
+def _llm_error(tier: str, exc: Exception) -> LlmError:
+    """Transient (connection, timeout, 429, 5xx): ModelUnavailable; any other status: ModelRefused."""
+    import anthropic
+
+    if isinstance(exc, anthropic.APIStatusError):
+        if exc.status_code == 429 or exc.status_code >= 500:
+            return ModelUnavailable(f"{tier}: HTTP {exc.status_code}")
+        error = exc.body.get("error", {}) if isinstance(exc.body, dict) else {}
+        detail = f": {str(error.get('message', ''))[:200]}" if error.get("message") else ""
+        return ModelRefused(f"{tier}: HTTP {exc.status_code} {exc.__class__.__name__}{detail}")
+    return ModelUnavailable(f"{tier}: {exc.__class__.__name__}")  # APIConnectionError, including timeouts
+
+
+def _retry_after(exc: Exception) -> float | None:
+    response = getattr(exc, "response", None)
+    try:
+        return float(response.headers["retry-after"]) if response is not None else None
+    except (KeyError, ValueError):
+        return None
 
 
 def emit_ledger(entries: list[LedgerEntry]) -> None:
