@@ -14,6 +14,8 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SwitchboardTests")
 import pytest
 from aws_lambda_powertools import Logger
 
+from tools.local import moto_credentials
+
 # The library logs through Powertools child loggers; in Lambda the handler module creates their parent.
 Logger()
 
@@ -50,12 +52,7 @@ def moto_clients(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Callabl
     """Point the environment the library's lazy clients read at the moto server; a boto3 client factory."""
     import boto3
 
-    for key, value in {
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
+    for key, value in moto_credentials.environment(moto_endpoint).items():
         monkeypatch.setenv(key, value)
 
     def make(service: str) -> Any:

@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from tools.local import moto_credentials
+
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "cdk.out" / "Switchboard.template.json"
 
@@ -102,16 +104,7 @@ class LocalProcess:
 
     def client(self, service: str, **kwargs: Any) -> Any:
         """A boto3 client for the runtime's moto server (moto's fake credentials)."""
-        import boto3
-
-        return boto3.client(
-            service,  # type: ignore[call-overload]
-            endpoint_url=self.state["aws_endpoint_url"],
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            **kwargs,
-        )
+        return moto_credentials.client(service, self.state["aws_endpoint_url"], **kwargs)
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from tools.bench.common import ROOT, median, template_functions
+from tools.local import moto_credentials
 
 FUNCTIONS = ("ingest", "health", "classify", "decide", "act", "poll", "triage")
 
@@ -46,12 +47,7 @@ def dummy(key: str) -> str:
 def environment_for(name: str | None) -> dict[str, str]:
     base = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
     base |= {
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        **moto_credentials.environment(),
         "POWERTOOLS_TRACE_DISABLED": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
     }

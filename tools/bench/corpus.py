@@ -11,6 +11,7 @@ import statistics
 from typing import Any
 
 from tools.bench.common import median
+from tools.local import moto_credentials
 
 
 def run() -> dict[str, Any]:
@@ -40,18 +41,9 @@ def run() -> dict[str, Any]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    saved = {
-        k: os.environ.get(k)
-        for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
-    }
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
-    )
+    moto_environment = moto_credentials.environment(endpoint)
+    saved = {k: os.environ.get(k) for k in moto_environment}
+    os.environ.update(moto_environment)
     try:
 
         def aws(service: str) -> Any:

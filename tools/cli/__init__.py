@@ -55,13 +55,9 @@ class Target:
         import boto3
 
         if self.aws_endpoint_url:
-            return boto3.client(
-                service,  # type: ignore[call-overload]
-                endpoint_url=self.aws_endpoint_url,
-                region_name="us-east-1",
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",  # noqa: S106  # moto's fixed fake credentials
-            )
+            from tools.local import moto_credentials
+
+            return moto_credentials.client(service, self.aws_endpoint_url)
         return boto3.client(service)  # type: ignore[call-overload]
 
 

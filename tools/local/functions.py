@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from switchboard.catalog import Env
+from tools.local import moto_credentials
 from tools.local.template import ACCOUNT_ID, REGION
 
 logger = logging.getLogger("switchboard.local")
@@ -123,16 +124,10 @@ def function_environment(
         service = environment.get(Env.SERVICE) if name == Env.SERVICE_API_URL else None
         service = service or name.removesuffix("_API_URL").lower().replace("_", "-")
         environment[name] = f"{endpoints.sink_url.rstrip('/')}/{service}"
+    # moto's endpoint and credentials, never a developer's AWS profile: nothing local reaches a real account.
+    environment.update(moto_credentials.environment(endpoints.aws_endpoint_url))
     environment.update(
         {
-            "AWS_ENDPOINT_URL": endpoints.aws_endpoint_url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            # Never read the developer's AWS profiles: nothing local may reach a real account.
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout),

@@ -43,7 +43,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar, Final
 
 from botocore.exceptions import ClientError
 
-from tools.local import moto_fixes
+from tools.local import moto_credentials, moto_fixes
 from tools.local.functions import (
     DEFAULT_CONCURRENCY,
     FunctionSpec,
@@ -294,15 +294,7 @@ class LocalRuntime:
 
     def client(self, service_name: str) -> Any:
         """A boto3 client for the local moto server (fake credentials, us-east-1)."""
-        import boto3
-
-        return boto3.client(
-            service_name,  # type: ignore[call-overload]
-            endpoint_url=self.aws_endpoint_url,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 (moto's fake credentials)
-        )
+        return moto_credentials.client(service_name, self.aws_endpoint_url)
 
     def invoke(self, function: str, event: Any) -> InvokeResult:
         """Invoke a function synchronously (logical id, name or ARN), as `RequestResponse` would."""
