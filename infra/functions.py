@@ -29,12 +29,6 @@ LLM_API_URL: Final = "https://api.anthropic.com"
 DEFAULT_ESCALATION_CHANNEL: Final = "switchboard-escalations"
 DEFAULT_LLM_DAILY_USD_CAP: Final = 25.0
 
-MESSAGE_MOVE_ACTIONS: Final = (
-    "sqs:StartMessageMoveTask",
-    "sqs:ListMessageMoveTasks",
-    "sqs:CancelMessageMoveTask",
-)
-
 # SQS trigger settings (FIFO: batch size at most 10, no batching window).
 REASONING_BATCH_SIZE: Final = 10
 ACT_BATCH_SIZE: Final = 5
@@ -247,9 +241,9 @@ class Functions(Construct):
             ),
         )
         for name, dlq in self._queues.dlqs.items():
-            # Redrive either natively (a message move task, on AWS) or by receive -> send -> delete (moto).
+            # The category redrive: receive -> send -> delete, in group order (no message move task: that
+            # moves a whole queue, and is left to an operator's `switchboard dlq redrive QUEUE`).
             dlq.grant_consume_messages(fn)
-            dlq.grant(fn, *MESSAGE_MOVE_ACTIONS)
             self._queues.queues[name].grant_send_messages(fn)
         self._state.tasks_table.grant_read_data(fn)
         # breaker states (read) and the daily triage report (write)

@@ -22,8 +22,8 @@ metrics = Metrics()
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = triage_settings()
-    dead_letters = DeadLetterQueues(
-        settings.dlq_urls, settings.queue_urls, move_tasks=settings.use_move_tasks
-    )
+    # Triage redrives one category at a time, which only receive → send → delete can do (a message move
+    # task moves a whole queue): it needs no move-task permission.
+    dead_letters = DeadLetterQueues(settings.dlq_urls, settings.queue_urls, move_tasks=False)
     store = TaskStore(settings.tasks_table_name, settings.memory_table_name)
     return Triage(dead_letters, store, settings.alert_topic_arn).run()

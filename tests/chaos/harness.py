@@ -20,7 +20,7 @@ from switchboard.crashpoints import marker_name
 from switchboard.models import task_id_for
 from tests.conftest import EVENTS
 from tests.local_process import LocalProcess, batch_get
-from tools.cli import post, signed_headers, webhook_secret
+from tools.cli import Target, post, signed_headers, webhook_secret
 
 COMMENT: dict[str, Any] = json.loads((EVENTS / "github" / "issue_comment.label_bug.json").read_text())
 REPO = COMMENT["repository"]["full_name"]
@@ -47,8 +47,16 @@ class Stack:
         self.startup_s = self.runtime.startup_s
         self.state: dict[str, Any] = self.runtime.state
         self.outputs: dict[str, Any] = self.state["outputs"]
+        self.target = Target.from_state(self.state)
+        self._secrets: dict[str, str] = {}
         self.sqs = self.runtime.client("sqs")
         self.dynamodb = self.runtime.client("dynamodb")
+
+    def secret(self, platform: str) -> str:
+        """The platform's webhook secret, as ``switchboard send`` finds it (the runtime's Secrets Manager)."""
+        if platform not in self._secrets:
+            self._secrets[platform] = webhook_secret(platform, self.target)
+        return self._secrets[platform]
 
     def stop(self) -> None:
         self.runtime.stop()
@@ -178,7 +186,7 @@ def comment_payload(n: int, text: str, *, issue: int, author: str | None = None)
 
 
 def send_github(stack: Stack, body: bytes, delivery: str) -> tuple[int, str]:
-    headers = signed_headers("github", body, "issue_comment", delivery, webhook_secret("github"))
+    headers = signed_headers("github", body, "issue_comment", delivery, stack.secret("github"))
     status, answer = stack.webhook("github", body, headers)
     return status, answer.get("status", "") if isinstance(answer, dict) else str(answer)
 

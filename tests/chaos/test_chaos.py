@@ -30,7 +30,7 @@ from tests.chaos.harness import (
     wait_terminal,
 )
 from tests.fakes.http_apis import FakeApis
-from tools.cli import signed_headers, webhook_secret
+from tools.cli import signed_headers
 
 pytestmark = pytest.mark.chaos
 
@@ -264,27 +264,27 @@ def test_bad_input_is_rejected_and_never_enqueued(stack: Stack) -> None:
     tasks_before = len(stack.tasks())
     body = comment_payload(1, "/label x", issue=4242)
     delivery = str(uuid.uuid4())
-    good = signed_headers("github", body, "issue_comment", delivery, webhook_secret("github"))
+    good = signed_headers("github", body, "issue_comment", delivery, stack.secret("github"))
     slack_event = {"type": "message", "text": "hi", "user": "U1", "channel": "C1", "ts": "1.1"}
     slack_body = json.dumps(
         {"type": "event_callback", "event_id": "Ev" + run_id(), "event": slack_event}
     ).encode()
     stale = str(int(time.time()) - 3600)
-    slack_headers = signed_headers("slack", slack_body, "", "", webhook_secret("slack"))
+    slack_headers = signed_headers("slack", slack_body, "", "", stack.secret("slack"))
     std_body = json.dumps({"type": "comment.created", "data": {"text": "hi"}}).encode()
-    std_headers = signed_headers("standard", std_body, "", "msg_" + run_id(), webhook_secret("standard"))
+    std_headers = signed_headers("standard", std_body, "", "msg_" + run_id(), stack.secret("standard"))
     from switchboard.adapters.slack import sign as slack_sign
     from switchboard.adapters.standard import sign as standard_sign
 
     unsigned = {k: v for k, v in good.items() if k != "X-Hub-Signature-256"}
     stale_slack = slack_headers | {
         "X-Slack-Request-Timestamp": stale,
-        "X-Slack-Signature": slack_sign(webhook_secret("slack").split()[0], stale, slack_body),
+        "X-Slack-Signature": slack_sign(stack.secret("slack").split()[0], stale, slack_body),
     }
     stale_standard = std_headers | {
         "webhook-timestamp": stale,
         "webhook-signature": standard_sign(
-            webhook_secret("standard").split()[0], std_headers["webhook-id"], stale, std_body
+            stack.secret("standard").split()[0], std_headers["webhook-id"], stale, std_body
         ),
     }
     cases: list[tuple[str, str, bytes, dict[str, str], int]] = [
@@ -295,7 +295,7 @@ def test_bad_input_is_rejected_and_never_enqueued(stack: Stack) -> None:
         ("stale standard", "standard", std_body, stale_standard, 401),
         ("oversized", "github", b'{"x": "' + b"a" * 300_000 + b'"}', good, 413),
         ("malformed json", "github", b"{not json", signed_headers("github", b"{not json", "issue_comment",
-         str(uuid.uuid4()), webhook_secret("github")), 400),
+         str(uuid.uuid4()), stack.secret("github")), 400),
         ("wrong content type", "github", body, good | {"Content-Type": "text/plain"}, 415),
         ("unknown platform", "nosuch", body, good, 404),
     ]  # fmt: skip

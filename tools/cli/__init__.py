@@ -42,7 +42,11 @@ class Target:
             raise CliError(
                 f"no local runtime: {STATE_FILE} is missing. Start one with `make local`, or pass --stack."
             )
-        state = json.loads(STATE_FILE.read_text())
+        return cls.from_state(json.loads(STATE_FILE.read_text()))
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Target:
+        """The local runtime described by its ``local.json``."""
         return cls(state.get("outputs", {}), state["aws_endpoint_url"], state.get("sink_url"))
 
     def output(self, key: str) -> str:
@@ -71,10 +75,27 @@ def _stack_outputs(stack: str) -> dict[str, str]:
 # ---------------------------------------------------------------- send
 
 
-def webhook_secret(platform: str) -> str:
-    from tools.local.provision import DEV_WEBHOOK_SECRETS, webhook_secret_env
+def webhook_secret(platform: str, target: Target | None = None) -> str:
+    """The platform's signing secret: ``SWITCHBOARD_<PLATFORM>_SECRET`` when it is set, else the value the
+    stack holds in Secrets Manager (the local runtime's moto server, or a deployed stack with ``--stack``):
+    the secret tagged ``switchboard:secret=webhook:<platform>``. Several secrets (a rotation) come back as
+    the stored value; ``signed_headers`` signs with the first."""
+    from tools.local.provision import SECRET_TAG, webhook_secret_env
 
-    return os.environ.get(webhook_secret_env(platform)) or DEV_WEBHOOK_SECRETS[platform]
+    explicit = os.environ.get(webhook_secret_env(platform))
+    if explicit:
+        return explicit
+    secrets = (target or Target.resolve(None)).client("secretsmanager")
+    wanted = f"webhook:{platform}"
+    pages = secrets.get_paginator("list_secrets").paginate(
+        Filters=[{"Key": "tag-key", "Values": [SECRET_TAG]}, {"Key": "tag-value", "Values": [wanted]}]
+    )
+    for page in pages:
+        for entry in page.get("SecretList", []):
+            tags = {tag["Key"]: tag["Value"] for tag in entry.get("Tags", [])}
+            if tags.get(SECRET_TAG) == wanted:
+                return str(secrets.get_secret_value(SecretId=entry["ARN"])["SecretString"])
+    raise CliError(f"the stack holds no secret tagged {SECRET_TAG}={wanted}")
 
 
 def signed_headers(
@@ -97,7 +118,8 @@ def cmd_send(args: argparse.Namespace) -> int:
     event_type = args.event or path.name.split(".")[0]
     delivery_id = args.delivery_id or str(uuid.uuid4())
     url = args.url or _api_url(args.stack) + f"/webhooks/{args.platform}"
-    headers = signed_headers(args.platform, body, event_type, delivery_id, webhook_secret(args.platform))
+    secret = webhook_secret(args.platform, Target.resolve(args.stack) if args.stack else None)
+    headers = signed_headers(args.platform, body, event_type, delivery_id, secret)
     status, answer = post(url, body, headers)
     print(json.dumps({"status": status, "delivery_id": delivery_id, "response": answer}, indent=2))
     return 0 if 200 <= status < 300 else 1

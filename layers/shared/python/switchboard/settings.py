@@ -218,7 +218,6 @@ class TriageSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin):
     alert_topic_arn: str
     dlq_urls: dict[str, str]
     queue_urls: dict[str, str]
-    use_move_tasks: bool = False  # the category redrive always uses receive → send → delete
 
 
 @lru_cache(maxsize=1)
