@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from compose import build_act_worker
 
 from switchboard.actworker import ActWorker
 from switchboard.models import TaskStatus
@@ -28,7 +29,7 @@ metrics = Metrics()
 def worker() -> ActWorker:
     settings = act_settings()
     token = parameters.get_secret(settings.service_token_secret_id, max_age=300)
-    return ActWorker(settings, str(token))
+    return build_act_worker(settings, str(token))
 
 
 @tracer.capture_method

@@ -32,7 +32,7 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 def service() -> ClassifyService:
     settings = agent_settings()
     return ClassifyService(
-        store=TaskStore(settings.tasks_table_name, settings.memory_table_name, settings.task_ttl_days),
+        tasks=TaskStore(settings.tasks_table_name, settings.memory_table_name, settings.task_ttl_days),
         queue=SqsQueueSender(),
         act_queue_url=settings.act_queue_url,
         decide_queue_url=settings.decide_queue_url,

@@ -28,7 +28,7 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 def service() -> DecideService:
     settings = agent_settings()
     return DecideService(
-        store=TaskStore(settings.tasks_table_name, settings.memory_table_name, settings.task_ttl_days),
+        tasks=TaskStore(settings.tasks_table_name, settings.memory_table_name, settings.task_ttl_days),
         queue=SqsQueueSender(),
         act_queue_url=settings.act_queue_url,
         llm=budgeted_llm(settings, settings.memory_table_name),

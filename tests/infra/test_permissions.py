@@ -115,7 +115,9 @@ def test_poll_sends_to_ingest_and_uses_memory_only(stack: SwitchboardStack, temp
     assert not actions_on(statements, logical_id(stack.state.tasks_table))
 
 
-def test_triage_reads_the_dlqs_redrives_by_category_and_alerts(stack: SwitchboardStack, template: Template) -> None:
+def test_triage_reads_the_dlqs_redrives_by_category_and_alerts(
+    stack: SwitchboardStack, template: Template
+) -> None:
     statements = _statements(stack, template, "triage")
     for name, dlq in stack.queues.dlqs.items():
         granted = actions_on(statements, logical_id(dlq))

@@ -20,6 +20,7 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 
+from functions.act.compose import build_act_worker
 from switchboard.actions.github import marker
 from switchboard.actions.http import AccessDenied
 from switchboard.actworker import ActWorker
@@ -127,7 +128,7 @@ class Stack:
             "followups_queue_url": self.queues["followups"],
             "followup_delays_seconds": (1, 1, 1),
         }
-        return ActWorker(
+        return build_act_worker(
             ActSettings(**(values | overrides)),
             "test-token",
             dynamodb=self.dynamodb,

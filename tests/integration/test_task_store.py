@@ -11,6 +11,7 @@ import pytest
 from switchboard.act import ActService
 from switchboard.classify import ClassifyService
 from switchboard.errors import ConcurrentUpdate, IllegalTransition, PermanentActionError
+from switchboard.lifecycle import Lifecycle
 from switchboard.models import ActionRequest, InboundEvent, Platform, Service, TaskStatus
 from switchboard.rules import default_chain
 from switchboard.state import TaskStore
@@ -57,7 +58,9 @@ def test_claim_opens_one_task_and_a_second_claim_is_refused(store: TaskStore) ->
     assert [t.task_id for t in store.find_by_event(event.event_id)] == [event.task_id]
 
 
-def test_transition_is_conditional_on_status_and_version(store: TaskStore) -> None:
+def test_transition_is_conditional_on_status_and_version_and_the_lifecycle_refuses_illegal_moves(
+    store: TaskStore,
+) -> None:
     task = store.claim_and_open(inbound(), owner="m-1", claim_ttl_days=14)
     assert task is not None
     moved = store.transition(task, TaskStatus.CLASSIFIED, "test", {"why": "first"})
@@ -65,7 +68,7 @@ def test_transition_is_conditional_on_status_and_version(store: TaskStore) -> No
     with pytest.raises(ConcurrentUpdate):
         store.transition(task, TaskStatus.CLASSIFIED, "test", {"why": "stale copy"})
     with pytest.raises(IllegalTransition):
-        store.transition(moved, TaskStatus.RECEIVED, "test")
+        Lifecycle(store).classify(moved, "test", {"why": "classified twice"})
     history = store.get(task.task_id).history
     assert [entry.get("status") for entry in history] == ["RECEIVED", "CLASSIFIED"]
     assert history[1]["from"] == "RECEIVED" and history[1]["detail"] == {"why": "first"}

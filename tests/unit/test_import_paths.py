@@ -1,5 +1,7 @@
 """What each handler imports at cold start: the ingest path never loads `anthropic`, and classify and
-decide load it only when they really ask a model (lazily, inside the budgeted client)."""
+decide load it only when they really ask a model (lazily, inside the budgeted client). act, whose work is
+deterministic, never does; its handler imports its composition module as a sibling (the code folder is on
+the path, as in Lambda)."""
 
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ ENVIRONMENT = {
 }
 
 
-@pytest.mark.parametrize("function", ["ingest", "classify", "decide"])
+@pytest.mark.parametrize("function", ["ingest", "classify", "decide", "act"])
 def test_no_handler_imports_anthropic_at_cold_start(function: str) -> None:
     code = "import handler, sys; print('anthropic' in sys.modules)"
     env = {

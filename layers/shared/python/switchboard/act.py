@@ -8,7 +8,7 @@ For each action message, in this order:
    breaker, so a redelivery or a racing second worker gets the first result back and makes no second call;
 4. the result is recorded on the task (once: a set of completed action ids); an action whose result shows
    only later (a ticket's link) stages a follow-up and leaves the task WAITING; the last completion finishes
-   the task DONE (``switchboard.progress``).
+   the task DONE (``Lifecycle.complete``, ``switchboard.lifecycle``).
 
 A failure goes through ``RetryPolicy.disposition`` (``switchboard.retry``), the one mapping from error to
 retry (a visibility change), FAILED, NEEDS_HUMAN or the DLQ. Every failed attempt and every breaker event that
@@ -24,33 +24,32 @@ from typing import Any, Final, Protocol, runtime_checkable
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from switchboard import action_ids
 from switchboard.abilities import ability
 from switchboard.actions.http import HttpCall
 from switchboard.breaker import BreakerOpen, CircuitBreaker
 from switchboard.crashpoints import crashpoint
-from switchboard.errors import AlreadyRecorded, PermanentActionError, TransientActionError
+from switchboard.errors import PermanentActionError, TransientActionError
 from switchboard.killswitch import KillSwitches
+from switchboard.lifecycle import Lifecycle
 from switchboard.models import ActionRequest, Service, TaskStatus
-from switchboard.progress import end_task, settle_progress
-from switchboard.queues import QueueSender
+from switchboard.ports import QueueSender, TaskRepository
 from switchboard.retry import (
     HANDLED_ERRORS,
     Delivery,
     Outcome,
     RetryPolicy,
-    SqsVisibility,
     Verdict,
     Visibility,
     fail_record,
 )
-from switchboard.state import Task, TaskStore
+from switchboard.sqs import SqsVisibility
+from switchboard.state import Task
 
 logger = Logger(child=True)
 metrics = Metrics()
 
 ACTOR: Final = "act"
-# An access escalation is one action per failed action: ordinal 200 + the failed action's ordinal.
-ACCESS_ESCALATION_ORDINAL: Final = 200
 
 #: Runs ``call`` at most once per key (Powertools idempotency in production) and returns its result.
 Once = Callable[[str, Callable[[], dict[str, Any]]], dict[str, Any]]
@@ -110,7 +109,8 @@ class AccessEscalation:
 
     The same contract as ``switchboard.escalation.Escalator`` (an ``escalate.human`` action on the escalate
     queue, deduplicated by its action id), built from the action because the act layer has no inbound event.
-    The act-escalate worker never gets one: it cannot page people about failing to page people.
+    The act-escalate worker never gets one: it cannot page people about failing to page people. It is one
+    action per failed action (``action_ids.access_escalation``).
     """
 
     def __init__(self, queue: QueueSender, escalate_queue_url: str) -> None:
@@ -118,7 +118,7 @@ class AccessEscalation:
         self.escalate_queue_url = escalate_queue_url
 
     def escalate(self, task: Task, action: ActionRequest, reason: str) -> ActionRequest:
-        ordinal = ACCESS_ESCALATION_ORDINAL + action.ordinal
+        ordinal = action_ids.access_escalation(action.ordinal)
         params = ability("escalate.human").validate(
             {
                 "summary": (
@@ -136,7 +136,7 @@ class AccessEscalation:
             }
         )
         escalation = ActionRequest(
-            action_id=f"{action.task_id}#{ordinal}",
+            action_id=action_ids.action_id(action.task_id, ordinal),
             task_id=action.task_id,
             event_id=action.event_id,
             ordinal=ordinal,
@@ -145,19 +145,14 @@ class AccessEscalation:
             params=params,
             conversation=action.conversation,
         )
-        self.queue.send(
-            self.escalate_queue_url,
-            escalation.model_dump_json(),
-            group_id=escalation.conversation,
-            dedup_id=escalation.action_id,
-        )
+        action_ids.send_action(self.queue, lambda service: self.escalate_queue_url, escalation)
         return escalation
 
 
 class ActService:
     def __init__(
         self,
-        store: TaskStore,
+        tasks: TaskRepository,
         executor: Executor | Callable[[ActionRequest], dict[str, Any]],
         *,
         once: Once = run_directly,
@@ -169,7 +164,7 @@ class ActService:
         stager: Stager | None = None,
         deadline: Callable[[], None] | None = None,
     ) -> None:
-        self.store = store
+        self.lifecycle = Lifecycle(tasks)
         self.executor: Executor = executor if isinstance(executor, Executor) else _FunctionExecutor(executor)
         self.once = once
         self.policy = policy or RetryPolicy()
@@ -276,14 +271,7 @@ class ActService:
             # Scheduled before the result is recorded: a crash in between repeats the schedule, and the
             # follow-up's idempotency key (action id + attempt) absorbs the duplicate.
             detail |= self.stager.schedule_first(action, result) or {}
-        task = self._record(action, detail)
-        return settle_progress(self.store, task, ACTOR)
-
-    def _record(self, action: ActionRequest, detail: dict[str, Any]) -> Task:
-        try:
-            return self.store.complete_action(action.task_id, action.action_id, ACTOR, detail)
-        except AlreadyRecorded:
-            return self.store.get(action.task_id)  # recorded by an earlier attempt
+        return self.lifecycle.complete(action.task_id, action.action_id, ACTOR, detail)
 
     # -- failures: what RetryPolicy.disposition decided, carried out -----------------------------------------
 
@@ -307,17 +295,12 @@ class ActService:
             logger.warning(
                 "action will be retried", action_id=action.action_id, attempt=attempt, **_log(verdict)
             )
-            self.store.note(action.task_id, ACTOR, detail | {"retry_in_s": verdict.delay})
+            self.lifecycle.note(action.task_id, ACTOR, detail | {"retry_in_s": verdict.delay})
         else:
             metrics.add_metric(name="ActionsDeadLettered", unit=MetricUnit.Count, value=1)
             logger.error("action out of attempts: to the DLQ", action_id=action.action_id, **_log(verdict))
-            end_task(
-                self.store,
-                action.task_id,
-                TaskStatus.FAILED,
-                ACTOR,
-                detail | {"dead_letter": True},
-                verdict.reason,
+            self.lifecycle.end(
+                action.task_id, TaskStatus.FAILED, ACTOR, detail | {"dead_letter": True}, verdict.reason
             )
         fail_record(verdict, delivery, self.visibility)
 
@@ -326,13 +309,13 @@ class ActService:
         metrics.add_metric(name="ActionsFailedPermanently", unit=MetricUnit.Count, value=1)
         logger.warning("action failed permanently", action_id=action.action_id, **_log(verdict))
         detail = self._failure_detail(action, verdict, events)
-        return end_task(self.store, action.task_id, TaskStatus.FAILED, ACTOR, detail, verdict.reason)
+        return self.lifecycle.end(action.task_id, TaskStatus.FAILED, ACTOR, detail, verdict.reason)
 
     def _needs_human(
         self, action: ActionRequest, verdict: Verdict, events: list[dict[str, Any]]
     ) -> TaskStatus:
         assert self.escalation is not None  # disposition gives NEEDS_HUMAN only when one is configured
-        escalation = self.escalation.escalate(self.store.get(action.task_id), action, verdict.reason)
+        escalation = self.escalation.escalate(self.lifecycle.get(action.task_id), action, verdict.reason)
         metrics.add_metric(name="TasksNeedingHuman", unit=MetricUnit.Count, value=1)
         logger.warning(
             "action refused: a person must fix access", action_id=action.action_id, **_log(verdict)
@@ -341,7 +324,7 @@ class ActService:
             "escalated_to": "escalate",
             "escalation": escalation.action_id,
         }
-        return end_task(self.store, action.task_id, TaskStatus.NEEDS_HUMAN, ACTOR, detail, verdict.reason)
+        return self.lifecycle.end(action.task_id, TaskStatus.NEEDS_HUMAN, ACTOR, detail, verdict.reason)
 
     def _drop(self, action: ActionRequest) -> TaskStatus:
         reason = f"ability {action.ability} is disabled (kill switch)"
@@ -353,7 +336,7 @@ class ActService:
             "kind": "disabled",
             "reason": reason,
         }
-        return end_task(self.store, action.task_id, TaskStatus.DROPPED, ACTOR, detail, reason)
+        return self.lifecycle.end(action.task_id, TaskStatus.DROPPED, ACTOR, detail, reason)
 
     @staticmethod
     def _failure_detail(

@@ -1,8 +1,7 @@
-"""The act function's composition root: one ``ActWorker`` per execution environment, from ``ActSettings``.
-
-It wires the executor of the worker's service, Powertools idempotency (in the memory table, the in-progress
-expiry tied to the Lambda context), the circuit breaker, the kill switches, the retry policy and, for
-act-tickets, the follow-ups. The handler only hands it the batch.
+"""The act function's per-invocation logic: ``ActWorker`` hands each record of a batch to the act service
+or, for act-tickets, to the follow-ups. It is built once per execution environment, from collaborators built
+in the act function's composition module (``functions/act/compose.py``: the executor, Powertools idempotency,
+the circuit breaker, the kill switches, the retry policy and the follow-ups).
 
 An act-tickets invocation carries records from ONE of two queues: its FIFO act queue (actions) or the standard
 follow-ups queue (``kind=followup``). ``processor_for`` picks the batch processor that fits the queue.
@@ -33,19 +32,13 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
-from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from switchboard import catalog
-from switchboard.act import AccessEscalation, ActService, Executor, Once
-from switchboard.actions.tickets import TicketsExecutor
-from switchboard.breaker import BreakerConfig, CircuitBreaker
-from switchboard.followups import FOLLOWUP_KIND, KIND_ATTRIBUTE, FollowUp, Followups, SqsDelayQueue
-from switchboard.killswitch import KillSwitches
-from switchboard.memory import DAY
-from switchboard.models import ActionRequest, Service, TaskStatus
-from switchboard.queues import SqsQueueSender
+from switchboard.act import ActService, Executor, Once
+from switchboard.followups import FOLLOWUP_KIND, KIND_ATTRIBUTE, FollowUp, Followups
+from switchboard.models import ActionRequest, TaskStatus
 from switchboard.retry import (
     Delivery,
     MalformedMessage,
@@ -53,11 +46,10 @@ from switchboard.retry import (
     OutOfTime,
     RecordFailed,
     RetryPolicy,
-    SqsVisibility,
+    Visibility,
     fail_record,
 )
 from switchboard.settings import ActSettings
-from switchboard.state import TaskStore
 
 logger = Logger(child=True)
 
@@ -111,94 +103,53 @@ class _ActFifoProcessor(SqsFifoPartialProcessor):
         return super().failure_handler(record, exception)
 
 
+class Deadline:
+    """The time checks of one invocation: an external call starts only if it can end in time."""
+
+    def __init__(self, call_budget_seconds: float, margin_seconds: float = TIME_MARGIN_SECONDS) -> None:
+        self.call_budget_seconds = call_budget_seconds
+        self.margin_seconds = margin_seconds
+        self._context: LambdaContext | None = None
+
+    def begin(self, context: LambdaContext | None) -> None:
+        self._context = context
+
+    def check(self) -> None:
+        if self._context is None:
+            return
+        needed = self.call_budget_seconds + self.margin_seconds
+        left = self._context.get_remaining_time_in_millis() / 1000
+        if left < needed:
+            raise OutOfTime(f"{left:.1f}s left, a call may need {needed:.1f}s")
+
+
 class ActWorker:
+    """One act function's worker, from built collaborators (``functions/act/compose.py`` builds them)."""
+
     def __init__(
         self,
         settings: ActSettings,
-        token: str,
+        actions: ActService,
         *,
-        dynamodb: Any = None,
-        sqs: Any = None,
-        ssm: SSMProvider | None = None,
-        policy: RetryPolicy | None = None,
+        idempotency: IdempotencyConfig,
+        policy: RetryPolicy,
+        visibility: Visibility,
+        deadline: Deadline,
+        followups: Followups | None = None,
     ) -> None:
         self.settings = settings
-        self.idempotency = IdempotencyConfig(expires_after_seconds=settings.idempotency_ttl_days * DAY)
-        persistence = DynamoDBPersistenceLayer(
-            table_name=settings.memory_table_name,
-            key_attr="pk",
-            sort_key_attr="sk",
-            expiry_attr="expires_at",
-            boto3_client=dynamodb,
-        )
-        once = idempotent_runner(persistence, self.idempotency)
-        store = TaskStore(settings.tasks_table_name, settings.memory_table_name, dynamodb=dynamodb)
-        self.visibility = SqsVisibility(sqs)
-        self.policy = policy or RetryPolicy(
-            max_attempts=settings.max_receive_count,
-            base_seconds=settings.retry_base_seconds,
-            cap_seconds=settings.retry_cap_seconds,
-            floor_seconds=settings.retry_floor_seconds,
-            retry_after_cap_seconds=settings.retry_after_cap_seconds,
-        )
-        switches = KillSwitches(
-            settings.shadow_mode_parameter,
-            settings.disabled_abilities_parameter,
-            settings.kill_switch_max_age_seconds,
-            ssm,
-        )
-        breaker = CircuitBreaker(
-            settings.service.value,
-            settings.memory_table_name,
-            BreakerConfig(
-                failure_threshold=settings.breaker_failure_threshold,
-                window_seconds=settings.breaker_window_seconds,
-                cooldown_seconds=settings.breaker_cooldown_seconds,
-                probe_lease_seconds=settings.breaker_probe_lease_seconds,
-            ),
-            dynamodb,
-        )
-        sender = SqsQueueSender(sqs)
-        executor = make_executor(settings, token)
-        self.followups: Followups | None = None
-        if settings.service is Service.TICKETS:
-            assert isinstance(executor, TicketsExecutor)
-            assert settings.followups_queue_url is not None  # ActSettings checks it for act-tickets
-            self.followups = Followups(
-                store,
-                executor,
-                SqsDelayQueue(settings.followups_queue_url, sqs),
-                sender,
-                settings.reply_queue_url,
-                delays=settings.followup_delays_seconds,
-                url_template=settings.tickets_public_url_template,
-                once=once,
-                switches=switches,
-                policy=self.policy,
-                visibility=self.visibility,
-            )
-        escalation = None
-        if settings.service is not Service.ESCALATE and settings.act_escalate_queue_url:
-            escalation = AccessEscalation(sender, settings.act_escalate_queue_url)
-        self.actions = ActService(
-            store,
-            executor,
-            once=once,
-            policy=self.policy,
-            visibility=self.visibility,
-            breaker=breaker,
-            switches=switches,
-            escalation=escalation,
-            stager=self.followups,
-            deadline=self._check_time,
-        )
-        self._context: LambdaContext | None = None
+        self.actions = actions
+        self.idempotency = idempotency
+        self.policy = policy
+        self.visibility = visibility
+        self.deadline = deadline
+        self.followups = followups
 
     # -- per invocation --------------------------------------------------------------------------------------
 
     def begin(self, context: LambdaContext | None) -> None:
         """Tie the idempotency in-progress expiry and the time checks to this invocation."""
-        self._context = context
+        self.deadline.begin(context)
         if context is not None:
             self.idempotency.register_lambda_context(context)
 
@@ -233,18 +184,6 @@ class ActWorker:
         return self.actions.process(message, delivery)
 
     # -- helpers ---------------------------------------------------------------------------------------------
-
-    def _check_time(self) -> None:
-        if self._context is None:
-            return
-        needed = self.actions_call_budget() + TIME_MARGIN_SECONDS
-        left = self._context.get_remaining_time_in_millis() / 1000
-        if left < needed:
-            raise OutOfTime(f"{left:.1f}s left, a call may need {needed:.1f}s")
-
-    def actions_call_budget(self) -> float:
-        """The longest an external call may take: the client's whole-answer deadline."""
-        return self.settings.http_timeout_seconds * 2
 
     def _release(self, record: SQSRecord) -> None:
         self.visibility.change(self.settings.act_queue_url, record.receipt_handle, 0)

@@ -83,18 +83,11 @@ class CircuitBreaker:
     def __init__(
         self,
         service: str,
-        store: BreakerStore | str,
+        store: BreakerStore,
         config: BreakerConfig | None = None,
-        dynamodb: Any = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """``store``: the breakers' store; a memory table's name builds the DynamoDB one (with ``dynamodb``),
-        for the act worker's composition, which still passes the name."""
         self.service = service
-        if isinstance(store, str):
-            from switchboard.dynamo import DynamoBreakerStore
-
-            store = DynamoBreakerStore(store, dynamodb)
         self.store: BreakerStore = store
         self.config = config or BreakerConfig()
         self.clock = clock

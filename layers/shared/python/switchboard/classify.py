@@ -15,25 +15,24 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
+from switchboard import action_ids
 from switchboard.abilities import ability
 from switchboard.crashpoints import crashpoint
-from switchboard.errors import ConcurrentUpdate
 from switchboard.escalation import Escalator
 from switchboard.intents import CLASSIFY_TOOL, Classification, Policy, direct_actions, parse_classification
+from switchboard.lifecycle import Lifecycle
 from switchboard.llm import BudgetedLlm, LedgerEntry, LlmError, emit_ledger
 from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Service, TaskStatus
-from switchboard.progress import settle_progress
+from switchboard.ports import QueueSender, TaskRepository
 from switchboard.prompts import CLASSIFY_SYSTEM, repair_turns, user_turn
-from switchboard.queues import QueueSender
 from switchboard.rules import Act, Drop, NeedsClassification, PlannedAction, RuleChain
-from switchboard.state import Task, TaskStore
+from switchboard.state import Task
 from switchboard.telemetry import count
 
 logger = Logger(child=True)
 metrics = Metrics()
 
 ACTOR = "classify"
-MAX_RACES = 3
 
 
 @dataclass
@@ -65,7 +64,7 @@ class Verdict:
 class ClassifyService:
     def __init__(
         self,
-        store: TaskStore,
+        tasks: TaskRepository,
         queue: QueueSender,
         act_queue_url: Callable[[Service], str],
         decide_queue_url: str,
@@ -74,45 +73,37 @@ class ClassifyService:
         llm: BudgetedLlm | None,
         policy: Policy | None = None,
     ) -> None:
-        self.store = store
+        self.lifecycle = Lifecycle(tasks, queue, act_queue_url)
         self.queue = queue
-        self.act_queue_url = act_queue_url
         self.decide_queue_url = decide_queue_url
         self.chain = chain
         self.claim_ttl_days = claim_ttl_days
         self.llm = llm
         self.policy = policy or Policy()
-        self.escalator = Escalator(store, queue, act_queue_url(Service.ESCALATE), ACTOR)
+        self.escalator = Escalator(self.lifecycle, ACTOR)
 
     def process(self, event: InboundEvent, message_id: str) -> TaskStatus | None:
         """Advance the event's task as far as classify can take it. None means: a duplicate, skipped."""
         logger.set_correlation_id(event.event_id)
-        task = self.store.claim_and_open(event, owner=message_id, claim_ttl_days=self.claim_ttl_days)
+        task = self.lifecycle.open(event, owner=message_id, claim_ttl_days=self.claim_ttl_days, actor=ACTOR)
         crashpoint("classify.after_claim", event.event_id)
         if task is None:
-            claim = self.store.claim(event.platform.value, event.event_id)
-            if claim is None:
-                raise ConcurrentUpdate(f"claim for {event.event_id} vanished")
+            claim = self.lifecycle.claim_of(event)
             if claim.owner != message_id:
                 logger.info("duplicate event skipped", task_id=claim.task_id, owner=claim.owner)
                 metrics.add_metric(name="EventsDuplicate", unit=MetricUnit.Count, value=1)
                 return None
-            task = self.store.get(claim.task_id)
+            task = self.lifecycle.get(claim.task_id)
             logger.info("resuming task", task_id=task.task_id, status=task.status.value)
         else:
             logger.info("task opened", task_id=task.task_id, platform=event.platform.value)
-        for _ in range(MAX_RACES):
-            try:
-                return self._advance(task, event)
-            except ConcurrentUpdate:
-                task = self.store.get(task.task_id)
-        raise ConcurrentUpdate(f"task {task.task_id} kept moving under us")
+        return self.lifecycle.retrying(task, lambda current: self._advance(current, event))
 
     def _advance(self, task: Task, event: InboundEvent) -> TaskStatus:
         if task.status is TaskStatus.RECEIVED:
             task = self._classify(task, event)
         if task.status is TaskStatus.CLASSIFIED and task.actions:
-            task = self._dispatch(task)
+            task = self.lifecycle.dispatch(task, ACTOR)
         elif task.status is TaskStatus.CLASSIFIED and task.route == "decide":
             self._send_to_decide(task, event)
         return task.status
@@ -142,9 +133,7 @@ class ClassifyService:
         if intent in self.policy.drop:
             return self._drop(task, verdict.detail(), f"intent:{intent.value}")
         if intent in self.policy.needs_reasoning:
-            return self.store.transition(
-                task, TaskStatus.CLASSIFIED, ACTOR, verdict.detail() | {"next": "decide"}, route="decide"
-            )
+            return self.lifecycle.classify(task, ACTOR, verdict.detail() | {"next": "decide"}, route="decide")
         actions = direct_actions(event, intent)
         if actions is None:
             return self._drop(task, verdict.detail(), f"no_action_needed:{intent.value}")
@@ -211,22 +200,19 @@ class ClassifyService:
                 return None
 
     def _drop(self, task: Task, detail: dict[str, Any], reason: str) -> Task:
-        return self.store.transition(
-            task, TaskStatus.DROPPED, ACTOR, detail | {"reason": reason}, reason=reason
-        )
+        return self.lifecycle.drop(task, ACTOR, detail, reason)
 
     def _classified(
         self, task: Task, event: InboundEvent, planned: tuple[PlannedAction, ...], detail: dict[str, Any]
     ) -> Task:
         actions = [
-            ActionRequest.for_task(event, ordinal, p.ability, ability(p.ability).service, p.params)
-            for ordinal, p in enumerate(planned)
+            ActionRequest.for_task(
+                event, action_ids.planned(position), p.ability, ability(p.ability).service, p.params
+            )
+            for position, p in enumerate(planned)
         ]
         detail = detail | {"abilities": [a.ability for a in actions]}
-        return self.store.transition(task, TaskStatus.CLASSIFIED, ACTOR, detail, actions=actions)
-
-    def _dispatch(self, task: Task) -> Task:
-        return dispatch_task(self.store, self.queue, self.act_queue_url, task, ACTOR)
+        return self.lifecycle.classify(task, ACTOR, detail, actions=actions)
 
     def _send_to_decide(self, task: Task, event: InboundEvent) -> None:
         """Hand over to decide. The task stays CLASSIFIED until decide moves it to DECIDING."""
@@ -243,38 +229,3 @@ class ClassifyService:
             group_id=event.conversation,
             dedup_id=f"{task.task_id}#decide",
         )
-
-
-def dispatch_task(
-    store: TaskStore, queue: QueueSender, act_queue_url: Callable[[Service], str], task: Task, actor: str
-) -> Task:
-    """Send the task's actions, then record DISPATCHED.
-
-    An act worker can finish an action before that write lands (the message is already in its queue). Its
-    completion then finds the task not yet DISPATCHED and cannot finish it, so the dispatcher settles the
-    task itself once its own write is in.
-    """
-    sent = dispatch(queue, act_queue_url, task.action_requests())
-    task = store.transition(task, TaskStatus.DISPATCHED, actor, {"sent": sent})
-    if task.completed_actions:
-        settle_progress(store, task, actor)
-        task = store.get(task.task_id)
-    return task
-
-
-def dispatch(
-    queue: QueueSender, act_queue_url: Callable[[Service], str], actions: list[ActionRequest]
-) -> list[dict[str, Any]]:
-    """Send each action to its service's queue; the action id is the dedup id."""
-    sent = []
-    for action in actions:
-        message_id = queue.send(
-            act_queue_url(action.service),
-            action.model_dump_json(),
-            group_id=action.conversation,
-            dedup_id=action.action_id,
-        )
-        sent.append(
-            {"action_id": action.action_id, "service": action.service.value, "message_id": message_id}
-        )
-    return sent

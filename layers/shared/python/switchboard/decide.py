@@ -14,15 +14,15 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from switchboard import action_ids
 from switchboard.abilities import Ability, InvalidParams, UnknownAbility, ability_for_tool, allowed_on
-from switchboard.classify import dispatch_task
-from switchboard.errors import ConcurrentUpdate
 from switchboard.escalation import Escalator
+from switchboard.lifecycle import Lifecycle
 from switchboard.llm import BudgetedLlm, LedgerEntry, LlmError, ToolCall, emit_ledger
 from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Platform, Service, TaskStatus
+from switchboard.ports import QueueSender, TaskRepository
 from switchboard.prompts import DECIDE_SYSTEM, repair_turns, user_turn
-from switchboard.queues import QueueSender
-from switchboard.state import Task, TaskStore
+from switchboard.state import Task
 from switchboard.telemetry import count
 
 logger = Logger(child=True)
@@ -47,37 +47,30 @@ def offered_abilities(platform: Platform) -> list[Ability]:
 class DecideService:
     def __init__(
         self,
-        store: TaskStore,
+        tasks: TaskRepository,
         queue: QueueSender,
         act_queue_url: Callable[[Service], str],
         llm: BudgetedLlm | None,
         tier: str = DECIDE_TIER,
     ) -> None:
-        self.store = store
-        self.queue = queue
-        self.act_queue_url = act_queue_url
+        self.lifecycle = Lifecycle(tasks, queue, act_queue_url)
         self.llm = llm
         self.tier = tier
-        self.escalator = Escalator(store, queue, act_queue_url(Service.ESCALATE), ACTOR)
+        self.escalator = Escalator(self.lifecycle, ACTOR)
 
     def process(self, request: DecideRequest) -> TaskStatus:
         event = request.event
         logger.set_correlation_id(event.event_id)
-        task = self.store.get(request.task_id)
-        for _ in range(3):
-            try:
-                return self._advance(task, request)
-            except ConcurrentUpdate:
-                task = self.store.get(task.task_id)
-        raise ConcurrentUpdate(f"task {task.task_id} kept moving under us")
+        task = self.lifecycle.get(request.task_id)
+        return self.lifecycle.retrying(task, lambda current: self._advance(current, request))
 
     def _advance(self, task: Task, request: DecideRequest) -> TaskStatus:
         if task.status is TaskStatus.CLASSIFIED:
-            task = self.store.transition(task, TaskStatus.DECIDING, ACTOR, {"tier": self.tier})
+            task = self.lifecycle.start_deciding(task, ACTOR, {"tier": self.tier})
         if task.status is TaskStatus.DECIDING:
             task = self._decide(task, request)
         if task.status is TaskStatus.DECIDED:
-            task = dispatch_task(self.store, self.queue, self.act_queue_url, task, ACTOR)
+            task = self.lifecycle.dispatch(task, ACTOR)
         return task.status
 
     def _decide(self, task: Task, request: DecideRequest) -> Task:
@@ -120,12 +113,8 @@ class DecideService:
         if action.ability == "escalate.human":
             return self._to_human(task, event, "the model asked for a person", tried, ledger, action.params)
         count("Decisions", ability=action.ability)
-        return self.store.transition(
-            task,
-            TaskStatus.DECIDED,
-            ACTOR,
-            {"ability": action.ability, "llm": [entry.to_json() for entry in ledger]},
-            actions=[action],
+        return self.lifecycle.decided(
+            task, ACTOR, action, {"ability": action.ability, "llm": [entry.to_json() for entry in ledger]}
         )
 
     @staticmethod
@@ -136,7 +125,7 @@ class DecideService:
         if chosen not in offered:
             raise UnknownAbility(f"{chosen.name} is not allowed on {event.platform.value}")
         params = chosen.bound_params(event, call.input)
-        return ActionRequest.for_task(event, 0, chosen.name, chosen.service, params)
+        return ActionRequest.for_task(event, action_ids.planned(0), chosen.name, chosen.service, params)
 
     def _to_human(
         self,

@@ -11,8 +11,9 @@ public link appears later. So the act-tickets worker:
 4. when the delays run out, the fallback lookup (``GET /tickets?idempotency_key=<action id>``), then a
    configured public URL template;
 5. replies on the platform with the result: a ``github.comment`` or ``slack.reply`` action (its target bound
-   from the ticket's ``reply_to``, never from text) sent to that service's act queue, where it is executed
-   like any other action; on platforms without replies the result is only recorded;
+   from the ticket's ``reply_to``, never from text; one per staged action, ``action_ids.reply_to``) sent to
+   that service's act queue, where it is executed like any other action; on platforms without replies the
+   result is only recorded;
 6. records ``<action id>#followup`` as completed, which finishes the task DONE.
 
 Why a standard SQS delay queue (``followups``) and not EventBridge Scheduler one-time schedules:
@@ -40,14 +41,15 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
+from switchboard import action_ids
 from switchboard.abilities import ability
 from switchboard.actions.http import HttpCall
 from switchboard.actions.tickets import TicketView
-from switchboard.errors import ActionFailed, AlreadyRecorded
+from switchboard.errors import ActionFailed
 from switchboard.killswitch import KillSwitches
+from switchboard.lifecycle import Lifecycle
 from switchboard.models import ActionRequest, Service, TaskStatus
-from switchboard.progress import end_task, settle_progress
-from switchboard.queues import QueueSender
+from switchboard.ports import QueueSender, TaskRepository
 from switchboard.retry import (
     HANDLED_ERRORS,
     Delivery,
@@ -56,9 +58,7 @@ from switchboard.retry import (
     Visibility,
     fail_record,
 )
-from switchboard.sqs import SqsDelayQueue as SqsDelayQueue  # re-exported for actworker's composition
 from switchboard.sqs import SqsVisibility
-from switchboard.state import Task, TaskStore
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -67,8 +67,6 @@ ACTOR: Final = "act"
 KIND_ATTRIBUTE: Final = "kind"
 FOLLOWUP_KIND: Final = "followup"
 STAGED_ABILITIES: Final = frozenset({"tickets.create"})
-# The reply to a staged action is one action: ordinal 100 + the staged action's ordinal.
-REPLY_ORDINAL: Final = 100
 MAX_DELAY_SECONDS: Final = 900  # SQS's limit for DelaySeconds
 REPLY_ABILITIES: Final = {"github": "github.comment", "slack": "slack.reply"}
 
@@ -124,7 +122,7 @@ class Followups:
 
     def __init__(
         self,
-        store: TaskStore,
+        tasks: TaskRepository,
         reader: TicketReader,
         queue: DelayQueue,
         replies: QueueSender,
@@ -139,7 +137,7 @@ class Followups:
     ) -> None:
         if not delays or any(not 0 <= delay <= MAX_DELAY_SECONDS for delay in delays):
             raise ValueError(f"follow-up delays must be 1 or more values in 0..{MAX_DELAY_SECONDS} s")
-        self.store = store
+        self.lifecycle = Lifecycle(tasks)
         self.reader = reader
         self.queue = queue
         self.replies = replies
@@ -193,7 +191,7 @@ class Followups:
             detail = {"followup": followup.awaits, "attempt": followup.attempt, "kind": verdict.kind}
             detail |= {"reason": verdict.reason, "delivery": attempt}
             if verdict.outcome is Outcome.DEAD_LETTER:
-                end_task(self.store, followup.task_id, TaskStatus.FAILED, ACTOR, detail, verdict.reason)
+                self.lifecycle.end(followup.task_id, TaskStatus.FAILED, ACTOR, detail, verdict.reason)
             fail_record(verdict, delivery, self.visibility)
 
     def _step(self, followup: FollowUp) -> dict[str, Any]:
@@ -208,7 +206,7 @@ class Followups:
             delay = self.delays[followup.attempt]
             self.queue.schedule(following, delay)
             metrics.add_metric(name="FollowupsRescheduled", unit=MetricUnit.Count, value=1)
-            self.store.note(
+            self.lifecycle.note(
                 followup.task_id,
                 ACTOR,
                 {
@@ -255,27 +253,15 @@ class Followups:
         if via != "shadow":
             reply, why_not = self._reply(followup, url)
             if reply is not None:
-                self.replies.send(
-                    self.reply_queue_url(reply.service),
-                    reply.model_dump_json(),
-                    group_id=reply.conversation,
-                    dedup_id=reply.action_id,
-                )
+                action_ids.send_action(self.replies, self.reply_queue_url, reply)
                 detail |= {"reply": reply.action_id, "reply_ability": reply.ability}
             else:
                 detail["reply"] = None
                 detail["no_reply"] = why_not
         metrics.add_metric(name="FollowupsDone", unit=MetricUnit.Count, value=1)
         logger.info("follow-up done", action_id=followup.action_id, via=via, url=url)
-        task = self._complete(followup, detail | (extra or {}))
-        status = settle_progress(self.store, task, ACTOR)
+        status = self.lifecycle.complete(followup.task_id, followup.awaits, ACTOR, detail | (extra or {}))
         return {"outcome": "done", "url": url, "via": via, "status": status.value}
-
-    def _complete(self, followup: FollowUp, detail: dict[str, Any]) -> Task:
-        try:
-            return self.store.complete_action(followup.task_id, followup.awaits, ACTOR, detail)
-        except AlreadyRecorded:
-            return self.store.get(followup.task_id)
 
     @staticmethod
     def _reply(followup: FollowUp, url: str | None) -> tuple[ActionRequest | None, str | None]:
@@ -304,9 +290,9 @@ class Followups:
             params = spec.validate(raw)
         except ValueError as exc:
             return None, f"cannot reply: {exc}"
-        ordinal = REPLY_ORDINAL + followup.ordinal
+        ordinal = action_ids.reply_to(followup.ordinal)
         reply = ActionRequest(
-            action_id=f"{followup.task_id}#{ordinal}",
+            action_id=action_ids.action_id(followup.task_id, ordinal),
             task_id=followup.task_id,
             event_id=followup.event_id,
             ordinal=ordinal,

@@ -12,7 +12,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from switchboard.memory import AuthorProfile, BreakerRecord, BreakerState
-from switchboard.models import InboundEvent, TaskStatus
+from switchboard.models import ActionRequest, InboundEvent, TaskStatus
+
+if TYPE_CHECKING:
+    from switchboard.memory import Claim
+    from switchboard.state import Task
 
 if TYPE_CHECKING:
     from switchboard.followups import FollowUp
@@ -29,38 +33,42 @@ class TaskRepository(Protocol):
 
     ``transition`` is one conditional write (the status and the version must be the ones read): it raises
     ``ConcurrentUpdate`` when another worker moved the task first. Whether a move is legal is the
-    lifecycle's business, not the repository's.
+    lifecycle's business, not the repository's: it writes the move it is given.
     """
 
-    def claim_and_open(self, event: InboundEvent, owner: str, claim_ttl_days: int, actor: str) -> Any:
+    def claim_and_open(self, event: InboundEvent, owner: str, claim_ttl_days: int, actor: str) -> Task | None:
         """Claim the processed id and open the task, atomically; None when the event is claimed already."""
         ...
 
-    def claim(self, platform: str, event_id: str) -> Any: ...
+    def claim(self, platform: str, event_id: str) -> Claim | None: ...
 
-    def get(self, task_id: str) -> Any: ...
+    def get(self, task_id: str) -> Task:
+        """The task as stored; ``TaskNotFound`` when there is none."""
+        ...
 
-    def find_by_event(self, event_id: str) -> list[Any]: ...
+    def find_by_event(self, event_id: str) -> list[Task]: ...
 
-    def needing_attention(self, status: TaskStatus, limit: int = 100) -> list[Any]: ...
+    def needing_attention(self, status: TaskStatus, limit: int = 100) -> list[Task]: ...
 
     def transition(
         self,
-        task: Any,
+        task: Task,
         to: TaskStatus,
         actor: str,
         detail: dict[str, Any] | None = None,
         *,
-        actions: list[Any] | None = None,
+        actions: list[ActionRequest] | None = None,
         reason: str | None = None,
         route: str | None = None,
-    ) -> Any: ...
+    ) -> Task: ...
 
-    def complete_action(self, task_id: str, action_id: str, actor: str, detail: dict[str, Any]) -> Any:
-        """Record one completion; ``AlreadyRecorded`` when it is recorded already."""
+    def complete_action(self, task_id: str, action_id: str, actor: str, detail: dict[str, Any]) -> Task:
+        """Record one completion; ``AlreadyRecorded`` when it is recorded already (or there is no task)."""
         ...
 
-    def note(self, task_id: str, actor: str, detail: dict[str, Any]) -> None: ...
+    def note(self, task_id: str, actor: str, detail: dict[str, Any]) -> None:
+        """Append a history entry that moves neither the status nor the version; ``TaskNotFound``."""
+        ...
 
 
 # -- queues --------------------------------------------------------------------------------------------------

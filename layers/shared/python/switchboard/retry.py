@@ -52,7 +52,6 @@ from switchboard.errors import (
 
 # Transitional re-export: act.py, followups.py and actworker.py import the SQS visibility adapter from here;
 # it lives in ``switchboard.sqs``.
-from switchboard.sqs import SqsVisibility as SqsVisibility
 
 logger = Logger(child=True)
 

@@ -1,7 +1,8 @@
 """Task state in DynamoDB: one item per task, a versioned status, and an append-only history.
 
 Every transition is one conditional write: the status must be the one we read and the version must not have
-moved, so an illegal or concurrent transition is refused. The processed-id claim and the new task are written
+moved, so a concurrent transition is refused (an illegal one never gets here: ``switchboard.lifecycle``, the
+only module that changes a status, refuses it). The processed-id claim and the new task are written
 in one transaction, so there is never a claim without a task or a task without a claim.
 """
 
@@ -23,30 +24,11 @@ from switchboard.dynamo import (
     to_item,
     to_value,
 )
-from switchboard.errors import (
-    AlreadyClaimed,
-    AlreadyRecorded,
-    ConcurrentUpdate,
-    IllegalTransition,
-    TaskNotFound,
-)
+from switchboard.errors import AlreadyClaimed, AlreadyRecorded, ConcurrentUpdate, TaskNotFound
 from switchboard.memory import DAY, Claim
 from switchboard.models import ActionRequest, InboundEvent, TaskStatus
 
 S = TaskStatus
-TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
-    S.RECEIVED: frozenset({S.CLASSIFIED, S.DROPPED, S.NEEDS_HUMAN, S.FAILED}),
-    S.CLASSIFIED: frozenset({S.DECIDING, S.DISPATCHED, S.DROPPED, S.NEEDS_HUMAN, S.FAILED}),
-    S.DECIDING: frozenset({S.DECIDED, S.NEEDS_HUMAN, S.DROPPED, S.FAILED}),
-    S.DECIDED: frozenset({S.DISPATCHED, S.NEEDS_HUMAN, S.FAILED}),
-    # DROPPED: the act layer refuses an action whose ability is switched off (a kill switch).
-    S.DISPATCHED: frozenset({S.WAITING, S.DONE, S.DROPPED, S.NEEDS_HUMAN, S.FAILED}),
-    S.WAITING: frozenset({S.DONE, S.NEEDS_HUMAN, S.FAILED}),
-    S.NEEDS_HUMAN: frozenset({S.DISPATCHED, S.DONE, S.DROPPED}),  # a person resolves it
-    S.DONE: frozenset(),
-    S.DROPPED: frozenset(),
-    S.FAILED: frozenset({S.DISPATCHED}),  # a redrive after the cause is fixed
-}
 
 # A task that needs a person has `attention` = its status, so it is in the sparse `by-attention` index.
 ATTENTION_STATUSES = frozenset({S.NEEDS_HUMAN, S.FAILED})
@@ -236,9 +218,10 @@ class TaskStore:
         reason: str | None = None,
         route: str | None = None,
     ) -> Task:
-        """Move ``task`` to ``to`` with one conditional write; return the task as stored afterwards."""
-        if to not in TRANSITIONS[task.status]:
-            raise IllegalTransition(f"{task.status} → {to} is not allowed (task {task.task_id})")
+        """Move ``task`` to ``to`` with one conditional write; return the task as stored afterwards.
+
+        Whether the move is legal is decided before, in ``switchboard.lifecycle``; this only refuses a write
+        whose status or version moved since ``task`` was read (``ConcurrentUpdate``)."""
         entry = history_entry(to, actor, detail or {}, previous=task.status)
         names = {"#s": "status", "#v": "version", "#h": "history", "#u": "updated_at"}
         values: dict[str, Any] = {

@@ -1,0 +1,285 @@
+"""The task lifecycle: THE module that changes a task's status.
+
+RECEIVED → CLASSIFIED → [DECIDING → DECIDED] → DISPATCHED → [WAITING] → DONE, plus the terminal
+DROPPED(reason), NEEDS_HUMAN(context) and FAILED(reason). Services ask for a move by its intent (open,
+classify, drop, decide, dispatch, escalate, complete, end, resolve); ``TRANSITIONS`` says which moves exist,
+and an illegal one is refused here, in ``_move``, the one place that writes a status. The repository
+(``switchboard.ports.TaskRepository``) only makes the conditional write, which refuses a move when another
+worker moved the task first (``ConcurrentUpdate``); ``retrying`` is the one loop that reloads the task and
+looks again.
+
+Finishing. A task is finished when every one of its actions is recorded as completed and every follow-up that
+an action staged is completed too. An action that stages a follow-up (a ticket whose link appears later)
+records ``awaits: <action id>#followup`` in the history entry of its result; the follow-up, when it is done,
+records that id as completed. Until then the task is WAITING. Any worker that records a completion
+(``complete``) settles the task; whichever records the last one moves it (DISPATCHED → WAITING,
+DISPATCHED/WAITING → DONE). A task that went FAILED when its action reached the DLQ is reopened (FAILED →
+DISPATCHED) once a redrive of that action succeeds, and then finishes like any other.
+
+Ending. ``end`` ends a task that is still under way (FAILED, NEEDS_HUMAN, DROPPED) with its reason; a task
+that already ended, or cannot move there, keeps its status and gets the detail as a history note, so nothing
+that happened is lost.
+
+Sending. The moves that send an action (dispatch, escalate, a person's action) send it before they record the
+move, so a crash in between can only repeat the send, which the action id deduplicates
+(``switchboard.action_ids``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
+
+from switchboard import action_ids
+from switchboard.errors import AlreadyRecorded, ConcurrentUpdate, IllegalTransition
+from switchboard.memory import Claim
+from switchboard.models import ActionRequest, InboundEvent, Service, TaskStatus
+from switchboard.ports import QueueSender, TaskRepository
+from switchboard.state import ATTENTION_STATUSES, Task
+
+S = TaskStatus
+TRANSITIONS: Final[dict[TaskStatus, frozenset[TaskStatus]]] = {
+    S.RECEIVED: frozenset({S.CLASSIFIED, S.DROPPED, S.NEEDS_HUMAN, S.FAILED}),
+    S.CLASSIFIED: frozenset({S.DECIDING, S.DISPATCHED, S.DROPPED, S.NEEDS_HUMAN, S.FAILED}),
+    S.DECIDING: frozenset({S.DECIDED, S.NEEDS_HUMAN, S.DROPPED, S.FAILED}),
+    S.DECIDED: frozenset({S.DISPATCHED, S.NEEDS_HUMAN, S.FAILED}),
+    # DROPPED: the act layer refuses an action whose ability is switched off (a kill switch).
+    S.DISPATCHED: frozenset({S.WAITING, S.DONE, S.DROPPED, S.NEEDS_HUMAN, S.FAILED}),
+    S.WAITING: frozenset({S.DONE, S.NEEDS_HUMAN, S.FAILED}),
+    S.NEEDS_HUMAN: frozenset({S.DISPATCHED, S.DONE, S.DROPPED}),  # a person resolves it
+    S.DONE: frozenset(),
+    S.DROPPED: frozenset(),
+    S.FAILED: frozenset({S.DISPATCHED}),  # a redrive after the cause is fixed
+}
+
+#: How often a step is tried on a task that other workers keep moving.
+ATTEMPTS: Final = 3
+
+T = TypeVar("T")
+
+
+def may_move(status: TaskStatus, to: TaskStatus) -> bool:
+    return to in TRANSITIONS[status]
+
+
+def awaited(task: Task) -> set[str]:
+    """The follow-up ids that the task's actions staged."""
+    found = set()
+    for entry in task.history:
+        detail = entry.get("detail")
+        if isinstance(detail, dict) and isinstance(detail.get("awaits"), str):
+            found.add(detail["awaits"])
+    return found
+
+
+class Lifecycle:
+    """Every status change of a task, by intent. ``queue`` and ``queue_url_for`` are needed only by the moves
+    that send an action (``dispatch``, ``escalate``, ``resolve_with_action``)."""
+
+    def __init__(
+        self,
+        tasks: TaskRepository,
+        queue: QueueSender | None = None,
+        queue_url_for: Callable[[Service], str] | None = None,
+        *,
+        attempts: int = ATTEMPTS,
+    ) -> None:
+        self.tasks = tasks
+        self.queue = queue
+        self.queue_url_for = queue_url_for
+        self.attempts = attempts
+
+    # -- reads -----------------------------------------------------------------------------------------------
+
+    def get(self, task_id: str) -> Task:
+        return self.tasks.get(task_id)
+
+    def claim_of(self, event: InboundEvent) -> Claim:
+        """The claim on ``event`` (it exists: ``open`` answered None)."""
+        claim = self.tasks.claim(event.platform.value, event.event_id)
+        if claim is None:
+            raise ConcurrentUpdate(f"claim for {event.event_id} vanished")
+        return claim
+
+    # -- the one conflict loop -------------------------------------------------------------------------------
+
+    def retrying(
+        self, task: Task, step: Callable[[Task], T], *, exhausted: Callable[[Task], T] | None = None
+    ) -> T:
+        """Run ``step`` on ``task``; when another worker moved it first, reload it and run ``step`` again.
+
+        After ``attempts`` conflicts: ``exhausted(task)`` if given, else ``ConcurrentUpdate``. A step is
+        written to resume from the task's status, so running it on the reloaded task is safe.
+        """
+        for _ in range(self.attempts):
+            try:
+                return step(task)
+            except ConcurrentUpdate:
+                task = self.tasks.get(task.task_id)
+        if exhausted is not None:
+            return exhausted(task)
+        raise ConcurrentUpdate(f"task {task.task_id} kept moving under us")
+
+    # -- opening and classifying -----------------------------------------------------------------------------
+
+    def open(self, event: InboundEvent, *, owner: str, claim_ttl_days: int, actor: str) -> Task | None:
+        """Claim the event's processed id and open its task (RECEIVED) atomically; None if it is claimed."""
+        return self.tasks.claim_and_open(event, owner=owner, claim_ttl_days=claim_ttl_days, actor=actor)
+
+    def classify(
+        self,
+        task: Task,
+        actor: str,
+        detail: dict[str, Any],
+        *,
+        actions: list[ActionRequest] | None = None,
+        route: str | None = None,
+    ) -> Task:
+        """CLASSIFIED: with the actions to dispatch, or with ``route="decide"`` for decide to reason about."""
+        return self._move(task, S.CLASSIFIED, actor, detail, actions=actions, route=route)
+
+    def drop(self, task: Task, actor: str, detail: dict[str, Any], reason: str) -> Task:
+        """DROPPED: nothing to do, and why."""
+        return self._move(task, S.DROPPED, actor, detail | {"reason": reason}, reason=reason)
+
+    # -- deciding --------------------------------------------------------------------------------------------
+
+    def start_deciding(self, task: Task, actor: str, detail: dict[str, Any]) -> Task:
+        return self._move(task, S.DECIDING, actor, detail)
+
+    def decided(self, task: Task, actor: str, action: ActionRequest, detail: dict[str, Any]) -> Task:
+        return self._move(task, S.DECIDED, actor, detail, actions=[action])
+
+    # -- dispatching and escalating --------------------------------------------------------------------------
+
+    def dispatch(self, task: Task, actor: str) -> Task:
+        """Send the task's actions, then record DISPATCHED.
+
+        An act worker can finish an action before that write lands (the message is already in its queue). Its
+        completion then finds the task not yet DISPATCHED and cannot finish it, so the dispatcher settles the
+        task itself once its own write is in.
+        """
+        sent = [
+            {"action_id": action.action_id, "service": action.service.value, "message_id": self._send(action)}
+            for action in task.action_requests()
+        ]
+        task = self._move(task, S.DISPATCHED, actor, {"sent": sent})
+        if task.completed_actions:
+            self.settle(task, actor)
+            task = self.tasks.get(task.task_id)
+        return task
+
+    def escalate(
+        self, task: Task, actor: str, action: ActionRequest, detail: dict[str, Any], reason: str
+    ) -> Task:
+        """Send the escalate action, then NEEDS_HUMAN with the context a person needs."""
+        self._send(action)
+        return self._move(task, S.NEEDS_HUMAN, actor, detail, actions=[action], reason=reason)
+
+    # -- completions and endings -----------------------------------------------------------------------------
+
+    def complete(self, task_id: str, completion_id: str, actor: str, detail: dict[str, Any]) -> TaskStatus:
+        """Record one action's (or follow-up's) result, once, and settle the task; return its status."""
+        try:
+            task = self.tasks.complete_action(task_id, completion_id, actor, detail)
+        except AlreadyRecorded:
+            task = self.tasks.get(task_id)  # recorded by an earlier attempt
+        return self.settle(task, actor)
+
+    def settle(self, task: Task, actor: str) -> TaskStatus:
+        """Move the task to WAITING or DONE if its recorded completions say so; return its status."""
+        return self.retrying(task, lambda current: self._settle_once(current, actor), exhausted=_status)
+
+    def _settle_once(self, task: Task, actor: str) -> TaskStatus:
+        expected = {action["action_id"] for action in task.actions}
+        if task.status is S.FAILED and expected and expected <= set(task.completed_actions):
+            # The action that failed it came back from the DLQ (a redrive) and succeeded: the task goes on.
+            task = self._move(task, S.DISPATCHED, actor, {"reopened": "redriven action succeeded"})
+        completed = set(task.completed_actions)
+        if task.status not in (S.DISPATCHED, S.WAITING) or not expected <= completed:
+            return task.status
+        pending = awaited(task) - completed
+        target = S.WAITING if pending else S.DONE
+        if task.status is target:
+            return task.status
+        detail: dict[str, Any] = {"actions": sorted(expected)}
+        if pending:
+            detail["awaiting"] = sorted(pending)
+        return self._move(task, target, actor, detail).status
+
+    def end(
+        self, task_id: str, to: TaskStatus, actor: str, detail: dict[str, Any], reason: str
+    ) -> TaskStatus:
+        """Move the task to ``to`` with ``reason``; or note ``detail`` if it has ended or cannot go there."""
+
+        def once(task: Task) -> TaskStatus:
+            if task.status.terminal or not may_move(task.status, to):
+                kept = {"status_kept": task.status.value, "not_moved_to": to.value}
+                self.tasks.note(task_id, actor, detail | kept)
+                return task.status
+            return self._move(task, to, actor, detail, reason=reason).status
+
+        return self.retrying(self.tasks.get(task_id), once, exhausted=_status)
+
+    def note(self, task_id: str, actor: str, detail: dict[str, Any]) -> None:
+        """A history entry that moves nothing (a retry, a breaker event, a follow-up attempt)."""
+        self.tasks.note(task_id, actor, detail)
+
+    # -- a person resolves a task ----------------------------------------------------------------------------
+
+    def resolvable(self, task_id: str) -> Task:
+        """The task, if a person may resolve it (it needs a human, or it failed)."""
+        task = self.tasks.get(task_id)
+        if task.status not in ATTENTION_STATUSES:
+            raise ValueError(
+                f"task {task.task_id} is {task.status.value}: only NEEDS_HUMAN or FAILED tasks are resolved"
+            )
+        return task
+
+    def resolve_with_action(self, task: Task, action: ActionRequest, *, by: str, note: str) -> Task:
+        """Send the action a person chose (its ordinal from ``action_ids.person``), then DISPATCHED.
+
+        The history entry's ``resolution: action`` is what ``action_ids.person`` counts."""
+        if action.ordinal not in action_ids.PERSON:
+            raise action_ids.OrdinalOutOfRange(f"{action.action_id} is not numbered as a person's action")
+        self._send(action)
+        detail = {"resolution": "action", "ability": action.ability, "params": action.params, "note": note}
+        return self._move(task, S.DISPATCHED, f"human:{by}", detail, actions=[action])
+
+    def close(self, task_id: str, *, by: str, note: str) -> Task:
+        """A person closes a task that needs a human, with a note that says why: DROPPED."""
+        task = self.tasks.get(task_id)
+        if task.status is not S.NEEDS_HUMAN:
+            raise ValueError(
+                f"task {task.task_id} is {task.status.value}: only a NEEDS_HUMAN task is closed with a note"
+            )
+        if not note.strip():
+            raise ValueError("closing a task needs a note that says why")
+        detail = {"resolution": "closed", "note": note}
+        return self._move(task, S.DROPPED, f"human:{by}", detail, reason=f"closed by {by}: {note}")
+
+    # -- the one write of a status ---------------------------------------------------------------------------
+
+    def _move(
+        self,
+        task: Task,
+        to: TaskStatus,
+        actor: str,
+        detail: dict[str, Any],
+        *,
+        actions: list[ActionRequest] | None = None,
+        reason: str | None = None,
+        route: str | None = None,
+    ) -> Task:
+        if not may_move(task.status, to):
+            raise IllegalTransition(f"{task.status} → {to} is not allowed (task {task.task_id})")
+        return self.tasks.transition(task, to, actor, detail, actions=actions, reason=reason, route=route)
+
+    def _send(self, action: ActionRequest) -> str:
+        if self.queue is None or self.queue_url_for is None:
+            raise TypeError("this Lifecycle was built without a queue: it cannot send actions")
+        return action_ids.send_action(self.queue, self.queue_url_for, action)
+
+
+def _status(task: Task) -> TaskStatus:
+    return task.status

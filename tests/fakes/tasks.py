@@ -1,0 +1,176 @@
+"""In-memory implementations of the task ports (``switchboard.ports``): a ``TaskRepository`` with the same
+semantics as ``TaskStore`` (conditional writes, ``ConcurrentUpdate`` on a stale status or version,
+``AlreadyRecorded``, ``TaskNotFound``, the processed-id claim, the sparse attention index) and a FIFO
+``QueueSender`` that deduplicates like SQS. ``tests/integration/test_task_repository_contract.py`` runs the
+same assertions against these and against ``TaskStore`` on moto, so the fake cannot drift from the adapter.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from switchboard.errors import AlreadyRecorded, ConcurrentUpdate, TaskNotFound
+from switchboard.memory import Claim
+from switchboard.models import ActionRequest, InboundEvent, TaskStatus
+from switchboard.state import ATTENTION_STATUSES, Task, history_entry
+from tests.fakes import SentMessage
+
+
+def _as_stored(detail: dict[str, Any]) -> dict[str, Any]:
+    """What DynamoDB gives back: JSON values (tuples become lists, other objects their ``str``)."""
+    stored: dict[str, Any] = json.loads(json.dumps(detail, default=str))
+    return stored
+
+
+@dataclass
+class _Stored:
+    task: Task
+    updated_at: str
+    attention: str | None = None
+
+
+class InMemoryTaskRepository:
+    """Tasks and claims in dictionaries. Every read returns a copy, as a database read would."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, _Stored] = {}
+        self._claims: dict[tuple[str, str], Claim] = {}
+        self.writes = 0  # conditional writes that landed (transitions and completions)
+
+    def claim_and_open(
+        self, event: InboundEvent, owner: str, claim_ttl_days: int, actor: str = "classify"
+    ) -> Task | None:
+        key = (event.platform.value, event.event_id)
+        if key in self._claims or event.task_id in self._tasks:
+            return None
+        entry = history_entry(TaskStatus.RECEIVED, actor, {"event_type": event.event_type})
+        task = Task(
+            task_id=event.task_id,
+            event_id=event.event_id,
+            platform=event.platform.value,
+            status=TaskStatus.RECEIVED,
+            version=1,
+            conversation=event.conversation,
+            history=[entry],
+            event_json=event.model_dump_json(),
+        )
+        self._claims[key] = Claim(event.task_id, owner, int(time.time()))
+        self._tasks[task.task_id] = _Stored(task, entry["at"])
+        return copy.deepcopy(task)
+
+    def claim(self, platform: str, event_id: str) -> Claim | None:
+        return self._claims.get((platform, event_id))
+
+    def get(self, task_id: str) -> Task:
+        return copy.deepcopy(self._stored(task_id).task)
+
+    def find_by_event(self, event_id: str) -> list[Task]:
+        return [copy.deepcopy(s.task) for s in self._tasks.values() if s.task.event_id == event_id]
+
+    def needing_attention(self, status: TaskStatus, limit: int = 100) -> list[Task]:
+        if status not in ATTENTION_STATUSES:
+            raise ValueError(f"only {sorted(s.value for s in ATTENTION_STATUSES)} are indexed")
+        found = [s for s in self._tasks.values() if s.attention == status.value]
+        found.sort(key=lambda s: s.updated_at, reverse=True)
+        return [copy.deepcopy(s.task) for s in found[:limit]]
+
+    def transition(
+        self,
+        task: Task,
+        to: TaskStatus,
+        actor: str,
+        detail: dict[str, Any] | None = None,
+        *,
+        actions: list[ActionRequest] | None = None,
+        reason: str | None = None,
+        route: str | None = None,
+    ) -> Task:
+        stored = self._tasks.get(task.task_id)
+        if stored is None or stored.task.status is not task.status or stored.task.version != task.version:
+            raise ConcurrentUpdate(f"task {task.task_id} moved past {task.status} v{task.version}")
+        entry = history_entry(to, actor, _as_stored(detail or {}), previous=task.status)
+        current = stored.task
+        current.status = to
+        current.version += 1
+        current.history.append(entry)
+        if actions is not None:
+            current.actions = [action.model_dump(mode="json") for action in actions]
+        if reason is not None:
+            current.reason = reason
+        if route is not None:
+            current.route = route
+        stored.updated_at = entry["at"]
+        stored.attention = to.value if to in ATTENTION_STATUSES else None
+        self.writes += 1
+        return copy.deepcopy(current)
+
+    def complete_action(self, task_id: str, action_id: str, actor: str, detail: dict[str, Any]) -> Task:
+        stored = self._tasks.get(task_id)
+        if stored is None or action_id in stored.task.completed_actions:
+            raise AlreadyRecorded(f"{action_id} of task {task_id}")
+        entry = history_entry(None, actor, {"action_id": action_id, **_as_stored(detail)})
+        current = stored.task
+        current.completed_actions = sorted([*current.completed_actions, action_id])
+        current.version += 1
+        current.history.append(entry)
+        stored.updated_at = entry["at"]
+        self.writes += 1
+        return copy.deepcopy(current)
+
+    def note(self, task_id: str, actor: str, detail: dict[str, Any]) -> None:
+        stored = self._stored(task_id)
+        entry = history_entry(None, actor, _as_stored(detail))
+        stored.task.history.append(entry)
+        stored.updated_at = entry["at"]
+
+    def _stored(self, task_id: str) -> _Stored:
+        stored = self._tasks.get(task_id)
+        if stored is None:
+            raise TaskNotFound(task_id)
+        return stored
+
+
+@dataclass
+class InMemoryQueue:
+    """FIFO queues in memory: a second send with a deduplication id already seen on that queue is accepted
+    and dropped, and answers the first message's id, as SQS does within its deduplication window."""
+
+    sent: list[SentMessage] = field(default_factory=list)
+    fail_next: int = 0
+    _seen: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def send(
+        self,
+        queue_url: str,
+        body: str,
+        group_id: str,
+        dedup_id: str,
+        attributes: dict[str, str] | None = None,
+    ) -> str:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise ConnectionError("queue unavailable")
+        if (queue_url, dedup_id) in self._seen:
+            return self._seen[(queue_url, dedup_id)]
+        self.sent.append(SentMessage(queue_url, body, group_id, dedup_id, attributes))
+        message_id = f"msg-{len(self.sent)}"
+        self._seen[(queue_url, dedup_id)] = message_id
+        return message_id
+
+    def actions(self, queue_url: str | None = None) -> list[ActionRequest]:
+        """The actions sent (to ``queue_url``, or anywhere), in order."""
+        return [
+            ActionRequest.model_validate_json(m.body)
+            for m in self.sent
+            if queue_url is None or m.queue_url == queue_url
+        ]
+
+    def take(self, queue_url: str) -> list[ActionRequest]:
+        """Receive and delete every action on ``queue_url`` (what a worker would be handed)."""
+        taken = [m for m in self.sent if m.queue_url == queue_url]
+        self.sent = [m for m in self.sent if m.queue_url != queue_url]
+        return [ActionRequest.model_validate_json(m.body) for m in taken]

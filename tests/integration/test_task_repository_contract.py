@@ -1,0 +1,138 @@
+"""One contract, two implementations: ``TaskStore`` on moto server and the in-memory repository of the unit
+tests (``tests/fakes/tasks.py``) answer every call the same way, so the fake cannot drift from the adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from switchboard.errors import AlreadyRecorded, ConcurrentUpdate, TaskNotFound
+from switchboard.models import ActionRequest, InboundEvent, Platform, Service, TaskStatus
+from switchboard.ports import TaskRepository
+from switchboard.state import TaskStore
+from tests.fakes.tasks import InMemoryTaskRepository
+
+
+def inbound(event_id: str = "delivery-1") -> InboundEvent:
+    return InboundEvent(
+        platform=Platform.GITHUB,
+        event_id=event_id,
+        event_type="issue_comment.created",
+        author="mona",
+        conversation="octo-org/demo#7",
+        text="/label bug",
+        received_at=datetime.now(UTC),
+        context={"repo": "octo-org/demo", "number": "7"},
+    )
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def tasks(request: pytest.FixtureRequest) -> TaskRepository:
+    if request.param == "memory":
+        return InMemoryTaskRepository()
+    aws: Callable[[str], Any] = request.getfixturevalue("aws")
+    tables: tuple[str, str] = request.getfixturevalue("tables")
+    return TaskStore(*tables, dynamodb=aws("dynamodb"))
+
+
+def label(event: InboundEvent, ordinal: int = 0) -> ActionRequest:
+    params = {"repo": "octo-org/demo", "number": 7, "labels": ["bug"]}
+    return ActionRequest.for_task(event, ordinal, "github.add_labels", Service.GITHUB, params)
+
+
+def test_claim_and_open_is_atomic_and_once(tasks: TaskRepository) -> None:
+    event = inbound()
+    task = tasks.claim_and_open(event, owner="m-1", claim_ttl_days=14, actor="classify")
+    assert task is not None
+    assert (task.task_id, task.status, task.version) == (event.task_id, TaskStatus.RECEIVED, 1)
+    assert task.inbound_event() == event
+    assert task.history[0]["actor"] == "classify" and task.history[0]["status"] == "RECEIVED"
+    assert task.history[0]["detail"] == {"event_type": "issue_comment.created"}
+    assert tasks.claim_and_open(event, owner="m-2", claim_ttl_days=14, actor="classify") is None
+    claim = tasks.claim("github", event.event_id)
+    assert claim is not None and (claim.task_id, claim.owner) == (event.task_id, "m-1")
+    assert tasks.claim("github", "never-seen") is None
+    assert [t.task_id for t in tasks.find_by_event(event.event_id)] == [event.task_id]
+    assert tasks.find_by_event("never-seen") == []
+
+
+def test_a_missing_task_is_task_not_found(tasks: TaskRepository) -> None:
+    with pytest.raises(TaskNotFound):
+        tasks.get("tsk_missing")
+    with pytest.raises(TaskNotFound):
+        tasks.note("tsk_missing", "act", {"why": "nothing there"})
+
+
+def test_transition_is_a_conditional_write_on_status_and_version(tasks: TaskRepository) -> None:
+    event = inbound()
+    task = tasks.claim_and_open(event, owner="m-1", claim_ttl_days=14, actor="classify")
+    assert task is not None
+    action = label(event)
+    moved = tasks.transition(
+        task, TaskStatus.CLASSIFIED, "classify", {"rule": "label"}, actions=[action], route="rule"
+    )
+    assert (moved.status, moved.version, moved.route) == (TaskStatus.CLASSIFIED, 2, "rule")
+    assert moved.action_requests() == [action]
+    assert moved.history[-1]["from"] == "RECEIVED" and moved.history[-1]["detail"] == {"rule": "label"}
+    with pytest.raises(ConcurrentUpdate):
+        tasks.transition(task, TaskStatus.CLASSIFIED, "classify", {})  # a stale copy
+    assert tasks.get(event.task_id).version == 2
+    # Legality is the lifecycle's business: the repository writes whatever move it is given.
+    waiting = tasks.transition(moved, TaskStatus.WAITING, "act", None, reason="a move no state allows")
+    assert (waiting.status, waiting.reason, waiting.version) == (
+        TaskStatus.WAITING,
+        "a move no state allows",
+        3,
+    )
+    assert waiting.history[-1]["detail"] == {}
+
+
+def test_the_attention_index_holds_exactly_the_tasks_that_need_a_person(tasks: TaskRepository) -> None:
+    first, second = inbound("d-1"), inbound("d-2")
+    one = tasks.claim_and_open(first, owner="m-1", claim_ttl_days=14, actor="classify")
+    two = tasks.claim_and_open(second, owner="m-2", claim_ttl_days=14, actor="classify")
+    assert one is not None and two is not None
+    one = tasks.transition(one, TaskStatus.NEEDS_HUMAN, "classify", {}, reason="unsure")
+    tasks.transition(two, TaskStatus.FAILED, "act", {}, reason="404")
+    assert [t.task_id for t in tasks.needing_attention(TaskStatus.NEEDS_HUMAN)] == [first.task_id]
+    assert [t.task_id for t in tasks.needing_attention(TaskStatus.FAILED)] == [second.task_id]
+    tasks.transition(one, TaskStatus.DROPPED, "human:ada", {}, reason="closed")
+    assert tasks.needing_attention(TaskStatus.NEEDS_HUMAN) == []
+    with pytest.raises(ValueError, match="indexed"):
+        tasks.needing_attention(TaskStatus.DONE)
+
+
+def test_a_completion_is_recorded_once_and_moves_the_version(tasks: TaskRepository) -> None:
+    event = inbound()
+    task = tasks.claim_and_open(event, owner="m-1", claim_ttl_days=14, actor="classify")
+    assert task is not None
+    done = tasks.complete_action(event.task_id, f"{event.task_id}#1", "act", {"result": {"status": 200}})
+    assert done.completed_actions == [f"{event.task_id}#1"] and done.version == 2
+    assert done.history[-1]["detail"] == {"action_id": f"{event.task_id}#1", "result": {"status": 200}}
+    assert done.status is TaskStatus.RECEIVED and "status" not in done.history[-1]
+    with pytest.raises(AlreadyRecorded):
+        tasks.complete_action(event.task_id, f"{event.task_id}#1", "act", {})
+    both = tasks.complete_action(event.task_id, f"{event.task_id}#0", "act", {})
+    assert both.completed_actions == [f"{event.task_id}#0", f"{event.task_id}#1"]
+    with pytest.raises(AlreadyRecorded):
+        tasks.complete_action("tsk_missing", "tsk_missing#0", "act", {})
+    with pytest.raises(ConcurrentUpdate):
+        tasks.transition(task, TaskStatus.CLASSIFIED, "classify", {})  # a completion moved the version
+
+
+def test_a_note_changes_no_status_and_no_version(tasks: TaskRepository) -> None:
+    event = inbound()
+    task = tasks.claim_and_open(event, owner="m-1", claim_ttl_days=14, actor="classify")
+    assert task is not None
+    tasks.note(event.task_id, "act", {"attempt": 1, "tried": ("a", "b")})
+    noted = tasks.get(event.task_id)
+    assert (noted.status, noted.version) == (TaskStatus.RECEIVED, 1)
+    assert noted.history[-1]["actor"] == "act" and noted.history[-1]["detail"] == {
+        "attempt": 1,
+        "tried": ["a", "b"],
+    }
+    assert "status" not in noted.history[-1]
+    tasks.transition(task, TaskStatus.CLASSIFIED, "classify", {})  # the read before the note still holds
