@@ -13,13 +13,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.classify import ClassifyService
 from switchboard.dlq import ORIGINAL_MESSAGE_ID
+from switchboard.dynamo import DynamoAuthorDirectory
 from switchboard.intents import Policy
 from switchboard.llm import budgeted_llm
-from switchboard.memory import AuthorMemory
 from switchboard.models import InboundEvent
-from switchboard.queues import SqsQueueSender
 from switchboard.rules import default_chain
 from switchboard.settings import agent_settings
+from switchboard.sqs import SqsQueueSender
 from switchboard.state import TaskStore
 
 logger = Logger()
@@ -36,7 +36,7 @@ def service() -> ClassifyService:
         queue=SqsQueueSender(),
         act_queue_url=settings.act_queue_url,
         decide_queue_url=settings.decide_queue_url,
-        chain=default_chain(AuthorMemory(settings.memory_table_name)),
+        chain=default_chain(DynamoAuthorDirectory(settings.memory_table_name)),
         claim_ttl_days=settings.processed_ttl_days,
         llm=budgeted_llm(settings, settings.memory_table_name),
         policy=Policy(confidence_threshold=settings.llm_confidence_threshold),

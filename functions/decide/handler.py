@@ -14,8 +14,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from switchboard.decide import DecideService
 from switchboard.llm import budgeted_llm
 from switchboard.models import DecideRequest
-from switchboard.queues import SqsQueueSender
 from switchboard.settings import agent_settings
+from switchboard.sqs import SqsQueueSender
 from switchboard.state import TaskStore
 
 logger = Logger()

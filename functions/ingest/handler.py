@@ -11,10 +11,10 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.adapters import adapter_for
+from switchboard.dynamo import DynamoSeenLog
 from switchboard.ingest import Enqueuer, IngestService, split_secrets
-from switchboard.memory import SeenLog
-from switchboard.queues import SqsQueueSender
 from switchboard.settings import ingest_settings
+from switchboard.sqs import SqsQueueSender
 
 logger = Logger()
 tracer = Tracer()
@@ -36,7 +36,7 @@ def service() -> IngestService:
         door=Enqueuer(
             SqsQueueSender(),
             settings.ingest_queue_url,
-            SeenLog(settings.memory_table_name, settings.seen_ttl_days),
+            DynamoSeenLog(settings.memory_table_name, settings.seen_ttl_days),
         ),
     )
 

@@ -8,11 +8,11 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from switchboard.feeds import CursorStore, Poller
+from switchboard.dynamo import DynamoCursorStore, DynamoSeenLog
+from switchboard.feeds import Poller
 from switchboard.ingest import Enqueuer
-from switchboard.memory import SeenLog
-from switchboard.queues import SqsQueueSender
 from switchboard.settings import poll_settings
+from switchboard.sqs import SqsQueueSender
 
 logger = Logger()
 tracer = Tracer()
@@ -22,11 +22,11 @@ metrics = Metrics()
 @lru_cache(maxsize=1)
 def poller() -> Poller:
     settings = poll_settings()
-    seen = SeenLog(settings.memory_table_name, settings.seen_ttl_days)
+    seen = DynamoSeenLog(settings.memory_table_name, settings.seen_ttl_days)
     return Poller(
         settings.feeds,
         Enqueuer(SqsQueueSender(), settings.ingest_queue_url, seen),
-        CursorStore(settings.memory_table_name),
+        DynamoCursorStore(settings.memory_table_name),
         timeout=settings.feed_timeout_seconds,
     )
 

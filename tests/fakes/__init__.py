@@ -58,6 +58,13 @@ class FakeAuthorMemory:
     def profile(self, platform: str, author: str) -> AuthorProfile:
         return AuthorProfile(blocked=author in self.blocked, trusted=author in self.trusted)
 
+    def set_flags(self, platform: str, author: str, *, blocked: bool, trusted: bool, note: str = "") -> None:
+        for flagged, wanted in ((self.blocked, blocked), (self.trusted, trusted)):
+            if wanted:
+                flagged.add(author)
+            else:
+                flagged.discard(author)
+
     def count_request(self, platform: str, author: str, window_seconds: int, now: float | None = None) -> int:
         self.counts[author] = self.counts.get(author, 0) + 1
         return self.counts[author]

@@ -22,8 +22,8 @@ def run() -> dict[str, Any]:
     import boto3
     from moto.server import ThreadedMotoServer
 
+    from switchboard.dynamo import DynamoAuthorDirectory
     from switchboard.llm import DEFAULT_TIERS, cost_usd
-    from switchboard.memory import AuthorMemory
     from tests.conftest import create_tables
     from tests.integration.test_agent_core import make_agent
     from tests.integration.test_routing_corpus import (
@@ -54,7 +54,7 @@ def run() -> dict[str, Any]:
         rows = load_corpus()
         with MessagesApiStandin(slow_seconds=12) as standin:
             agent = make_agent(aws, tables, standin)
-            memory = AuthorMemory(tables[1], dynamodb)
+            memory = DynamoAuthorDirectory(tables[1], dynamodb)
             for row in rows:
                 if row.get("trusted"):
                     memory.set_flags(

@@ -221,7 +221,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 def cmd_resolve(args: argparse.Namespace) -> int:
     from switchboard.models import Service
     from switchboard.operations import resolve_closed, resolve_with_action
-    from switchboard.queues import SqsQueueSender
+    from switchboard.sqs import SqsQueueSender
 
     target = Target.resolve(args.stack)
     store = _store(target)

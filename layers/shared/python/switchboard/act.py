@@ -21,8 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final, Protocol, runtime_checkable
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
 
 from switchboard import action_ids
 from switchboard.abilities import ability
@@ -32,22 +31,21 @@ from switchboard.crashpoints import crashpoint
 from switchboard.errors import PermanentActionError, TransientActionError
 from switchboard.killswitch import KillSwitches
 from switchboard.lifecycle import Lifecycle
+from switchboard.metrics import Metric, count
 from switchboard.models import ActionRequest, Service, TaskStatus
-from switchboard.ports import QueueSender, TaskRepository
+from switchboard.ports import QueueSender, TaskRepository, Visibility
 from switchboard.retry import (
     HANDLED_ERRORS,
     Delivery,
     Outcome,
     RetryPolicy,
     Verdict,
-    Visibility,
     fail_record,
 )
 from switchboard.sqs import SqsVisibility
 from switchboard.state import Task
 
 logger = Logger(child=True)
-metrics = Metrics()
 
 ACTOR: Final = "act"
 
@@ -250,7 +248,7 @@ class ActService:
     def _shadow(self, action: ActionRequest) -> dict[str, Any]:
         call = self.executor.describe(action)
         would = call.describe(self.executor.base_url) if call is not None else None
-        metrics.add_metric(name="ActionsShadowed", unit=MetricUnit.Count, value=1)
+        count(Metric.ACTIONS_SHADOWED)
         logger.info("shadow mode: no call made", action_id=action.action_id, would_call=would)
         return {"shadow": True, "would_call": would}
 
@@ -258,7 +256,7 @@ class ActService:
         self, action: ActionRequest, result: dict[str, Any], events: list[dict[str, Any]]
     ) -> TaskStatus:
         if not result.get("shadow"):
-            metrics.add_metric(name="ActionsSucceeded", unit=MetricUnit.Count, value=1)
+            count(Metric.ACTIONS_SUCCEEDED)
         logger.info("action done", task_id=action.task_id, action_id=action.action_id, ability=action.ability)
         detail: dict[str, Any] = {
             "ability": action.ability,
@@ -291,13 +289,13 @@ class ActService:
             "max_attempts": self.policy.max_attempts,
         }
         if verdict.outcome is Outcome.RETRY:
-            metrics.add_metric(name="ActionRetries", unit=MetricUnit.Count, value=1)
+            count(Metric.ACTION_RETRIES)
             logger.warning(
                 "action will be retried", action_id=action.action_id, attempt=attempt, **_log(verdict)
             )
             self.lifecycle.note(action.task_id, ACTOR, detail | {"retry_in_s": verdict.delay})
         else:
-            metrics.add_metric(name="ActionsDeadLettered", unit=MetricUnit.Count, value=1)
+            count(Metric.ACTIONS_DEAD_LETTERED)
             logger.error("action out of attempts: to the DLQ", action_id=action.action_id, **_log(verdict))
             self.lifecycle.end(
                 action.task_id, TaskStatus.FAILED, ACTOR, detail | {"dead_letter": True}, verdict.reason
@@ -306,7 +304,7 @@ class ActService:
 
     def _fail(self, action: ActionRequest, verdict: Verdict, events: list[dict[str, Any]]) -> TaskStatus:
         """Retrying cannot help: the message is consumed and the task says why."""
-        metrics.add_metric(name="ActionsFailedPermanently", unit=MetricUnit.Count, value=1)
+        count(Metric.ACTIONS_FAILED_PERMANENTLY)
         logger.warning("action failed permanently", action_id=action.action_id, **_log(verdict))
         detail = self._failure_detail(action, verdict, events)
         return self.lifecycle.end(action.task_id, TaskStatus.FAILED, ACTOR, detail, verdict.reason)
@@ -316,7 +314,7 @@ class ActService:
     ) -> TaskStatus:
         assert self.escalation is not None  # disposition gives NEEDS_HUMAN only when one is configured
         escalation = self.escalation.escalate(self.lifecycle.get(action.task_id), action, verdict.reason)
-        metrics.add_metric(name="TasksNeedingHuman", unit=MetricUnit.Count, value=1)
+        count(Metric.TASKS_NEEDING_HUMAN)
         logger.warning(
             "action refused: a person must fix access", action_id=action.action_id, **_log(verdict)
         )
@@ -328,7 +326,7 @@ class ActService:
 
     def _drop(self, action: ActionRequest) -> TaskStatus:
         reason = f"ability {action.ability} is disabled (kill switch)"
-        metrics.add_metric(name="ActionsDisabled", unit=MetricUnit.Count, value=1)
+        count(Metric.ACTIONS_DISABLED)
         logger.warning("ability disabled: no call made", action_id=action.action_id, ability=action.ability)
         detail = {
             "action_id": action.action_id,

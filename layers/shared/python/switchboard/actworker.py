@@ -39,6 +39,7 @@ from switchboard import catalog
 from switchboard.act import ActService, Executor, Once
 from switchboard.followups import FOLLOWUP_KIND, KIND_ATTRIBUTE, FollowUp, Followups
 from switchboard.models import ActionRequest, TaskStatus
+from switchboard.ports import Visibility
 from switchboard.retry import (
     Delivery,
     MalformedMessage,
@@ -46,7 +47,6 @@ from switchboard.retry import (
     OutOfTime,
     RecordFailed,
     RetryPolicy,
-    Visibility,
     fail_record,
 )
 from switchboard.settings import ActSettings

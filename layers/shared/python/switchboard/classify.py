@@ -11,8 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from switchboard import action_ids
@@ -22,15 +21,14 @@ from switchboard.escalation import Escalator
 from switchboard.intents import CLASSIFY_TOOL, Classification, Policy, direct_actions, parse_classification
 from switchboard.lifecycle import Lifecycle
 from switchboard.llm import BudgetedLlm, LedgerEntry, LlmError, emit_ledger
+from switchboard.metrics import Metric, count
 from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Service, TaskStatus
 from switchboard.ports import QueueSender, TaskRepository
 from switchboard.prompts import CLASSIFY_SYSTEM, repair_turns, user_turn
 from switchboard.rules import Act, Drop, NeedsClassification, PlannedAction, RuleChain
 from switchboard.state import Task
-from switchboard.telemetry import count
 
 logger = Logger(child=True)
-metrics = Metrics()
 
 ACTOR = "classify"
 
@@ -91,7 +89,7 @@ class ClassifyService:
             claim = self.lifecycle.claim_of(event)
             if claim.owner != message_id:
                 logger.info("duplicate event skipped", task_id=claim.task_id, owner=claim.owner)
-                metrics.add_metric(name="EventsDuplicate", unit=MetricUnit.Count, value=1)
+                count(Metric.EVENTS_DUPLICATE)
                 return None
             task = self.lifecycle.get(claim.task_id)
             logger.info("resuming task", task_id=task.task_id, status=task.status.value)
@@ -111,13 +109,13 @@ class ClassifyService:
     def _classify(self, task: Task, event: InboundEvent) -> Task:
         result = self.chain.evaluate(event)
         if not isinstance(result, NeedsClassification):
-            count("RuleHits")
-            count("RuleHitsByRule", rule=result.rule)
+            count(Metric.RULE_HITS)
+            count(Metric.RULE_HITS_BY_RULE, rule=result.rule)
         if isinstance(result, Drop):
             return self._drop(task, {"rule": result.rule, "route": "rule"}, result.reason)
         if isinstance(result, Act):
             return self._classified(task, event, result.actions, {"rule": result.rule, "route": "rule"})
-        metrics.add_metric(name="NeedsClassification", unit=MetricUnit.Count, value=1)
+        count(Metric.NEEDS_CLASSIFICATION)
         verdict = self._ask_model(task, event)
         emit_ledger(verdict.ledger)
         if verdict.classification is None or not verdict.sure:

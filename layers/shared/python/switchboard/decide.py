@@ -11,22 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
 
 from switchboard import action_ids
 from switchboard.abilities import Ability, InvalidParams, UnknownAbility, ability_for_tool, allowed_on
 from switchboard.escalation import Escalator
 from switchboard.lifecycle import Lifecycle
 from switchboard.llm import BudgetedLlm, LedgerEntry, LlmError, ToolCall, emit_ledger
+from switchboard.metrics import Metric, count
 from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Platform, Service, TaskStatus
 from switchboard.ports import QueueSender, TaskRepository
 from switchboard.prompts import DECIDE_SYSTEM, repair_turns, user_turn
 from switchboard.state import Task
-from switchboard.telemetry import count
 
 logger = Logger(child=True)
-metrics = Metrics()
 
 ACTOR = "decide"
 DECIDE_TIER = "medium"
@@ -91,7 +89,7 @@ class DecideService:
                 action = self._validated(event, answer.call, offered)
             except (InvalidParams, UnknownAbility) as first_error:
                 tried.append(f"repair after: {first_error}")
-                metrics.add_metric(name="LlmRepairs", unit=MetricUnit.Count, value=1)
+                count(Metric.LLM_REPAIRS)
                 error = first_error.feedback() if isinstance(first_error, InvalidParams) else str(first_error)
                 call = answer.call or ToolCall("none", {})
                 repaired = self.llm.choose_tool(
@@ -112,7 +110,7 @@ class DecideService:
             emit_ledger(ledger)
         if action.ability == "escalate.human":
             return self._to_human(task, event, "the model asked for a person", tried, ledger, action.params)
-        count("Decisions", ability=action.ability)
+        count(Metric.DECISIONS, ability=action.ability)
         return self.lifecycle.decided(
             task, ACTOR, action, {"ability": action.ability, "llm": [entry.to_json() for entry in ledger]}
         )

@@ -7,17 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
 
 from switchboard import action_ids
 from switchboard.abilities import ability
 from switchboard.lifecycle import Lifecycle
+from switchboard.metrics import Metric, count
 from switchboard.models import ActionRequest, InboundEvent, Service
 from switchboard.state import Task
 
 logger = Logger(child=True)
-metrics = Metrics()
 
 
 class Escalator:
@@ -56,6 +55,6 @@ class Escalator:
             | {"why": why, "tried": tried, "decision_needed": decision, "escalated_to": "escalate"},
             reason=why,
         )
-        metrics.add_metric(name="TasksNeedingHuman", unit=MetricUnit.Count, value=1)
+        count(Metric.TASKS_NEEDING_HUMAN)
         logger.warning("task needs a human", task_id=task.task_id, why=why)
         return task

@@ -196,13 +196,3 @@ class Poller:
             raw_ref=item.url,
             context={"feed": feed.name},
         )
-
-
-def __getattr__(name: str) -> Any:
-    # Transitional: functions/poll's composition still imports the DynamoDB cursor store by its old name
-    # from here; it is ``switchboard.dynamo.DynamoCursorStore``.
-    if name == "CursorStore":
-        from switchboard.dynamo import DynamoCursorStore
-
-        return DynamoCursorStore
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

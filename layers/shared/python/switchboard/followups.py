@@ -37,8 +37,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final, Literal, Protocol
 from urllib.parse import quote
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from switchboard import action_ids
@@ -48,20 +47,19 @@ from switchboard.actions.tickets import TicketView
 from switchboard.errors import ActionFailed
 from switchboard.killswitch import KillSwitches
 from switchboard.lifecycle import Lifecycle
+from switchboard.metrics import Metric, count
 from switchboard.models import ActionRequest, Service, TaskStatus
-from switchboard.ports import QueueSender, TaskRepository
+from switchboard.ports import DelayQueue, QueueSender, TaskRepository, Visibility
 from switchboard.retry import (
     HANDLED_ERRORS,
     Delivery,
     Outcome,
     RetryPolicy,
-    Visibility,
     fail_record,
 )
 from switchboard.sqs import SqsVisibility
 
 logger = Logger(child=True)
-metrics = Metrics()
 
 ACTOR: Final = "act"
 KIND_ATTRIBUTE: Final = "kind"
@@ -111,10 +109,6 @@ class TicketReader(Protocol):
     def read(self, ticket_id: str) -> TicketView: ...
 
     def lookup(self, idempotency_key: str, ticket_id: str) -> TicketView | None: ...
-
-
-class DelayQueue(Protocol):
-    def schedule(self, followup: FollowUp, delay_seconds: int) -> str: ...
 
 
 class Followups:
@@ -205,7 +199,7 @@ class Followups:
             following = followup.next()
             delay = self.delays[followup.attempt]
             self.queue.schedule(following, delay)
-            metrics.add_metric(name="FollowupsRescheduled", unit=MetricUnit.Count, value=1)
+            count(Metric.FOLLOWUPS_RESCHEDULED)
             self.lifecycle.note(
                 followup.task_id,
                 ACTOR,
@@ -258,7 +252,7 @@ class Followups:
             else:
                 detail["reply"] = None
                 detail["no_reply"] = why_not
-        metrics.add_metric(name="FollowupsDone", unit=MetricUnit.Count, value=1)
+        count(Metric.FOLLOWUPS_DONE)
         logger.info("follow-up done", action_id=followup.action_id, via=via, url=url)
         status = self.lifecycle.complete(followup.task_id, followup.awaits, ACTOR, detail | (extra or {}))
         return {"outcome": "done", "url": url, "via": via, "status": status.value}

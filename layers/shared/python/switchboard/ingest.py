@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
@@ -18,7 +18,7 @@ from switchboard.adapters import Ignored, PlatformAdapter, Reply, WebhookRequest
 from switchboard.errors import MalformedPayload, PayloadTooLarge, RequestRejected, UnsupportedMediaType
 from switchboard.metrics import Metric, count
 from switchboard.models import InboundEvent, IngestAnswer
-from switchboard.queues import QueueSender
+from switchboard.ports import QueueSender, SeenLog
 
 logger = Logger(child=True)
 
@@ -26,14 +26,6 @@ MAX_BODY_BYTES = 256 * 1024
 JSON_TYPES = frozenset({"application/json"})
 
 SecretSource = Callable[[], Sequence[str]]
-
-
-class DeliveryLog(Protocol):
-    """Remembers which deliveries the door already enqueued (``switchboard.memory.SeenLog`` in AWS)."""
-
-    def seen(self, platform: str, event_id: str) -> bool: ...
-
-    def mark(self, platform: str, event_id: str, message_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -56,7 +48,7 @@ class Enqueuer:
     provider's retry (or the next poll) still gets through.
     """
 
-    def __init__(self, queue: QueueSender, queue_url: str, seen: DeliveryLog) -> None:
+    def __init__(self, queue: QueueSender, queue_url: str, seen: SeenLog) -> None:
         self.queue = queue
         self.queue_url = queue_url
         self.seen = seen

@@ -54,16 +54,3 @@ class BreakerRecord:
             if value is not None:
                 plain[name] = value
         return plain
-
-
-# The names the functions' composition still imports from here (functions/ingest, poll, classify and
-# tools/bench). Transitional: the adapters live in ``switchboard.dynamo``; import them from there.
-_MOVED = {"SeenLog": "DynamoSeenLog", "AuthorMemory": "DynamoAuthorDirectory"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        from switchboard import dynamo
-
-        return getattr(dynamo, _MOVED[name])
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

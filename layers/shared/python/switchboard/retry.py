@@ -34,7 +34,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Final, NoReturn, Protocol
+from typing import Final, NoReturn
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
@@ -49,6 +49,7 @@ from switchboard.errors import (
     SwitchboardError,
     TransientActionError,
 )
+from switchboard.ports import Visibility
 
 # Transitional re-export: act.py, followups.py and actworker.py import the SQS visibility adapter from here;
 # it lives in ``switchboard.sqs``.
@@ -176,10 +177,6 @@ class Delivery:
     queue_url: str
     receipt_handle: str
     attempt: int  # ApproximateReceiveCount: 1 on the first delivery
-
-
-class Visibility(Protocol):
-    def change(self, queue_url: str, receipt_handle: str, seconds: int) -> None: ...
 
 
 def fail_record(verdict: Verdict, delivery: Delivery, visibility: Visibility) -> NoReturn:

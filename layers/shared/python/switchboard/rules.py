@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Protocol
 from switchboard.abilities import InvalidParams, ability
 from switchboard.memory import AuthorProfile
 from switchboard.models import InboundEvent, Platform
+from switchboard.ports import AuthorDirectory
 from switchboard.sanitize import extract_links
 
 
@@ -53,20 +54,10 @@ class RulesConfig:
     rate_window_seconds: int = 3_600
 
 
-class AuthorLookup(Protocol):
-    """What the rules need from the author's memory (``switchboard.memory.AuthorMemory`` in AWS)."""
-
-    def profile(self, platform: str, author: str) -> AuthorProfile: ...
-
-    def count_request(
-        self, platform: str, author: str, window_seconds: int, now: float | None = None
-    ) -> int: ...
-
-
 class RuleContext:
     """What the rules may consult besides the event: the author's memory, loaded once and only if asked."""
 
-    def __init__(self, event: InboundEvent, memory: AuthorLookup | None, config: RulesConfig) -> None:
+    def __init__(self, event: InboundEvent, memory: AuthorDirectory | None, config: RulesConfig) -> None:
         self.event = event
         self.memory = memory
         self.config = config
@@ -279,7 +270,7 @@ class TrustedEscalate:
 
 
 class RuleChain:
-    def __init__(self, rules: Sequence[Rule], memory: AuthorLookup | None, config: RulesConfig) -> None:
+    def __init__(self, rules: Sequence[Rule], memory: AuthorDirectory | None, config: RulesConfig) -> None:
         self.rules = tuple(rules)
         self.memory = memory
         self.config = config
@@ -293,7 +284,7 @@ class RuleChain:
         return NeedsClassification(hints={"trusted": context.profile.trusted})
 
 
-def default_chain(memory: AuthorLookup | None = None, config: RulesConfig | None = None) -> RuleChain:
+def default_chain(memory: AuthorDirectory | None = None, config: RulesConfig | None = None) -> RuleChain:
     """The one place the chain is configured. Order matters: the first match wins."""
     rules: list[Rule] = [
         BlockList(),
