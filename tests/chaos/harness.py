@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from switchboard.crashpoints import marker_name
 from switchboard.models import task_id_for
 from tests.conftest import EVENTS
 from tests.local_process import LocalProcess, batch_get
 from tools.cli import Target, post, signed_headers, webhook_secret
+from tools.local.crashpoints import POINTS as CRASH_POINTS
+from tools.local.crashpoints import marker_name
 
 COMMENT: dict[str, Any] = json.loads((EVENTS / "github" / "issue_comment.label_bug.json").read_text())
 REPO = COMMENT["repository"]["full_name"]
 TERMINAL = {"DONE", "DROPPED", "NEEDS_HUMAN", "FAILED"}
-CRASH_POINTS = ("classify.after_claim", "llm.after_answer", "act.after_call", "act.before_record")
 
 
 class Stack:

@@ -183,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     requests, responses = _take_over_stdio()
     started = time.monotonic()
     try:
+        if os.environ.get("SWITCHBOARD_CRASHPOINT"):  # the reliability suite's crash injection, never shipped
+            from tools.local import crashpoints
+
+            crashpoints.install()
         handler = load_handler(args.handler)
     except InitError as exc:
         error = {"errorType": exc.error_type, "errorMessage": str(exc), "stackTrace": []}

@@ -27,7 +27,6 @@ from switchboard import action_ids
 from switchboard.abilities import ability
 from switchboard.actions.http import HttpCall
 from switchboard.breaker import BreakerOpen, CircuitBreaker
-from switchboard.crashpoints import crashpoint
 from switchboard.errors import PermanentActionError, TransientActionError
 from switchboard.killswitch import KillSwitches
 from switchboard.lifecycle import Lifecycle
@@ -194,7 +193,6 @@ class ActService:
                 result = self.once(action.action_id, lambda: self._call(action, events, attempt))
         except HANDLED_ERRORS as exc:
             return self._settle(action, delivery, exc, events)
-        crashpoint("act.before_record", action.action_id)  # the result is saved, the task not yet
         return self._succeeded(action, result, events)
 
     # -- the steps -------------------------------------------------------------------------------------------
@@ -242,7 +240,6 @@ class ActService:
             raise
         if self.breaker.record_success(permit) is not None:
             events.append({"breaker": "closed", "by": "probe"})
-        crashpoint("act.after_call", action.action_id)  # the idempotency record is still IN_PROGRESS
         return result
 
     def _shadow(self, action: ActionRequest) -> dict[str, Any]:

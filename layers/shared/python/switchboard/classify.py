@@ -16,7 +16,6 @@ from pydantic import ValidationError
 
 from switchboard import action_ids
 from switchboard.abilities import ability
-from switchboard.crashpoints import crashpoint
 from switchboard.escalation import Escalator
 from switchboard.intents import CLASSIFY_TOOL, Classification, Policy, direct_actions, parse_classification
 from switchboard.lifecycle import Lifecycle
@@ -84,7 +83,6 @@ class ClassifyService:
         """Advance the event's task as far as classify can take it. None means: a duplicate, skipped."""
         logger.set_correlation_id(event.event_id)
         task = self.lifecycle.open(event, owner=message_id, claim_ttl_days=self.claim_ttl_days, actor=ACTOR)
-        crashpoint("classify.after_claim", event.event_id)
         if task is None:
             claim = self.lifecycle.claim_of(event)
             if claim.owner != message_id:

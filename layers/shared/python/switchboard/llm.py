@@ -23,7 +23,6 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from switchboard import claude
-from switchboard.crashpoints import crashpoint
 from switchboard.deadline import Deadline
 from switchboard.errors import (
     BudgetExceeded,
@@ -282,7 +281,6 @@ class BudgetedLlm:
                 task_id, reserved_tokens, reserved_micro, LedgerEntry(tier, model, 0, 0, 0, False, 0)
             )
             raise
-        crashpoint("llm.after_answer", task_id)
         usage = response.usage
         entry = LedgerEntry(
             tier=tier,
