@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider
 
 from switchboard.act import AccessEscalation, ActService
 from switchboard.actions.tickets import TicketsExecutor
-from switchboard.actworker import ActWorker, Deadline, idempotent_runner, make_executor
+from switchboard.actworker import ActWorker, CallWindow, idempotent_runner, make_executor
 from switchboard.breaker import BreakerConfig, CircuitBreaker
 from switchboard.dynamo import DynamoBreakerStore
 from switchboard.followups import Followups
@@ -96,7 +96,7 @@ def build_act_worker(
     if settings.service is not Service.ESCALATE and settings.act_escalate_queue_url:
         escalation = AccessEscalation(sender, settings.act_escalate_queue_url)
     # The longest an external call may take is the client's whole-answer deadline: twice its timeout.
-    deadline = Deadline(call_budget_seconds=settings.http_timeout_seconds * 2)
+    deadline = CallWindow(call_budget_seconds=settings.http_timeout_seconds * 2)
     actions = ActService(
         store,
         executor,

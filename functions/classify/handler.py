@@ -55,6 +55,7 @@ def classify_record(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    service().begin(context)
     return process_partial_response(
         event=event, record_handler=classify_record, processor=processor, context=context
     )

@@ -44,6 +44,7 @@ def decide_record(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    service().begin(context)
     return process_partial_response(
         event=event, record_handler=decide_record, processor=processor, context=context
     )

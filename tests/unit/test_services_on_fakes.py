@@ -192,3 +192,32 @@ def test_refused_access_pages_a_person_with_one_escalation_per_failed_action() -
     assert escalation.ordinal == action_ids.access_escalation(action.ordinal)
     last = tasks.get(action.task_id).history[-1]["detail"]
     assert last["escalation"] == escalation.action_id and last["status_kept"] == "NEEDS_HUMAN"
+
+
+class _Context:
+    def __init__(self, remaining_ms: int) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+class _Llm:
+    deadline: Any = None
+
+
+@pytest.mark.parametrize("build", ["classify", "decide"])
+def test_each_invocation_gives_the_model_calls_its_deadline(build: str) -> None:
+    tasks, queue, llm = InMemoryTaskRepository(), InMemoryQueue(), _Llm()
+    service: Any = (
+        ClassifyService(tasks, queue, url, DECIDE_URL, default_chain(), 14, llm=llm)  # type: ignore[arg-type]
+        if build == "classify"
+        else DecideService(tasks, queue, url, llm)  # type: ignore[arg-type]
+    )
+    service.begin(_Context(30_000))
+    first = llm.deadline.remaining()
+    assert 20 < first <= 27  # the invocation's 30 s less the margin for the state write
+    service.begin(_Context(10_000))
+    assert llm.deadline.remaining() <= 7  # a new invocation, a new deadline: not the first one's
+    service.begin(None)
+    assert llm.deadline is None

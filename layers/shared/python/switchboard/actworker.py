@@ -37,6 +37,7 @@ from pydantic import ValidationError
 
 from switchboard import catalog
 from switchboard.act import ActService, Executor, Once
+from switchboard.deadline import Deadline
 from switchboard.followups import FOLLOWUP_KIND, KIND_ATTRIBUTE, FollowUp, Followups
 from switchboard.models import ActionRequest, TaskStatus
 from switchboard.ports import Visibility
@@ -103,24 +104,27 @@ class _ActFifoProcessor(SqsFifoPartialProcessor):
         return super().failure_handler(record, exception)
 
 
-class Deadline:
-    """The time checks of one invocation: an external call starts only if it can end in time."""
+class CallWindow:
+    """The time check of one invocation: an external call starts only if it can end before the invocation's
+    deadline (``switchboard.deadline``: the time left, less a margin for the state write)."""
 
     def __init__(self, call_budget_seconds: float, margin_seconds: float = TIME_MARGIN_SECONDS) -> None:
         self.call_budget_seconds = call_budget_seconds
         self.margin_seconds = margin_seconds
-        self._context: LambdaContext | None = None
+        self._deadline: Deadline | None = None
 
     def begin(self, context: LambdaContext | None) -> None:
-        self._context = context
+        self._deadline = None if context is None else Deadline.from_context(context, self.margin_seconds)
 
     def check(self) -> None:
-        if self._context is None:
+        if self._deadline is None:
             return
-        needed = self.call_budget_seconds + self.margin_seconds
-        left = self._context.get_remaining_time_in_millis() / 1000
-        if left < needed:
-            raise OutOfTime(f"{left:.1f}s left, a call may need {needed:.1f}s")
+        left = self._deadline.remaining()
+        if left < self.call_budget_seconds:
+            raise OutOfTime(
+                f"{left + self.margin_seconds:.1f}s left, a call may need "
+                f"{self.call_budget_seconds + self.margin_seconds:.1f}s"
+            )
 
 
 class ActWorker:
@@ -134,7 +138,7 @@ class ActWorker:
         idempotency: IdempotencyConfig,
         policy: RetryPolicy,
         visibility: Visibility,
-        deadline: Deadline,
+        deadline: CallWindow,
         followups: Followups | None = None,
     ) -> None:
         self.settings = settings

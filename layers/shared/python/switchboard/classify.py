@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from switchboard import action_ids
 from switchboard.abilities import ability
+from switchboard.deadline import Deadline
 from switchboard.escalation import Escalator
 from switchboard.intents import CLASSIFY_TOOL, Classification, Policy, direct_actions, parse_classification
 from switchboard.lifecycle import Lifecycle
@@ -78,6 +80,11 @@ class ClassifyService:
         self.llm = llm
         self.policy = policy or Policy()
         self.escalator = Escalator(self.lifecycle, ACTOR)
+
+    def begin(self, context: LambdaContext | None) -> None:
+        """One invocation starts: its model calls must end before its deadline (``switchboard.deadline``)."""
+        if self.llm is not None:
+            self.llm.deadline = None if context is None else Deadline.from_context(context)
 
     def process(self, event: InboundEvent, message_id: str) -> TaskStatus | None:
         """Advance the event's task as far as classify can take it. None means: a duplicate, skipped."""
@@ -164,6 +171,7 @@ class ClassifyService:
         assert self.llm is not None
         messages = user_turn(event)
         answer = self.llm.choose_tool(
+            purpose="classify",
             task_id=task.task_id,
             tier=tier,
             system=CLASSIFY_SYSTEM,
@@ -179,6 +187,7 @@ class ClassifyService:
             return parse_classification(call.input)
         except ValidationError as exc:
             repaired = self.llm.choose_tool(
+                purpose="classify",
                 task_id=task.task_id,
                 tier=tier,
                 system=CLASSIFY_SYSTEM,

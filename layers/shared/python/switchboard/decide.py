@@ -12,9 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard import action_ids
 from switchboard.abilities import Ability, InvalidParams, UnknownAbility, ability_for_tool, allowed_on
+from switchboard.deadline import Deadline
 from switchboard.escalation import Escalator
 from switchboard.lifecycle import Lifecycle
 from switchboard.llm import BudgetedLlm, LedgerEntry, LlmError, ToolCall, emit_ledger
@@ -56,6 +58,11 @@ class DecideService:
         self.tier = tier
         self.escalator = Escalator(self.lifecycle, ACTOR)
 
+    def begin(self, context: LambdaContext | None) -> None:
+        """One invocation starts: its model calls must end before its deadline (``switchboard.deadline``)."""
+        if self.llm is not None:
+            self.llm.deadline = None if context is None else Deadline.from_context(context)
+
     def process(self, request: DecideRequest) -> TaskStatus:
         event = request.event
         logger.set_correlation_id(event.event_id)
@@ -82,7 +89,12 @@ class DecideService:
             return self._to_human(task, event, "no model configured", tried, ledger)
         try:
             answer = self.llm.choose_tool(
-                task_id=task.task_id, tier=self.tier, system=DECIDE_SYSTEM, messages=messages, tools=tools
+                purpose="decide",
+                task_id=task.task_id,
+                tier=self.tier,
+                system=DECIDE_SYSTEM,
+                messages=messages,
+                tools=tools,
             )
             ledger.extend(answer.ledger)
             try:
@@ -93,6 +105,7 @@ class DecideService:
                 error = first_error.feedback() if isinstance(first_error, InvalidParams) else str(first_error)
                 call = answer.call or ToolCall("none", {})
                 repaired = self.llm.choose_tool(
+                    purpose="decide",
                     task_id=task.task_id,
                     tier=self.tier,
                     system=DECIDE_SYSTEM,
