@@ -22,14 +22,21 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider
 
 from functions.act.compose import build_act_worker
 from switchboard.actions.github import marker
-from switchboard.actions.http import AccessDenied
 from switchboard.actworker import ActWorker
-from switchboard.breaker import BreakerConfig, BreakerOpen, BreakerState, CircuitBreaker, Permit
+from switchboard.breaker import BreakerConfig, BreakerState, CircuitBreaker, Permit
 from switchboard.dynamo import DynamoBreakerStore
-from switchboard.errors import ConcurrentUpdate, PermanentActionError, TransientActionError
+from switchboard.errors import (
+    AccessDenied,
+    BreakerOpen,
+    ConcurrentUpdate,
+    OutOfTime,
+    PermanentActionError,
+    RecordFailed,
+    TransientActionError,
+)
 from switchboard.killswitch import parse_ability_list
 from switchboard.models import ActionRequest, InboundEvent, Platform, Service, TaskStatus
-from switchboard.retry import Outcome, OutOfTime, RecordFailed, RetryPolicy
+from switchboard.retry import Outcome, RetryPolicy
 from switchboard.settings import ActSettings
 from switchboard.sqs import SqsQueueSender
 from switchboard.state import Task, TaskStore

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from switchboard.abilities import InvalidParams
+from switchboard.errors import InvalidParams
 from switchboard.models import ActionRequest, TaskStatus
 from switchboard.operations import resolve_closed, resolve_with_action
 from switchboard.state import TaskStore

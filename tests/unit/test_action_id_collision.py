@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from switchboard.act import AccessEscalation, ActService
-from switchboard.actions.http import AccessDenied, HttpCall
+from switchboard.actions.http import HttpCall
 from switchboard.actions.tickets import TicketView
+from switchboard.errors import AccessDenied
 from switchboard.followups import FollowUp, Followups
 from switchboard.models import ActionRequest, InboundEvent, Platform, Service, TaskStatus
 from switchboard.operations import resolve_with_action

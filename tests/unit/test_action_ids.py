@@ -19,9 +19,9 @@ from switchboard.action_ids import (
     PLANNED,
     RANGES,
     REPLY,
-    OrdinalOutOfRange,
     send_action,
 )
+from switchboard.errors import OrdinalOutOfRange
 from switchboard.lifecycle import Lifecycle
 from switchboard.models import ActionRequest, InboundEvent, Platform, Service, TaskStatus
 from switchboard.operations import resolve_with_action

@@ -8,12 +8,12 @@ import pytest
 
 from switchboard.breaker import (
     BreakerConfig,
-    BreakerOpen,
     BreakerState,
     CircuitBreaker,
     Permit,
     breaker_is_open,
 )
+from switchboard.errors import BreakerOpen
 from tests.fakes.memory import FakeClock, MemoryBreakerStore
 
 CONFIG = BreakerConfig(failure_threshold=3, window_seconds=60, cooldown_seconds=30, probe_lease_seconds=20)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from switchboard import action_ids
-from switchboard.errors import AlreadyRecorded, ConcurrentUpdate, IllegalTransition
+from switchboard.errors import AlreadyRecorded, ConcurrentUpdate, IllegalTransition, OrdinalOutOfRange
 from switchboard.lifecycle import TRANSITIONS, Lifecycle, awaited
 from switchboard.models import ActionRequest, InboundEvent, Platform, Service, TaskStatus
 from switchboard.state import Task
@@ -300,7 +300,7 @@ def test_a_person_resolves_with_an_action_sent_and_recorded_by_whom(world: World
 
 def test_a_persons_action_must_be_numbered_as_one(world: World) -> None:
     task = needs_human(world)
-    with pytest.raises(action_ids.OrdinalOutOfRange):
+    with pytest.raises(OrdinalOutOfRange):
         world.lifecycle.resolve_with_action(task, label(world.event), by="ada", note="")
     assert world.queue.sent == []
 

@@ -9,10 +9,9 @@ import pytest
 
 from switchboard import action_ids
 from switchboard.act import AccessEscalation, ActService
-from switchboard.actions.http import AccessDenied
 from switchboard.classify import ClassifyService
 from switchboard.decide import DecideService
-from switchboard.errors import PermanentActionError
+from switchboard.errors import AccessDenied, PermanentActionError
 from switchboard.llm import LlmAnswer, ToolCall
 from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Platform, Service, TaskStatus
 from switchboard.rules import default_chain

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from switchboard.errors import InvalidParams, UnknownAbility
 from switchboard.models import InboundEvent, Platform, Service
 
 Repo = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")]
@@ -159,29 +160,6 @@ _BOUND: dict[Binder | None, tuple[str, ...]] = {
     _bind_ticket: ("source", "reporter", "reply_to"),
     _bind_human: ("task_id", "platform", "conversation", "source"),
 }
-
-
-class UnknownAbility(LookupError):
-    pass
-
-
-class InvalidParams(ValueError):
-    def __init__(self, ability: str, error: ValidationError | None = None, message: str = "") -> None:
-        detail = message or (f"{error.error_count()} invalid parameter(s)" if error else "invalid parameters")
-        super().__init__(f"{ability}: {detail}")
-        self.ability = ability
-        self.errors = error.errors(include_url=False, include_input=False) if error else [{"msg": message}]
-
-    @classmethod
-    def because(cls, ability: str, message: str) -> InvalidParams:
-        return cls(ability, None, message)
-
-    def feedback(self) -> str:
-        """The validation error, phrased for the model's one repair attempt."""
-        return "; ".join(
-            f"{'.'.join(str(part) for part in error.get('loc', ())) or 'input'}: {error.get('msg')}"
-            for error in self.errors
-        )
 
 
 GITHUB = frozenset({Platform.GITHUB})

@@ -26,8 +26,8 @@ from aws_lambda_powertools import Logger
 from switchboard import action_ids
 from switchboard.abilities import ability
 from switchboard.actions.http import HttpCall
-from switchboard.breaker import BreakerOpen, CircuitBreaker
-from switchboard.errors import PermanentActionError, TransientActionError
+from switchboard.breaker import CircuitBreaker
+from switchboard.errors import BreakerOpen, PermanentActionError, TransientActionError
 from switchboard.killswitch import KillSwitches
 from switchboard.lifecycle import Lifecycle
 from switchboard.metrics import Metric, count

@@ -25,13 +25,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from switchboard.errors import SwitchboardError
+from switchboard.errors import OrdinalOutOfRange
 from switchboard.models import ActionRequest, Service
 from switchboard.ports import QueueSender
-
-
-class OrdinalOutOfRange(SwitchboardError):
-    """An allocation would leave its range (and could then collide with another kind of action)."""
 
 
 @dataclass(frozen=True)

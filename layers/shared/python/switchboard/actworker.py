@@ -38,15 +38,13 @@ from pydantic import ValidationError
 from switchboard import catalog
 from switchboard.act import ActService, Executor, Once
 from switchboard.deadline import Deadline
+from switchboard.errors import MalformedMessage, OutOfTime, RecordFailed
 from switchboard.followups import FOLLOWUP_KIND, KIND_ATTRIBUTE, FollowUp, Followups
 from switchboard.models import ActionRequest, TaskStatus
 from switchboard.ports import Visibility
 from switchboard.retry import (
     Delivery,
-    MalformedMessage,
     Outcome,
-    OutOfTime,
-    RecordFailed,
     RetryPolicy,
     fail_record,
 )

@@ -27,7 +27,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from switchboard.errors import SwitchboardError
+from switchboard.errors import BreakerOpen
 from switchboard.memory import BreakerState
 from switchboard.metrics import Metric, count
 from switchboard.ports import BreakerStore
@@ -61,17 +61,6 @@ class Permit:
     """Leave to make one call; ``probe`` when it is the half-open probe."""
 
     probe: bool = False
-
-
-class BreakerOpen(SwitchboardError):
-    """The service's breaker is open (or another worker is probing): make no call, try again later."""
-
-    def __init__(self, service: str, state: BreakerState, retry_in: float) -> None:
-        super().__init__(f"{service}: circuit {state.value}, next try in {retry_in:.1f}s")
-        self.service = service
-        self.state = state
-        self.retry_in = max(0.0, retry_in)
-        self.reason = f"circuit breaker {state.value} for {service}"
 
 
 def breaker_is_open(store: BreakerStore, service: str | None) -> bool:

@@ -15,8 +15,9 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard import action_ids
-from switchboard.abilities import Ability, InvalidParams, UnknownAbility, ability_for_tool, allowed_on
+from switchboard.abilities import Ability, ability_for_tool, allowed_on
 from switchboard.deadline import Deadline
+from switchboard.errors import InvalidParams, UnknownAbility
 from switchboard.escalation import Escalator
 from switchboard.lifecycle import Lifecycle
 from switchboard.llm import BudgetedLlm, LedgerEntry, LlmError, ToolCall, emit_ledger

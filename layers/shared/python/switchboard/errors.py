@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from switchboard.memory import BreakerState
+    from switchboard.retry import Verdict
+
 
 class SwitchboardError(Exception):
     """Base of every error this library raises on purpose."""
@@ -141,3 +149,73 @@ class ModelDeclined(LlmError):
         super().__init__(reason)
         self.reason = reason
         self.stop_reason = stop_reason
+
+
+class AccessDenied(PermanentActionError):
+    """The service refused our credentials or their permissions (HTTP 401/403, Slack ``invalid_auth`` …).
+
+    Retrying cannot help, but a person can: rotate the token, grant the scope, invite the bot.
+    """
+
+
+class FeedError(SwitchboardError):
+    """A feed could not be read or parsed; the poll run goes on with the others."""
+
+
+class OrdinalOutOfRange(SwitchboardError):
+    """An allocation would leave its range (and could then collide with another kind of action)."""
+
+
+class OutOfTime(SwitchboardError):
+    """Too little of the invocation's time is left to start an external call safely."""
+
+
+class MalformedMessage(SwitchboardError):
+    """A message on an act queue that is neither an action nor a follow-up: a poison message."""
+
+
+class RecordFailed(SwitchboardError):
+    """The record must fail so that SQS delivers the message again (RETRY) or dead-letters it (DEAD_LETTER).
+
+    The task has already been told why; the batch processor only reports the record's id.
+    """
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(f"{verdict.outcome.value}: {verdict.reason}")
+        self.verdict = verdict
+
+
+class BreakerOpen(SwitchboardError):
+    """The service's breaker is open (or another worker is probing): make no call, try again later."""
+
+    def __init__(self, service: str, state: BreakerState, retry_in: float) -> None:
+        super().__init__(f"{service}: circuit {state.value}, next try in {retry_in:.1f}s")
+        self.service = service
+        self.state = state
+        self.retry_in = max(0.0, retry_in)
+        self.reason = f"circuit breaker {state.value} for {service}"
+
+
+class UnknownAbility(SwitchboardError, LookupError):
+    """The model (or a message) named an ability that is not on the allow-list, or not offered here."""
+
+
+class InvalidParams(SwitchboardError, ValueError):
+    """An ability's parameters failed validation; ``feedback()`` phrases it for the model's one repair."""
+
+    def __init__(self, ability: str, error: ValidationError | None = None, message: str = "") -> None:
+        detail = message or (f"{error.error_count()} invalid parameter(s)" if error else "invalid parameters")
+        super().__init__(f"{ability}: {detail}")
+        self.ability = ability
+        self.errors = error.errors(include_url=False, include_input=False) if error else [{"msg": message}]
+
+    @classmethod
+    def because(cls, ability: str, message: str) -> InvalidParams:
+        return cls(ability, None, message)
+
+    def feedback(self) -> str:
+        """The validation error, phrased for the model's one repair attempt."""
+        return "; ".join(
+            f"{'.'.join(str(part) for part in error.get('loc', ())) or 'input'}: {error.get('msg')}"
+            for error in self.errors
+        )

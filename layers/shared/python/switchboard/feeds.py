@@ -20,6 +20,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from switchboard import ports
+from switchboard.errors import FeedError
 from switchboard.ingest import Enqueuer
 from switchboard.models import FeedKind, FeedSpec, InboundEvent, Platform
 from switchboard.sanitize import clean_field, clean_text, extract_links
@@ -28,10 +29,6 @@ logger = Logger(child=True)
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 MAX_FEED_BYTES = 2 * 1024 * 1024
-
-
-class FeedError(Exception):
-    """A feed could not be read or parsed; the poll run goes on with the others."""
 
 
 @dataclass(frozen=True)

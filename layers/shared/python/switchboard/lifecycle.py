@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
 from switchboard import action_ids
-from switchboard.errors import AlreadyRecorded, ConcurrentUpdate, IllegalTransition
+from switchboard.errors import AlreadyRecorded, ConcurrentUpdate, IllegalTransition, OrdinalOutOfRange
 from switchboard.memory import Claim
 from switchboard.models import ActionRequest, InboundEvent, Service, TaskStatus
 from switchboard.ports import QueueSender, TaskRepository
@@ -241,7 +241,7 @@ class Lifecycle:
 
         The history entry's ``resolution: action`` is what ``action_ids.person`` counts."""
         if action.ordinal not in action_ids.PERSON:
-            raise action_ids.OrdinalOutOfRange(f"{action.action_id} is not numbered as a person's action")
+            raise OrdinalOutOfRange(f"{action.action_id} is not numbered as a person's action")
         self._send(action)
         detail = {"resolution": "action", "ability": action.ability, "params": action.params, "note": note}
         return self._move(task, S.DISPATCHED, f"human:{by}", detail, actions=[action])

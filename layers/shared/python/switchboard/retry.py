@@ -40,13 +40,15 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
-from switchboard.actions.http import AccessDenied
-from switchboard.breaker import BreakerOpen
 from switchboard.errors import (
+    AccessDenied,
     ActionFailed,
+    BreakerOpen,
     ConcurrentUpdate,
+    MalformedMessage,
+    OutOfTime,
     PermanentActionError,
-    SwitchboardError,
+    RecordFailed,
     TransientActionError,
 )
 from switchboard.ports import Visibility
@@ -58,25 +60,6 @@ logger = Logger(child=True)
 
 _RANDOM: Final = random.SystemRandom()
 CONTENTION_DELAY_SECONDS: Final = 2
-
-
-class OutOfTime(SwitchboardError):
-    """Too little of the invocation's time is left to start an external call safely."""
-
-
-class MalformedMessage(SwitchboardError):
-    """A message on an act queue that is neither an action nor a follow-up: a poison message."""
-
-
-class RecordFailed(SwitchboardError):
-    """The record must fail so that SQS delivers the message again (RETRY) or dead-letters it (DEAD_LETTER).
-
-    The task has already been told why; the batch processor only reports the record's id.
-    """
-
-    def __init__(self, verdict: Verdict) -> None:
-        super().__init__(f"{verdict.outcome.value}: {verdict.reason}")
-        self.verdict = verdict
 
 
 # What ``disposition`` understands; the act layer catches exactly these.

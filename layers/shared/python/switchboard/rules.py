@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar, Protocol
 
-from switchboard.abilities import InvalidParams, ability
+from switchboard.abilities import ability
+from switchboard.errors import InvalidParams
 from switchboard.memory import AuthorProfile
 from switchboard.models import InboundEvent, Platform
 from switchboard.ports import AuthorDirectory

@@ -28,17 +28,10 @@ from email.message import Message
 from email.utils import parsedate_to_datetime
 from typing import Any, Final
 
-from switchboard.errors import PermanentActionError, TransientActionError
+from switchboard.errors import AccessDenied, PermanentActionError, TransientActionError
 
 MAX_RESPONSE_BYTES: Final = 1_048_576
 _CHUNK: Final = 65_536
-
-
-class AccessDenied(PermanentActionError):
-    """The service refused our credentials or their permissions (HTTP 401/403, Slack ``invalid_auth`` …).
-
-    Retrying cannot help, but a person can: rotate the token, grant the scope, invite the bot.
-    """
 
 
 @dataclass(frozen=True)

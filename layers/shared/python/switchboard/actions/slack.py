@@ -23,8 +23,8 @@ from urllib.parse import urlencode
 
 from aws_lambda_powertools import Logger
 
-from switchboard.actions.http import AccessDenied, HttpCall, HttpResult, JsonHttpClient, retry_after
-from switchboard.errors import PermanentActionError, TransientActionError
+from switchboard.actions.http import HttpCall, HttpResult, JsonHttpClient, retry_after
+from switchboard.errors import AccessDenied, PermanentActionError, TransientActionError
 from switchboard.models import ActionRequest
 
 TRANSIENT_SLACK_ERRORS = frozenset(
