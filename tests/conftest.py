@@ -115,3 +115,37 @@ def create_tables(dynamodb: Any, prefix: str = "") -> tuple[str, str]:
 def tables(aws: Callable[[str], Any]) -> tuple[str, str]:
     """A fresh tasks table and memory table, per test."""
     return create_tables(aws("dynamodb"))
+
+
+def standin_llm(
+    dynamodb: Any,
+    memory_table: str,
+    base_url: str,
+    *,
+    tiers: dict[str, str] | None = None,
+    token_cap: int = 20_000,
+    usd_cap: str = "25",
+) -> Any:
+    """The real budgeted client, its ledger and cache in moto's memory table, talking to a Messages API
+    stand-in at ``base_url``."""
+    from decimal import Decimal
+
+    from switchboard.dynamo import DynamoBudgetLedger, DynamoLlmCache
+    from switchboard.llm import DEFAULT_TIERS, Budget, BudgetedLlm, LlmConfig, ResponseCache
+
+    config = LlmConfig(tiers or DEFAULT_TIERS, token_cap, Decimal(usd_cap), 600)
+    return BudgetedLlm(
+        config,
+        Budget(DynamoBudgetLedger(memory_table, dynamodb), config),
+        ResponseCache(DynamoLlmCache(memory_table, dynamodb), 600),
+        lambda: "stand-in-key",
+        base_url,
+    )
+
+
+def cleared_calls(standin: Any) -> list[dict[str, Any]]:
+    """A Messages API stand-in's call log, emptied, and its faults cleared: a test starts from nothing."""
+    standin.state.calls.clear()
+    standin.state.faults.clear()
+    calls: list[dict[str, Any]] = standin.state.calls
+    return calls

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from switchboard.memory import AuthorProfile
+from switchboard.models import InboundEvent, Platform, Service
 
 
 @dataclass
@@ -68,3 +70,29 @@ class FakeAuthorMemory:
     def count_request(self, platform: str, author: str, window_seconds: int, now: float | None = None) -> int:
         self.counts[author] = self.counts.get(author, 0) + 1
         return self.counts[author]
+
+
+def github_event(
+    text: str = "/label bug",
+    event_id: str = "delivery-1",
+    *,
+    event_type: str = "issue_comment.created",
+    repo: str = "octo-org/demo",
+    number: str = "7",
+) -> InboundEvent:
+    """An inbound GitHub event on one issue, as the door would hand it to classify."""
+    return InboundEvent(
+        platform=Platform.GITHUB,
+        event_id=event_id,
+        event_type=event_type,
+        author="mona",
+        conversation=f"{repo}#{number}",
+        text=text,
+        received_at=datetime.now(UTC),
+        context={"repo": repo, "number": number, "kind": "issue"},
+    )
+
+
+def act_queue_url(service: Service | str) -> str:
+    """The act queue URL the unit tests route a service's actions to."""
+    return f"https://sqs.local/act-{Service(service).value}.fifo"

@@ -17,7 +17,7 @@ from switchboard.errors import AlreadyRecorded, ConcurrentUpdate, TaskNotFound
 from switchboard.memory import Claim
 from switchboard.models import ActionRequest, InboundEvent, TaskStatus
 from switchboard.state import ATTENTION_STATUSES, Task, history_entry
-from tests.fakes import SentMessage
+from tests.fakes import FakeQueue
 
 
 def _as_stored(detail: dict[str, Any]) -> dict[str, Any]:
@@ -135,12 +135,10 @@ class InMemoryTaskRepository:
 
 
 @dataclass
-class InMemoryQueue:
+class InMemoryQueue(FakeQueue):
     """FIFO queues in memory: a second send with a deduplication id already seen on that queue is accepted
     and dropped, and answers the first message's id, as SQS does within its deduplication window."""
 
-    sent: list[SentMessage] = field(default_factory=list)
-    fail_next: int = 0
     _seen: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def send(
@@ -151,13 +149,9 @@ class InMemoryQueue:
         dedup_id: str,
         attributes: dict[str, str] | None = None,
     ) -> str:
-        if self.fail_next:
-            self.fail_next -= 1
-            raise ConnectionError("queue unavailable")
-        if (queue_url, dedup_id) in self._seen:
+        if not self.fail_next and (queue_url, dedup_id) in self._seen:
             return self._seen[(queue_url, dedup_id)]
-        self.sent.append(SentMessage(queue_url, body, group_id, dedup_id, attributes))
-        message_id = f"msg-{len(self.sent)}"
+        message_id = super().send(queue_url, body, group_id, dedup_id, attributes)
         self._seen[(queue_url, dedup_id)] = message_id
         return message_id
 

@@ -9,19 +9,19 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from switchboard.classify import ClassifyService
 from switchboard.decide import DecideService
-from switchboard.dynamo import DynamoAuthorDirectory, DynamoBudgetLedger, DynamoLlmCache
+from switchboard.dynamo import DynamoAuthorDirectory
 from switchboard.llm import DEFAULT_TIERS as TIERS
-from switchboard.llm import Budget, BudgetedLlm, LlmConfig, ResponseCache
+from switchboard.llm import BudgetedLlm
 from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Platform, TaskStatus
 from switchboard.rules import default_chain
 from switchboard.state import TaskStore
+from tests.conftest import cleared_calls, standin_llm
 from tests.fakes import FakeQueue
 from tools.standin.messages_api import MessagesApiStandin
 
@@ -36,9 +36,7 @@ def standin() -> Iterator[MessagesApiStandin]:
 
 @pytest.fixture
 def calls(standin: MessagesApiStandin) -> list[dict[str, Any]]:
-    standin.state.calls.clear()
-    standin.state.faults.clear()
-    return standin.state.calls
+    return cleared_calls(standin)
 
 
 class Agent:
@@ -104,16 +102,7 @@ def make_agent(
     usd_cap: str = "25",
 ) -> Agent:
     dynamodb = aws("dynamodb")
-    config = LlmConfig(
-        tiers=TIERS, task_token_cap=token_cap, daily_usd_cap=Decimal(usd_cap), cache_ttl_seconds=600
-    )
-    llm = BudgetedLlm(
-        config,
-        Budget(DynamoBudgetLedger(tables[1], dynamodb), config),
-        ResponseCache(DynamoLlmCache(tables[1], dynamodb), 600),
-        lambda: "stand-in-key",
-        standin.url,
-    )
+    llm = standin_llm(dynamodb, tables[1], standin.url, tiers=TIERS, token_cap=token_cap, usd_cap=usd_cap)
     return Agent(
         TaskStore(*tables, dynamodb=dynamodb), llm, FakeQueue(), DynamoAuthorDirectory(tables[1], dynamodb)
     )

@@ -9,7 +9,6 @@ The rules and their doc pages are in switchboard/claude.py.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from typing import Any
 
 import anthropic
@@ -17,19 +16,16 @@ import pytest
 
 from switchboard import claude
 from switchboard.claude import CONTRACTS
-from switchboard.dynamo import DynamoBudgetLedger, DynamoLlmCache
 from switchboard.intents import CLASSIFY_TOOL
 from switchboard.llm import (
     DEFAULT_TIERS,
-    Budget,
     BudgetedLlm,
-    LlmConfig,
     ModelDeclined,
     ModelRefused,
-    ResponseCache,
 )
 from switchboard.models import Platform, TaskStatus
 from switchboard.prompts import CLASSIFY_SYSTEM, DECIDE_SYSTEM
+from tests.conftest import cleared_calls, standin_llm
 from tests.integration.test_agent_core import inbound, make_agent
 from tools.standin.messages_api import MessagesApiStandin
 
@@ -56,24 +52,13 @@ def standin() -> Iterator[MessagesApiStandin]:
 
 @pytest.fixture
 def calls(standin: MessagesApiStandin) -> list[dict[str, Any]]:
-    standin.state.calls.clear()
-    standin.state.faults.clear()
-    return standin.state.calls
+    return cleared_calls(standin)
 
 
 @pytest.fixture
 def llm(aws: Callable[[str], Any], tables: tuple[str, str], standin: MessagesApiStandin) -> BudgetedLlm:
-    dynamodb = aws("dynamodb")
-    config = LlmConfig(
-        tiers=DEFAULT_TIERS, task_token_cap=20_000, daily_usd_cap=Decimal("25"), cache_ttl_seconds=600
-    )
-    return BudgetedLlm(
-        config,
-        Budget(DynamoBudgetLedger(tables[1], dynamodb), config),
-        ResponseCache(DynamoLlmCache(tables[1], dynamodb), 600),
-        lambda: "stand-in-key",
-        standin.url,
-    )
+    client: BudgetedLlm = standin_llm(aws("dynamodb"), tables[1], standin.url)
+    return client
 
 
 @pytest.fixture

@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from switchboard.deadline import STATE_WRITE_MARGIN_SECONDS, Deadline
-from switchboard.dynamo import DynamoBudgetLedger, DynamoLlmCache
 from switchboard.intents import CLASSIFY_TOOL
-from switchboard.llm import DEFAULT_TIERS, Budget, BudgetedLlm, DeadlineReached, LlmConfig, ResponseCache
+from switchboard.llm import DEFAULT_TIERS, BudgetedLlm, DeadlineReached
 from switchboard.models import Platform, TaskStatus
 from switchboard.prompts import CLASSIFY_SYSTEM
+from tests.conftest import cleared_calls, standin_llm
 from tests.integration.test_agent_core import inbound, make_agent
 from tools.standin.messages_api import MessagesApiStandin
 
@@ -33,22 +32,12 @@ def standin() -> Iterator[MessagesApiStandin]:
 
 @pytest.fixture
 def calls(standin: MessagesApiStandin) -> list[dict[str, Any]]:
-    standin.state.calls.clear()
-    standin.state.faults.clear()
-    return standin.state.calls
+    return cleared_calls(standin)
 
 
 @pytest.fixture
 def llm(aws: Callable[[str], Any], tables: tuple[str, str], standin: MessagesApiStandin) -> BudgetedLlm:
-    config = LlmConfig(DEFAULT_TIERS, 20_000, Decimal("25"), 600)
-    dynamodb = aws("dynamodb")
-    client = BudgetedLlm(
-        config,
-        Budget(DynamoBudgetLedger(tables[1], dynamodb), config),
-        ResponseCache(DynamoLlmCache(tables[1], dynamodb), 600),
-        lambda: "stand-in-key",
-        standin.url,
-    )
+    client: BudgetedLlm = standin_llm(aws("dynamodb"), tables[1], standin.url)
     client.sdk()  # the SDK's import and set-up (about a second) happen before the deadlines below start
     return client
 

@@ -12,12 +12,12 @@ from switchboard.errors import InvalidParams
 from switchboard.models import ActionRequest, TaskStatus
 from switchboard.operations import resolve_closed, resolve_with_action
 from switchboard.state import TaskStore
-from tests.fakes import FakeQueue
-from tests.integration.test_task_store import classify_service, inbound
+from tests.fakes import FakeQueue, github_event
+from tests.integration.test_task_store import classify_service
 
 
 def needs_human(store: TaskStore) -> str:
-    event = inbound("What does this error mean?")
+    event = github_event("What does this error mean?")
     assert classify_service(store, FakeQueue()).process(event, "m-1") is TaskStatus.NEEDS_HUMAN
     return event.task_id
 

@@ -4,29 +4,16 @@ tests (``tests/fakes/tasks.py``) answer every call the same way, so the fake can
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from switchboard.errors import AlreadyRecorded, ConcurrentUpdate, TaskNotFound
-from switchboard.models import ActionRequest, InboundEvent, Platform, Service, TaskStatus
+from switchboard.models import ActionRequest, InboundEvent, Service, TaskStatus
 from switchboard.ports import TaskRepository
 from switchboard.state import TaskStore
+from tests.fakes import github_event
 from tests.fakes.tasks import InMemoryTaskRepository
-
-
-def inbound(event_id: str = "delivery-1") -> InboundEvent:
-    return InboundEvent(
-        platform=Platform.GITHUB,
-        event_id=event_id,
-        event_type="issue_comment.created",
-        author="mona",
-        conversation="octo-org/demo#7",
-        text="/label bug",
-        received_at=datetime.now(UTC),
-        context={"repo": "octo-org/demo", "number": "7"},
-    )
 
 
 @pytest.fixture(params=["memory", "dynamodb"])
@@ -44,7 +31,7 @@ def label(event: InboundEvent, ordinal: int = 0) -> ActionRequest:
 
 
 def test_claim_and_open_is_atomic_and_once(tasks: TaskRepository) -> None:
-    event = inbound()
+    event = github_event()
     task = tasks.claim_and_open(event, owner="m-1", claim_ttl_days=14, actor="classify")
     assert task is not None
     assert (task.task_id, task.status, task.version) == (event.task_id, TaskStatus.RECEIVED, 1)
@@ -67,7 +54,7 @@ def test_a_missing_task_is_task_not_found(tasks: TaskRepository) -> None:
 
 
 def test_transition_is_a_conditional_write_on_status_and_version(tasks: TaskRepository) -> None:
-    event = inbound()
+    event = github_event()
     task = tasks.claim_and_open(event, owner="m-1", claim_ttl_days=14, actor="classify")
     assert task is not None
     action = label(event)
@@ -91,7 +78,7 @@ def test_transition_is_a_conditional_write_on_status_and_version(tasks: TaskRepo
 
 
 def test_the_attention_index_holds_exactly_the_tasks_that_need_a_person(tasks: TaskRepository) -> None:
-    first, second = inbound("d-1"), inbound("d-2")
+    first, second = github_event(event_id="d-1"), github_event(event_id="d-2")
     one = tasks.claim_and_open(first, owner="m-1", claim_ttl_days=14, actor="classify")
     two = tasks.claim_and_open(second, owner="m-2", claim_ttl_days=14, actor="classify")
     assert one is not None and two is not None
@@ -106,7 +93,7 @@ def test_the_attention_index_holds_exactly_the_tasks_that_need_a_person(tasks: T
 
 
 def test_a_completion_is_recorded_once_and_moves_the_version(tasks: TaskRepository) -> None:
-    event = inbound()
+    event = github_event()
     task = tasks.claim_and_open(event, owner="m-1", claim_ttl_days=14, actor="classify")
     assert task is not None
     done = tasks.complete_action(event.task_id, f"{event.task_id}#1", "act", {"result": {"status": 200}})
@@ -124,7 +111,7 @@ def test_a_completion_is_recorded_once_and_moves_the_version(tasks: TaskReposito
 
 
 def test_a_note_changes_no_status_and_no_version(tasks: TaskRepository) -> None:
-    event = inbound()
+    event = github_event()
     task = tasks.claim_and_open(event, owner="m-1", claim_ttl_days=14, actor="classify")
     assert task is not None
     tasks.note(event.task_id, "act", {"attempt": 1, "tried": ("a", "b")})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,23 +11,10 @@ from switchboard.act import ActService
 from switchboard.classify import ClassifyService
 from switchboard.errors import ConcurrentUpdate, IllegalTransition, PermanentActionError
 from switchboard.lifecycle import Lifecycle
-from switchboard.models import ActionRequest, InboundEvent, Platform, Service, TaskStatus
+from switchboard.models import ActionRequest, Service, TaskStatus
 from switchboard.rules import default_chain
 from switchboard.state import TaskStore
-from tests.fakes import FakeQueue
-
-
-def inbound(text: str = "/label bug", event_id: str = "delivery-1") -> InboundEvent:
-    return InboundEvent(
-        platform=Platform.GITHUB,
-        event_id=event_id,
-        event_type="issue_comment.created",
-        author="mona",
-        conversation="octo-org/demo#7",
-        text=text,
-        received_at=datetime.now(UTC),
-        context={"repo": "octo-org/demo", "number": "7", "kind": "issue"},
-    )
+from tests.fakes import FakeQueue, github_event
 
 
 @pytest.fixture
@@ -49,7 +35,7 @@ def classify_service(store: TaskStore, queue: FakeQueue) -> ClassifyService:
 
 
 def test_claim_opens_one_task_and_a_second_claim_is_refused(store: TaskStore) -> None:
-    event = inbound()
+    event = github_event()
     task = store.claim_and_open(event, owner="m-1", claim_ttl_days=14)
     assert task is not None and task.status is TaskStatus.RECEIVED
     assert store.claim_and_open(event, owner="m-2", claim_ttl_days=14) is None
@@ -61,7 +47,7 @@ def test_claim_opens_one_task_and_a_second_claim_is_refused(store: TaskStore) ->
 def test_transition_is_conditional_on_status_and_version_and_the_lifecycle_refuses_illegal_moves(
     store: TaskStore,
 ) -> None:
-    task = store.claim_and_open(inbound(), owner="m-1", claim_ttl_days=14)
+    task = store.claim_and_open(github_event(), owner="m-1", claim_ttl_days=14)
     assert task is not None
     moved = store.transition(task, TaskStatus.CLASSIFIED, "test", {"why": "first"})
     assert (moved.status, moved.version) == (TaskStatus.CLASSIFIED, 2)
@@ -76,7 +62,7 @@ def test_transition_is_conditional_on_status_and_version_and_the_lifecycle_refus
 
 def test_classify_dispatches_the_label_command_once(store: TaskStore) -> None:
     queue = FakeQueue()
-    event = inbound()
+    event = github_event()
     assert classify_service(store, queue).process(event, "m-1") is TaskStatus.DISPATCHED
     [message] = queue.sent
     action = ActionRequest.model_validate_json(message.body)
@@ -90,7 +76,7 @@ def test_classify_dispatches_the_label_command_once(store: TaskStore) -> None:
 
 def test_a_racing_duplicate_message_skips_without_a_second_task(store: TaskStore) -> None:
     queue = FakeQueue()
-    event = inbound()
+    event = github_event()
     service = classify_service(store, queue)
     service.process(event, "m-1")
     assert service.process(event, "m-2") is None
@@ -100,7 +86,7 @@ def test_a_racing_duplicate_message_skips_without_a_second_task(store: TaskStore
 
 def test_redelivery_after_a_crash_before_dispatch_resumes(store: TaskStore) -> None:
     queue = FakeQueue(fail_next=1)
-    event = inbound()
+    event = github_event()
     service = classify_service(store, queue)
     with pytest.raises(ConnectionError):
         service.process(event, "m-1")
@@ -111,7 +97,7 @@ def test_redelivery_after_a_crash_before_dispatch_resumes(store: TaskStore) -> N
 
 def test_unrecognized_text_without_a_model_goes_to_a_person(store: TaskStore) -> None:
     queue = FakeQueue()
-    event = inbound("What does this error mean?")
+    event = github_event("What does this error mean?")
     assert classify_service(store, queue).process(event, "m-1") is TaskStatus.NEEDS_HUMAN
     assert store.get(event.task_id).reason == "no model configured"
     [escalation] = queue.sent
@@ -120,7 +106,7 @@ def test_unrecognized_text_without_a_model_goes_to_a_person(store: TaskStore) ->
 
 def dispatched(store: TaskStore) -> ActionRequest:
     queue = FakeQueue()
-    classify_service(store, queue).process(inbound(), "m-1")
+    classify_service(store, queue).process(github_event(), "m-1")
     return ActionRequest.model_validate_json(queue.sent[0].body)
 
 
@@ -166,7 +152,7 @@ def test_an_act_worker_faster_than_the_dispatch_write_still_ends_the_task_done(s
             ActService(store, lambda action: {"status": 200}).process(ActionRequest.model_validate_json(body))
             return message_id
 
-    event = inbound()
+    event = github_event()
     assert classify_service(store, EagerQueue()).process(event, "m-1") is TaskStatus.DONE
     statuses = [entry.get("status") for entry in store.get(event.task_id).history if "status" in entry]
     assert statuses == ["RECEIVED", "CLASSIFIED", "DISPATCHED", "DONE"]

@@ -4,7 +4,6 @@ write, the one conflict loop, and how a task settles (WAITING, DONE, a redriven 
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,28 +11,12 @@ import pytest
 from switchboard import action_ids
 from switchboard.errors import AlreadyRecorded, ConcurrentUpdate, IllegalTransition, OrdinalOutOfRange
 from switchboard.lifecycle import TRANSITIONS, Lifecycle, awaited
-from switchboard.models import ActionRequest, InboundEvent, Platform, Service, TaskStatus
+from switchboard.models import ActionRequest, InboundEvent, Service, TaskStatus
 from switchboard.state import Task
+from tests.fakes import act_queue_url, github_event
 from tests.fakes.tasks import InMemoryQueue, InMemoryTaskRepository
 
 S = TaskStatus
-
-
-def url(service: Service | str) -> str:
-    return f"https://sqs.local/act-{Service(service).value}.fifo"
-
-
-def inbound(event_id: str = "delivery-1") -> InboundEvent:
-    return InboundEvent(
-        platform=Platform.GITHUB,
-        event_id=event_id,
-        event_type="issue_comment.created",
-        author="mona",
-        conversation="octo-org/demo#7",
-        text="/label bug",
-        received_at=datetime.now(UTC),
-        context={"repo": "octo-org/demo", "number": "7"},
-    )
 
 
 def label(event: InboundEvent, position: int = 0) -> ActionRequest:
@@ -47,8 +30,8 @@ class World:
     def __init__(self) -> None:
         self.tasks = InMemoryTaskRepository()
         self.queue = InMemoryQueue()
-        self.lifecycle = Lifecycle(self.tasks, self.queue, url)
-        self.event = inbound()
+        self.lifecycle = Lifecycle(self.tasks, self.queue, act_queue_url)
+        self.event = github_event()
 
     def opened(self) -> Task:
         task = self.lifecycle.open(self.event, owner="m-1", claim_ttl_days=1, actor="classify")
@@ -80,7 +63,7 @@ def test_open_claims_once_and_the_claim_names_its_owner(world: World) -> None:
     assert world.lifecycle.open(world.event, owner="m-2", claim_ttl_days=1, actor="classify") is None
     assert world.lifecycle.claim_of(world.event).owner == "m-1"
     with pytest.raises(ConcurrentUpdate, match="vanished"):
-        world.lifecycle.claim_of(inbound("never-claimed"))
+        world.lifecycle.claim_of(github_event(event_id="never-claimed"))
 
 
 def test_classify_records_the_actions_or_the_route_to_decide(world: World) -> None:
@@ -148,8 +131,8 @@ def test_dispatch_sends_every_action_keyed_by_its_id_then_records_dispatched(wor
     task = world.dispatched(2)
     assert task.status is S.DISPATCHED
     assert [(m.queue_url, m.dedup_id, m.group_id) for m in world.queue.sent] == [
-        (url("github"), f"{world.event.task_id}#0", world.event.conversation),
-        (url("github"), f"{world.event.task_id}#1", world.event.conversation),
+        (act_queue_url("github"), f"{world.event.task_id}#0", world.event.conversation),
+        (act_queue_url("github"), f"{world.event.task_id}#1", world.event.conversation),
     ]
     assert [s["message_id"] for s in task.history[-1]["detail"]["sent"]] == ["msg-1", "msg-2"]
 
@@ -194,7 +177,7 @@ def test_escalate_sends_the_escalate_action_then_needs_human_with_the_context(wo
     task = world.lifecycle.escalate(world.opened(), "classify", action, {"why": "unsure"}, reason="unsure")
     assert (task.status, task.reason, task.action_requests()) == (S.NEEDS_HUMAN, "unsure", [action])
     [sent] = world.queue.sent
-    assert (sent.queue_url, sent.dedup_id) == (url("escalate"), action.action_id)
+    assert (sent.queue_url, sent.dedup_id) == (act_queue_url("escalate"), action.action_id)
     assert world.tasks.needing_attention(S.NEEDS_HUMAN)[0].task_id == task.task_id
 
 
@@ -342,8 +325,8 @@ class RacingRepository(InMemoryTaskRepository):
 
 def test_retrying_reloads_the_task_and_runs_the_step_again() -> None:
     tasks = RacingRepository(races=0)
-    lifecycle = Lifecycle(tasks, InMemoryQueue(), url)
-    task = lifecycle.open(inbound(), owner="m-1", claim_ttl_days=1, actor="classify")
+    lifecycle = Lifecycle(tasks, InMemoryQueue(), act_queue_url)
+    task = lifecycle.open(github_event(), owner="m-1", claim_ttl_days=1, actor="classify")
     assert task is not None
     tasks.races = 2
     seen: list[int] = []
@@ -359,7 +342,7 @@ def test_retrying_reloads_the_task_and_runs_the_step_again() -> None:
 def test_retrying_gives_up_after_its_attempts() -> None:
     tasks = RacingRepository(races=0)
     lifecycle = Lifecycle(tasks, attempts=3)
-    task = lifecycle.open(inbound(), owner="m-1", claim_ttl_days=1, actor="classify")
+    task = lifecycle.open(github_event(), owner="m-1", claim_ttl_days=1, actor="classify")
     assert task is not None
     tasks.races = 3
     with pytest.raises(ConcurrentUpdate, match="kept moving"):
@@ -369,8 +352,8 @@ def test_retrying_gives_up_after_its_attempts() -> None:
 
 def dispatched_with_races() -> tuple[RacingRepository, Lifecycle, Task]:
     tasks = RacingRepository(races=0)
-    lifecycle = Lifecycle(tasks, InMemoryQueue(), url)
-    event = inbound()
+    lifecycle = Lifecycle(tasks, InMemoryQueue(), act_queue_url)
+    event = github_event()
     task = lifecycle.open(event, owner="m-1", claim_ttl_days=1, actor="classify")
     assert task is not None
     task = lifecycle.dispatch(lifecycle.classify(task, "classify", {}, actions=[label(event)]), "classify")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,32 +12,16 @@ from switchboard.classify import ClassifyService
 from switchboard.decide import DecideService
 from switchboard.errors import AccessDenied, PermanentActionError
 from switchboard.llm import LlmAnswer, ToolCall
-from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Platform, Service, TaskStatus
+from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Service, TaskStatus
 from switchboard.rules import default_chain
+from tests.fakes import act_queue_url, github_event
 from tests.fakes.tasks import InMemoryQueue, InMemoryTaskRepository
 
 DECIDE_URL = "https://sqs.local/decide.fifo"
 
 
-def url(service: Service | str) -> str:
-    return f"https://sqs.local/act-{Service(service).value}.fifo"
-
-
-def inbound(text: str = "/label bug", event_id: str = "delivery-1") -> InboundEvent:
-    return InboundEvent(
-        platform=Platform.GITHUB,
-        event_id=event_id,
-        event_type="issue_comment.created",
-        author="mona",
-        conversation="octo-org/demo#7",
-        text=text,
-        received_at=datetime.now(UTC),
-        context={"repo": "octo-org/demo", "number": "7", "kind": "issue"},
-    )
-
-
 def classify(tasks: InMemoryTaskRepository, queue: Any) -> ClassifyService:
-    return ClassifyService(tasks, queue, url, DECIDE_URL, default_chain(), 14, llm=None)
+    return ClassifyService(tasks, queue, act_queue_url, DECIDE_URL, default_chain(), 14, llm=None)
 
 
 def statuses(tasks: InMemoryTaskRepository, event: InboundEvent) -> list[str]:
@@ -50,7 +33,7 @@ def statuses(tasks: InMemoryTaskRepository, event: InboundEvent) -> list[str]:
 
 def test_classify_dispatches_a_rule_action_once_and_skips_a_racing_duplicate() -> None:
     tasks, queue = InMemoryTaskRepository(), InMemoryQueue()
-    event = inbound()
+    event = github_event()
     service = classify(tasks, queue)
     assert service.process(event, "m-1") is TaskStatus.DISPATCHED
     assert service.process(event, "m-2") is None
@@ -65,7 +48,7 @@ def test_classify_dispatches_a_rule_action_once_and_skips_a_racing_duplicate() -
 
 def test_classify_resumes_after_a_failed_send_on_redelivery() -> None:
     tasks, queue = InMemoryTaskRepository(), InMemoryQueue(fail_next=1)
-    event = inbound()
+    event = github_event()
     with pytest.raises(ConnectionError):
         classify(tasks, queue).process(event, "m-1")
     assert tasks.get(event.task_id).status is TaskStatus.CLASSIFIED
@@ -75,9 +58,9 @@ def test_classify_resumes_after_a_failed_send_on_redelivery() -> None:
 
 def test_classify_without_a_model_hands_the_task_to_a_person_with_one_escalation() -> None:
     tasks, queue = InMemoryTaskRepository(), InMemoryQueue()
-    event = inbound("What does this error mean?")
+    event = github_event("What does this error mean?")
     assert classify(tasks, queue).process(event, "m-1") is TaskStatus.NEEDS_HUMAN
-    [escalation] = queue.actions(url(Service.ESCALATE))
+    [escalation] = queue.actions(act_queue_url(Service.ESCALATE))
     assert escalation.ordinal == action_ids.escalation()
     task = tasks.get(event.task_id)
     assert task.reason == "no model configured" and task.history[-1]["detail"]["escalated_to"] == "escalate"
@@ -94,7 +77,7 @@ def test_a_fast_act_worker_before_the_dispatch_write_still_ends_the_task_done() 
             ActService(tasks, lambda action: {"status": 200}).process(ActionRequest.model_validate_json(body))
             return message_id
 
-    event = inbound()
+    event = github_event()
     assert classify(tasks, EagerQueue()).process(event, "m-1") is TaskStatus.DONE
     assert statuses(tasks, event) == ["RECEIVED", "CLASSIFIED", "DISPATCHED", "DONE"]
 
@@ -115,7 +98,7 @@ class OneAnswer:
 
 
 def routed_to_decide(tasks: InMemoryTaskRepository, queue: InMemoryQueue, text: str) -> DecideRequest:
-    event = inbound(text)
+    event = github_event(text)
     task = tasks.claim_and_open(event, owner="m-1", claim_ttl_days=1, actor="classify")
     assert task is not None
     detail = {"intent": "question", "confidence": 0.9, "next": "decide"}
@@ -127,8 +110,8 @@ def test_decide_dispatches_the_validated_action_bound_to_the_event() -> None:
     tasks, queue = InMemoryTaskRepository(), InMemoryQueue()
     request = routed_to_decide(tasks, queue, "How do I configure it?")
     llm = OneAnswer(ToolCall("github__comment", {"body": "See the README."}))
-    assert DecideService(tasks, queue, url, llm).process(request) is TaskStatus.DISPATCHED  # type: ignore[arg-type]
-    [action] = queue.actions(url(Service.GITHUB))
+    assert DecideService(tasks, queue, act_queue_url, llm).process(request) is TaskStatus.DISPATCHED  # type: ignore[arg-type]
+    [action] = queue.actions(act_queue_url(Service.GITHUB))
     assert (action.ordinal, action.params["repo"], action.params["number"]) == (0, "octo-org/demo", 7)
     assert statuses(tasks, request.event) == ["RECEIVED", "CLASSIFIED", "DECIDING", "DECIDED", "DISPATCHED"]
 
@@ -136,7 +119,7 @@ def test_decide_dispatches_the_validated_action_bound_to_the_event() -> None:
 def test_decide_without_a_model_goes_to_a_person_and_a_redelivery_sends_nothing_more() -> None:
     tasks, queue = InMemoryTaskRepository(), InMemoryQueue()
     request = routed_to_decide(tasks, queue, "How do I configure it?")
-    service = DecideService(tasks, queue, url, llm=None)
+    service = DecideService(tasks, queue, act_queue_url, llm=None)
     assert service.process(request) is TaskStatus.NEEDS_HUMAN
     assert service.process(request) is TaskStatus.NEEDS_HUMAN
     [escalation] = queue.actions()
@@ -148,7 +131,7 @@ def test_decide_without_a_model_goes_to_a_person_and_a_redelivery_sends_nothing_
 
 def dispatched(tasks: InMemoryTaskRepository) -> ActionRequest:
     queue = InMemoryQueue()
-    classify(tasks, queue).process(inbound(), "m-1")
+    classify(tasks, queue).process(github_event(), "m-1")
     [action] = queue.actions()
     return action
 
@@ -160,7 +143,7 @@ def test_act_records_the_result_once_and_finishes_the_task() -> None:
     assert service.process(action) is TaskStatus.DONE
     assert service.process(action) is TaskStatus.DONE
     assert tasks.get(action.task_id).completed_actions == [action.action_id]
-    assert statuses(tasks, inbound()).count("DONE") == 1
+    assert statuses(tasks, github_event()).count("DONE") == 1
 
 
 def test_act_fails_the_task_on_a_permanent_error_and_on_a_forged_ability() -> None:
@@ -184,10 +167,10 @@ def test_refused_access_pages_a_person_with_one_escalation_per_failed_action() -
     def denied(a: ActionRequest) -> dict[str, Any]:
         raise AccessDenied("github", "HTTP 403", 403)
 
-    service = ActService(tasks, denied, escalation=AccessEscalation(queue, url(Service.ESCALATE)))
+    service = ActService(tasks, denied, escalation=AccessEscalation(queue, act_queue_url(Service.ESCALATE)))
     assert service.process(action) is TaskStatus.NEEDS_HUMAN
     assert service.process(action) is TaskStatus.NEEDS_HUMAN  # a redelivery: noted, the same escalation id
-    [escalation] = queue.actions(url(Service.ESCALATE))
+    [escalation] = queue.actions(act_queue_url(Service.ESCALATE))
     assert escalation.ordinal == action_ids.access_escalation(action.ordinal)
     last = tasks.get(action.task_id).history[-1]["detail"]
     assert last["escalation"] == escalation.action_id and last["status_kept"] == "NEEDS_HUMAN"
@@ -209,9 +192,9 @@ class _Llm:
 def test_each_invocation_gives_the_model_calls_its_deadline(build: str) -> None:
     tasks, queue, llm = InMemoryTaskRepository(), InMemoryQueue(), _Llm()
     service: Any = (
-        ClassifyService(tasks, queue, url, DECIDE_URL, default_chain(), 14, llm=llm)  # type: ignore[arg-type]
+        ClassifyService(tasks, queue, act_queue_url, DECIDE_URL, default_chain(), 14, llm=llm)  # type: ignore[arg-type]
         if build == "classify"
-        else DecideService(tasks, queue, url, llm)  # type: ignore[arg-type]
+        else DecideService(tasks, queue, act_queue_url, llm)  # type: ignore[arg-type]
     )
     service.begin(_Context(30_000))
     first = llm.deadline.remaining()
