@@ -80,6 +80,7 @@ class Runtime:
         self.dynamodb = self.process.client("dynamodb", config=config)
         self.sqs = self.process.client("sqs", config=config)
         self.tasks_table = str(self.info["outputs"]["TasksTableName"])
+        self._secret: str | None = None
 
     def stop(self) -> None:
         """Stop the runtime and remove its state directory (the request recording alone is megabytes)."""
@@ -93,8 +94,10 @@ class Runtime:
 
     def send(self, issue: int, text: str, author: str) -> tuple[str, float]:
         """One signed GitHub `issue_comment`; the delivery id and the time of the 202."""
-        from tools.cli import post, signed_headers, webhook_secret
+        from tools.cli import Target, post, signed_headers, webhook_secret
 
+        if self._secret is None:  # read once, as `switchboard send` finds it (the runtime's Secrets Manager)
+            self._secret = webhook_secret("github", Target.from_state(self.info))
         document = json.loads((EVENTS / "github" / "issue_comment.label_bug.json").read_text())
         document["comment"]["body"] = text
         document["comment"]["user"]["login"] = author
@@ -102,7 +105,7 @@ class Runtime:
         document["issue"]["number"] = issue  # its own issue: its own message group
         body = json.dumps(document).encode()
         delivery = str(uuid.uuid4())
-        headers = signed_headers("github", body, "issue_comment", delivery, webhook_secret("github"))
+        headers = signed_headers("github", body, "issue_comment", delivery, self._secret)
         status, answer = post(self.info["api_url"].rstrip("/") + "/webhooks/github", body, headers)
         accepted = time.time()
         if status != 202 or not isinstance(answer, dict) or answer.get("status") != "accepted":
