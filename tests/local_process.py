@@ -103,8 +103,9 @@ class LocalProcess:
         return self.process.pid
 
     def client(self, service: str, **kwargs: Any) -> Any:
-        """A boto3 client for the runtime's moto server (moto's fake credentials)."""
-        return moto_credentials.client(service, self.state["aws_endpoint_url"], **kwargs)
+        """A boto3 client for the runtime's moto server, as the runtime's admin user (moto enforces IAM)."""
+        credentials = moto_credentials.from_state(self.state)
+        return moto_credentials.client(service, self.state["aws_endpoint_url"], credentials, **kwargs)
 
     def stop(self) -> None:
         if self.process.poll() is None:
