@@ -35,7 +35,7 @@ LOG_LEVEL: Final = "INFO"
 
 POWERTOOLS_LAYER_VERSION: Final = 27
 POWERTOOLS_LAYER_ARN: Final = (
-    "arn:aws:lambda:${AWS::Region}:017000801446:layer:"
+    "arn:${AWS::Partition}:lambda:${AWS::Region}:017000801446:layer:"
     f"AWSLambdaPowertoolsPythonV3-python313-arm64:{POWERTOOLS_LAYER_VERSION}"
 )
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
@@ -55,18 +56,47 @@ class Monitoring(Construct):
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
+                conditions=self._this_stacks_alarms(),
             )
         )
         return key
 
     def _build_alert_topic(self) -> sns.Topic:
-        return sns.Topic(
+        topic = sns.Topic(
             self,
             "AlertTopic",
             display_name="Switchboard alerts",
             master_key=self.alert_key,
             enforce_ssl=True,
         )
+        # `enforce_ssl` writes a topic policy holding only its Deny-non-TLS statement, and a topic policy
+        # REPLACES the default one (which let the account's principals publish): without this Allow,
+        # cloudwatch.amazonaws.com may not publish and no alarm notifies anyone. AWS's recommended statement
+        # ("Why didn't I receive an SNS notification for my CloudWatch alarm trigger?", AWS re:Post Knowledge
+        # Center, https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger, and the
+        # confused-deputy conditions of "Example cases for Amazon SNS access control", Amazon SNS Developer
+        # Guide, https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html; read 2025).
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions=self._this_stacks_alarms(),
+            )
+        )
+        return topic
+
+    def _this_stacks_alarms(self) -> dict[str, Any]:
+        """CloudWatch acts for the alarms of this account and region only (no confused deputy)."""
+        stack = Stack.of(self)
+        alarms = stack.format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name="*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        return {"StringEquals": {"aws:SourceAccount": stack.account}, "ArnLike": {"aws:SourceArn": alarms}}
 
     def _build_email_subscription(self, email: str) -> None:
         self.alert_topic.add_subscription(subscriptions.EmailSubscription(email))

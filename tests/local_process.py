@@ -68,16 +68,17 @@ class LocalProcess:
         environ: dict[str, str] | None = None,
         visibility_cap: int | None = None,
         startup_timeout: float = 90,
+        template: Path = TEMPLATE,
     ) -> None:
-        if not TEMPLATE.exists():
-            raise RuntimeError(f"{TEMPLATE} is missing: run `make synth` first")
+        if not template.exists():
+            raise RuntimeError(f"{template} is missing: run `make synth` first")
         self.state_dir = state_dir
         self.state_file = state_dir / "local.json"
         env = {**os.environ, "SWITCHBOARD_STATE_DIR": str(state_dir), **(environ or {})}
         for key in [k for k in env if k.startswith("SWITCHBOARD_") and k.endswith(("_SECRET", "_TOKEN"))]:
             del env[key]
         command = [
-            sys.executable, "-m", "tools.cli", "local", "--template", str(TEMPLATE),
+            sys.executable, "-m", "tools.cli", "local", "--template", str(template),
             "--port", str(free_port()), "--state-dir", str(state_dir), "--no-schedules",
         ]  # fmt: skip
         if visibility_cap is not None:
@@ -103,8 +104,9 @@ class LocalProcess:
         return self.process.pid
 
     def client(self, service: str, **kwargs: Any) -> Any:
-        """A boto3 client for the runtime's moto server (moto's fake credentials)."""
-        return moto_credentials.client(service, self.state["aws_endpoint_url"], **kwargs)
+        """A boto3 client for the runtime's moto server, as the runtime's admin user (moto enforces IAM)."""
+        credentials = moto_credentials.from_state(self.state)
+        return moto_credentials.client(service, self.state["aws_endpoint_url"], credentials, **kwargs)
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -15,7 +15,7 @@ from tests.infra.support import Resource, logical_id, target
 # From the issue; deliberately not imported from infra/, so that a change there has to change this too.
 TIMEOUTS = {"ingest": 10, "health": 5, "classify": 30, "decide": 60, "act": 30, "poll": 60, "triage": 300}
 POWERTOOLS_LAYER = re.compile(
-    r"^arn:aws:lambda:\$\{AWS::Region\}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:\d+$"
+    r"^arn:\$\{AWS::Partition\}:lambda:\$\{AWS::Region\}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:\d+$"
 )
 SECRET_LIKE_NAME = re.compile(r"(SECRET|TOKEN|PASSWORD|API_KEY|PRIVATE_KEY)$")
 

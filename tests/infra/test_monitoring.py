@@ -10,6 +10,20 @@ from infra.stack import SwitchboardStack
 from tests.infra.conftest import ALERT_EMAIL
 from tests.infra.support import logical_id
 
+#: CloudWatch acts for this account's alarms in this region only (the confused-deputy conditions).
+THIS_STACKS_ALARMS = {
+    "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+    "ArnLike": {
+        "aws:SourceArn": {
+            "Fn::Join": [
+                "",
+                ["arn:", {"Ref": "AWS::Partition"}, ":cloudwatch:", {"Ref": "AWS::Region"}, ":",
+                 {"Ref": "AWS::AccountId"}, ":alarm:*"],
+            ]
+        }
+    },
+}  # fmt: skip
+
 
 def test_every_dlq_has_an_alarm_on_its_first_visible_message(
     stack: SwitchboardStack, template: Template
@@ -139,6 +153,7 @@ def test_alert_topic_is_encrypted_with_a_rotated_key_cloudwatch_may_use(
                                     "Effect": "Allow",
                                     "Principal": {"Service": "cloudwatch.amazonaws.com"},
                                     "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                                    "Condition": THIS_STACKS_ALARMS,
                                 }
                             )
                         ]
@@ -166,6 +181,32 @@ def test_alert_topic_denies_publishing_without_tls(stack: SwitchboardStack, temp
                 }
             ),
         },
+    )
+
+
+def test_cloudwatch_alarms_of_this_account_may_publish_to_the_alert_topic(
+    stack: SwitchboardStack, template: Template
+) -> None:
+    """The topic policy replaces SNS's default policy: without this Allow no alarm could notify anyone."""
+    topic = logical_id(stack.monitoring.alert_topic)
+    policies = template.find_resources("AWS::SNS::TopicPolicy", {"Properties": {"Topics": [{"Ref": topic}]}})
+    (policy,) = policies.values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    allows = [statement for statement in statements if statement["Effect"] == "Allow"]
+
+    assert allows == [
+        {
+            "Sid": "AllowCloudWatchAlarmsToPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": {"Ref": topic},
+            "Condition": THIS_STACKS_ALARMS,
+        }
+    ]
+    assert any(
+        statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for statement in statements
     )
 
 

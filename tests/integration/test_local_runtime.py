@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.local_process import process_alive
+from tools.local import moto_credentials
 from tools.local.provision import DEV_LLM_KEY, DEV_TOKEN, DEV_WEBHOOK_SECRETS
 from tools.local.runtime import LocalRuntime
 from tools.standin.sink import fingerprint
@@ -214,6 +216,7 @@ def test_each_function_sees_exactly_its_own_environment(runtime: LocalRuntime) -
         "AWS_ENDPOINT_URL",
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
         "AWS_REGION",
         "AWS_DEFAULT_REGION",
         "AWS_CONFIG_FILE",
@@ -377,6 +380,84 @@ def test_ssm_parameters_and_topics_exist(runtime: LocalRuntime) -> None:
 
     assert parameter["Value"] == "fixture-work.fifo"
     assert {"TopicArn": runtime.resources["AlertTopic"]} in topics
+
+
+# -- IAM, enforced ------------------------------------------------------------------------------------------
+
+
+def role_client(runtime: LocalRuntime, service: str, function: str = "QueueFunction") -> Any:
+    return moto_credentials.client(service, runtime.aws_endpoint_url, runtime.function_credentials(function))
+
+
+def access_denied(call: Callable[[], Any]) -> str:
+    with pytest.raises(ClientError) as raised:
+        call()
+    return str(raised.value.response["Error"]["Code"])
+
+
+def test_each_function_runs_with_a_session_of_its_own_role(runtime: LocalRuntime) -> None:
+    env = runtime.invoke("EnvAFunction", {}).payload["env"]
+    session = runtime.function_credentials("EnvAFunction")
+    sts = moto_credentials.client(
+        "sts",
+        runtime.aws_endpoint_url,
+        moto_credentials.Credentials(
+            env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"]
+        ),
+    )
+
+    assert env["AWS_ACCESS_KEY_ID"] == session.access_key_id
+    assert env["AWS_SESSION_TOKEN"] == session.session_token
+    assert sts.get_caller_identity()["Arn"].startswith("arn:aws:sts::123456789012:assumed-role/FunctionRole/")
+
+
+def test_a_role_may_do_what_its_policies_grant_on_the_resources_they_name(runtime: LocalRuntime) -> None:
+    secrets, sqs = role_client(runtime, "secretsmanager"), role_client(runtime, "sqs")
+    table = role_client(runtime, "dynamodb")
+
+    token = secrets.get_secret_value(SecretId=runtime.resources["TokenSecretSlack"])["SecretString"]
+    sqs.send_message(QueueUrl=runtime.resources["WorkQueue"], MessageBody="iam-ok", MessageGroupId="iam",
+                     MessageDeduplicationId=str(time.time_ns()))  # fmt: skip
+    table.put_item(TableName="SeenTable", Item={"pk": {"S": "iam-ok"}, "sk": {"S": "1"}})
+
+    assert token == DEV_TOKEN
+
+
+def test_moto_refuses_a_role_what_its_policies_do_not_grant(runtime: LocalRuntime) -> None:
+    secrets, sqs = role_client(runtime, "secretsmanager"), role_client(runtime, "sqs")
+    table = role_client(runtime, "dynamodb")
+    other_secret = runtime.resources["WebhookSecretGithub"]
+
+    def send_to_idle() -> Any:
+        return sqs.send_message(QueueUrl=runtime.resources["IdleQueue"], MessageBody="x", MessageGroupId="g",
+                                MessageDeduplicationId=str(time.time_ns()))  # fmt: skip
+
+    assert access_denied(lambda: secrets.get_secret_value(SecretId=other_secret)) == "AccessDeniedException"
+    assert access_denied(send_to_idle) == "AccessDeniedException"  # granted on WorkQueue only
+    key = {"pk": {"S": "a"}, "sk": {"S": "b"}}
+    assert access_denied(lambda: table.get_item(TableName="SeenTable", Key=key)) == "AccessDeniedException"
+    assert access_denied(lambda: role_client(runtime, "dynamodb").list_tables()) == "AccessDeniedException"
+
+
+def test_a_transaction_is_authorized_as_its_items_actions_on_their_tables(runtime: LocalRuntime) -> None:
+    table = role_client(runtime, "dynamodb")
+    put = {"Put": {"TableName": "SeenTable", "Item": {"pk": {"S": "iam-tx"}, "sk": {"S": "1"}}}}
+    check = {"ConditionCheck": {"TableName": "SeenTable", "Key": {"pk": {"S": "iam-tx"}, "sk": {"S": "0"}},
+                                "ConditionExpression": "attribute_not_exists(pk)"}}  # fmt: skip
+
+    table.transact_write_items(
+        TransactItems=[put]
+    )  # dynamodb:PutItem is granted; TransactWriteItems is no action
+
+    assert access_denied(lambda: table.transact_write_items(TransactItems=[check])) == "AccessDeniedException"
+
+
+def test_with_enforcement_on_only_known_keys_sign(runtime: LocalRuntime) -> None:
+    admin = moto_credentials.from_state(json.loads(runtime.local_json_path.read_text()))
+    moto_default = moto_credentials.client("sqs", runtime.aws_endpoint_url)
+
+    assert moto_credentials.client("sqs", runtime.aws_endpoint_url, admin).list_queues()["QueueUrls"]
+    assert access_denied(moto_default.list_queues) == "InvalidClientTokenId"
 
 
 # -- SQS event source mapping --------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 
 from tools.local.functions import FunctionSpec, InvokeResult, LocalEndpoints, function_environment
 from tools.local.http_api import MalformedResponseError, Route, build_event, map_response, match_route
+from tools.local.moto_credentials import Credentials
 from tools.local.pollers import records_to_delete
 from tools.local.provision import (
     DEV_LLM_KEY,
@@ -312,12 +313,19 @@ def test_external_service_urls_point_at_the_sink_unless_a_real_token_is_configur
     )
     endpoints = LocalEndpoints("http://moto", "http://sink", "http://llm", environ={"PATH": "/bin"})
 
-    local = function_environment(spec, endpoints, python_path=[Path("/code")], real_service=False)
-    real = function_environment(spec, endpoints, python_path=[Path("/code")], real_service=True)
+    role = Credentials("ASIAROLESESSION", "role-secret", "role-session-token")
+
+    local = function_environment(
+        spec, endpoints, python_path=[Path("/code")], credentials=role, real_service=False
+    )
+    real = function_environment(
+        spec, endpoints, python_path=[Path("/code")], credentials=role, real_service=True
+    )
     with_key = function_environment(
         spec,
         LocalEndpoints("http://moto", "http://sink", "http://llm", environ={"ANTHROPIC_API_KEY": "sk-real"}),
         python_path=[],
+        credentials=role,
         real_service=False,
     )
 
@@ -329,6 +337,11 @@ def test_external_service_urls_point_at_the_sink_unless_a_real_token_is_configur
     assert local["PATH"] == "/bin"
     assert "HOME" not in local
     assert local["AWS_ENDPOINT_URL"] == "http://moto"
+    assert (local["AWS_ACCESS_KEY_ID"], local["AWS_SECRET_ACCESS_KEY"], local["AWS_SESSION_TOKEN"]) == (
+        "ASIAROLESESSION",
+        "role-secret",
+        "role-session-token",
+    )
 
 
 @pytest.mark.parametrize(

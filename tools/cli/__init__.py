@@ -14,7 +14,10 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tools.local.moto_credentials import Credentials
 
 STATE_FILE = Path(os.environ.get("SWITCHBOARD_STATE_DIR", ".switchboard")) / "local.json"
 
@@ -29,10 +32,17 @@ class CliError(Exception):
 class Target:
     """The endpoints and names of one running stack: the local runtime, or a deployed stack."""
 
-    def __init__(self, outputs: dict[str, str], aws_endpoint_url: str | None, sink_url: str | None) -> None:
+    def __init__(
+        self,
+        outputs: dict[str, str],
+        aws_endpoint_url: str | None,
+        sink_url: str | None,
+        local_credentials: Credentials | None = None,
+    ) -> None:
         self.outputs = outputs
         self.aws_endpoint_url = aws_endpoint_url
         self.sink_url = sink_url
+        self.local_credentials = local_credentials  # the local runtime's admin key (local.json)
 
     @classmethod
     def resolve(cls, stack: str | None) -> Target:
@@ -46,8 +56,18 @@ class Target:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Target:
-        """The local runtime described by its ``local.json``."""
-        return cls(state.get("outputs", {}), state["aws_endpoint_url"], state.get("sink_url"))
+        """The local runtime described by its ``local.json`` (its moto enforces IAM: the CLI signs as the
+        runtime's admin user)."""
+        from tools.local import moto_credentials
+
+        return cls(
+            state.get("outputs", {}),
+            state["aws_endpoint_url"],
+            state.get("sink_url"),
+            local_credentials=moto_credentials.from_state(state)
+            if moto_credentials.STATE_KEY in state
+            else None,
+        )
 
     def output(self, key: str) -> str:
         try:
@@ -61,7 +81,9 @@ class Target:
         if self.aws_endpoint_url:
             from tools.local import moto_credentials
 
-            return moto_credentials.client(service, self.aws_endpoint_url)
+            if self.local_credentials is None:
+                raise CliError(f"{STATE_FILE} holds no admin credentials: restart the local runtime")
+            return moto_credentials.client(service, self.aws_endpoint_url, self.local_credentials)
         return boto3.client(service)  # type: ignore[call-overload]
 
 

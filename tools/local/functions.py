@@ -103,11 +103,12 @@ def function_environment(
     endpoints: LocalEndpoints,
     *,
     python_path: list[Path],
+    credentials: moto_credentials.Credentials,
     real_service: bool,
 ) -> dict[str, str]:
     """Exactly the template's environment for the function, plus the local overrides.
 
-    Overrides: the moto endpoint and fake credentials, the Lambda runtime variables,
+    Overrides: the moto endpoint and the role's `credentials`, the Lambda runtime variables,
     `POWERTOOLS_TRACE_DISABLED` (there is no X-Ray daemon), `PYTHONPATH` (code folder, then the shared layer),
     `PATH`/`HOME`/`LANG` from the runtime's environment, and the `*_API_URL` rewrite: `LLM_API_URL` → the LLM
     stand-in (when one is given and no `ANTHROPIC_API_KEY` is set); `SERVICE_API_URL` → `{sink}/{SERVICE}`
@@ -124,8 +125,9 @@ def function_environment(
         service = environment.get(Env.SERVICE) if name == Env.SERVICE_API_URL else None
         service = service or name.removesuffix("_API_URL").lower().replace("_", "-")
         environment[name] = f"{endpoints.sink_url.rstrip('/')}/{service}"
-    # moto's endpoint and credentials, never a developer's AWS profile: nothing local reaches a real account.
-    environment.update(moto_credentials.environment(endpoints.aws_endpoint_url))
+    # moto's endpoint and the role's session, never a developer's AWS profile: nothing local reaches a real
+    # account, and the function can do only what its role allows (moto enforces IAM).
+    environment.update(moto_credentials.environment(endpoints.aws_endpoint_url, credentials))
     environment.update(
         {
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,

@@ -7,11 +7,16 @@ Lambda function in worker processes of its own, with the function's environment 
 resources. Calls to external services (`*_API_URL`) go to a recording sink (`tools.standin.sink`) unless a
 real token is configured.
 
+It creates the template's IAM roles with their policies in moto too, runs each function with the credentials
+of its own role, and then switches moto's IAM enforcement on (`tools.local.iam`, `tools.local.moto_iam`).
+
 When it is ready it writes `{state_dir}/local.json`: `{"api_url", "aws_endpoint_url", "sink_url", "llm_url",
-"region", "pid", "logs_dir", "resources", "outputs", "routes", "schedules"}`, where `resources` maps each
-logical id to its local physical id (queue URL, table name, secret ARN, topic ARN, parameter name, function
-name) and `outputs` holds the template's Outputs resolved locally. The file is removed on exit. Function logs
-go to `{state_dir}/logs/<function logical id>.log`. See `tools/local/README.md`.
+"region", "pid", "admin_credentials", "logs_dir", "resources", "outputs", "routes", "schedules"}`, where
+`resources` maps each logical id to its local physical id (queue URL, table name, secret ARN, topic ARN,
+parameter name, function name), `admin_credentials` is the access key the tools use
+(`tools.local.moto_credentials.from_state`), and `outputs` holds the template's Outputs resolved locally. The
+file is removed on exit. Function logs go to `{state_dir}/logs/<function logical id>.log`. See
+`tools/local/README.md`.
 
 Programmatic use (tests run it in-process or as a subprocess, `python -m tools.local.runtime ...`):
 
@@ -43,7 +48,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar, Final
 
 from botocore.exceptions import ClientError
 
-from tools.local import moto_credentials, moto_fixes
+from tools.local import moto_credentials, moto_fixes, moto_iam
 from tools.local.functions import (
     DEFAULT_CONCURRENCY,
     FunctionSpec,
@@ -53,6 +58,7 @@ from tools.local.functions import (
     function_environment,
 )
 from tools.local.http_api import ApiServer, Route
+from tools.local.iam import ADMIN_USER, Identities, provision_iam
 from tools.local.model import (
     AssetLocator,
     api_id,
@@ -153,6 +159,7 @@ class LocalRuntime:
         self._pollers: list[SqsPoller] = []
         self._scheduler: Scheduler | None = None
         self._sink_started = False
+        self._identities: Identities | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -188,6 +195,9 @@ class LocalRuntime:
         self.resources.update(
             Provisioner(template, resolver, clients, self.environ, self.visibility_timeout_cap).provision()
         )
+        # moto still serves unchecked requests: create the roles and their sessions, then enforce IAM.
+        self._identities = provision_iam(template, resolver, self.client("iam"), self.client("sts"))
+        moto_iam.enforce(self.aws_endpoint_url)
         if unknown_types(template):
             logger.warning("not run locally (unknown resource types): %s", ", ".join(unknown_types(template)))
         self.sink.start()
@@ -202,9 +212,14 @@ class LocalRuntime:
             target=self._api.serve_forever, kwargs={"poll_interval": 0.1}, name="api", daemon=True
         )
         self._api_thread.start()
+        assert self._identities is not None
         for mapping in self.mappings:
             if mapping.enabled:
-                poller = SqsPoller(mapping, self.client("sqs"), self.invoke)
+                # Lambda's event source mapping polls with the function's execution role.
+                credentials = self._identities.for_function(mapping.function)
+                poller = SqsPoller(
+                    mapping, moto_credentials.client("sqs", self.aws_endpoint_url, credentials), self.invoke
+                )
                 self._pollers.append(poller)
                 poller.start()
         if self.schedules_enabled:
@@ -240,12 +255,16 @@ class LocalRuntime:
             self.sink.stop()
             self._sink_started = False
         if self._moto is not None:
+            if self._aws_endpoint_url is not None:
+                with contextlib.suppress(OSError):
+                    moto_iam.relax(self._aws_endpoint_url)  # moto's settings are per process
             self._moto.stop()
             server = getattr(self._moto, "_server", None)
             if server is not None:
                 server.server_close()
             self._moto = None
             self._aws_endpoint_url = None
+        self._identities = None
         self.local_json_path.unlink(missing_ok=True)
         with LocalRuntime._active_lock:
             if LocalRuntime._active is self:
@@ -293,8 +312,22 @@ class LocalRuntime:
         return self.logs_dir / f"{function_id(self.functions, function)}.log"
 
     def client(self, service_name: str) -> Any:
-        """A boto3 client for the local moto server (fake credentials, us-east-1)."""
-        return moto_credentials.client(service_name, self.aws_endpoint_url)
+        """A boto3 client for the local moto server, as the runtime's admin user (us-east-1); before the
+        admin exists (while moto still serves unchecked requests), with moto's default key."""
+        return moto_credentials.client(service_name, self.aws_endpoint_url, self.admin_credentials)
+
+    @property
+    def admin_credentials(self) -> moto_credentials.Credentials:
+        """The access key of the runtime's admin user (also in `local.json`)."""
+        if self._identities is None:
+            return moto_credentials.MOTO_DEFAULT
+        return self._identities.admin
+
+    def function_credentials(self, function: str) -> moto_credentials.Credentials:
+        """The session of the function's execution role (logical id, name or ARN), as its workers get it."""
+        if self._identities is None:
+            raise RuntimeError("the runtime is not running")
+        return self._identities.for_function(function_id(self.functions, function))
 
     def invoke(self, function: str, event: Any) -> InvokeResult:
         """Invoke a function synchronously (logical id, name or ARN), as `RequestResponse` would."""
@@ -339,6 +372,7 @@ class LocalRuntime:
             "llm_url": self.llm_url,
             "region": REGION,
             "pid": os.getpid(),
+            moto_credentials.STATE_KEY: self.admin_credentials.as_state(),
             "logs_dir": str(self.logs_dir.resolve()),
             "resources": dict(self.resources),
             "outputs": self.outputs(),
@@ -375,7 +409,8 @@ class LocalRuntime:
             [
                 f"Switchboard local runtime — {self.template_path}",
                 f"  API         {self.api_url}   routes: {routes}",
-                f"  AWS (moto)  {self.aws_endpoint_url}   region {REGION}, credentials testing/testing",
+                f"  AWS (moto)  {self.aws_endpoint_url}   region {REGION}, IAM enforced: each function "
+                f"as its own role; tools as {ADMIN_USER} (key in local.json)",
                 f"  Sink        {self.sink_url}/_outbox   (recorded calls to external services)",
                 f"  LLM         {llm}",
                 f"  Functions   {len(self.functions)} (a worker process each, started on first invoke); "
@@ -392,6 +427,7 @@ class LocalRuntime:
         from moto.server import ThreadedMotoServer
 
         moto_fixes.apply()
+        moto_iam.apply()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
@@ -427,12 +463,14 @@ class LocalRuntime:
                 concurrency.get(mapping.function, 0), mapping.maximum_concurrency
             )
         echo: IO[str] | None = sys.stderr if self.verbose else None
+        assert self._identities is not None
         for logical_id, spec in self.functions.items():
             python_path = [path for path in (spec.code_dir, shared) if path is not None and path.is_dir()]
             environment = function_environment(
                 spec,
                 endpoints,
                 python_path=python_path,
+                credentials=self._identities.for_function(logical_id),
                 real_service=real_token_configured(
                     self._template, self._template.get(logical_id), spec.environment, self.environ
                 ),
