@@ -7,6 +7,7 @@ import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
+from tools.local import moto_iam
 from tools.local.moto_fixes import VERIFIED_MOTO
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,3 +37,7 @@ def test_moto_is_pinned_to_the_release_the_fixes_were_verified_against() -> None
 def test_the_lock_and_the_installed_moto_are_the_pinned_release() -> None:
     assert _locked() == VERIFIED_MOTO
     assert version("moto") == VERIFIED_MOTO
+
+
+def test_the_iam_patches_were_verified_against_the_same_release() -> None:
+    assert moto_iam.VERIFIED_MOTO == VERIFIED_MOTO == _pinned()
