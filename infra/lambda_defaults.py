@@ -33,8 +33,8 @@ HANDLER: Final = "handler.handler"
 METRICS_NAMESPACE: Final = catalog.METRICS_NAMESPACE
 LOG_LEVEL: Final = "INFO"
 
-# The public Powertools layer, pinned to the Powertools release that uv.lock locks (tests/infra checks that the
-# two agree). Its layer version is a sequence number that Powertools publishes per release, region and
+# The public Powertools layer, pinned to the Powertools release that uv.lock locks (tests/infra checks that
+# the two agree). Its layer version is a sequence number that Powertools publishes per release, region and
 # runtime; the documented way to pin a release rather than a number is the public SSM parameter
 # /aws/service/powertools/python/{arch}/{python_version}/{semantic version}, whose value is that release's
 # layer ARN in the deploying region (CloudFormation resolves it at deploy time):

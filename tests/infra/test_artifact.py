@@ -64,8 +64,8 @@ def test_the_powertools_layer_is_the_locked_powertools_release(template: Templat
     locked = locked_version("aws-lambda-powertools")
 
     assert locked == POWERTOOLS_VERSION, (
-        f"uv.lock locks aws-lambda-powertools {locked} but the public layer is pinned to {POWERTOOLS_VERSION}: "
-        "move POWERTOOLS_VERSION in infra/lambda_defaults.py with the lock"
+        f"uv.lock locks aws-lambda-powertools {locked} but the public layer is pinned to "
+        f"{POWERTOOLS_VERSION}: move POWERTOOLS_VERSION in infra/lambda_defaults.py with the lock"
     )
     assert POWERTOOLS_LAYER_ARN.endswith(f"/python3.13/{locked}}}}}")
     functions = template.find_resources("AWS::Lambda::Function").values()

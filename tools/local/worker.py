@@ -1,8 +1,8 @@
 """One Lambda execution environment: a process that imports one handler and serves its invocations.
 
-Started by the runtime as `python -m tools.local.worker --handler handler.handler`, with the function's code
-folder as working directory and exactly the function's environment. Standard library only, so the handler's
-interpreter holds nothing but what the handler imports.
+Started by the runtime as `python -S -P tools/local/worker.py --handler handler.handler`, with the
+function's code folder as working directory and exactly the function's environment. Standard library only,
+so the handler's interpreter holds nothing but what the handler imports.
 
 Protocol (JSON lines): the runtime writes requests to the worker's stdin; the worker answers on its ORIGINAL
 stdout, which it duplicates to a private descriptor before pointing descriptor 1 and `sys.stdout` at stderr.
