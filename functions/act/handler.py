@@ -23,6 +23,9 @@ from switchboard.settings import act_settings
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+# Validated at cold start: a misconfigured worker (say act-tickets deployed without ticketsApiUrl) fails its init
+# with the settings error, rather than taking actions it can only fail.
+act_settings()
 
 
 @lru_cache(maxsize=1)
