@@ -23,8 +23,8 @@ from switchboard.settings import act_settings
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-# Validated at cold start: a misconfigured worker (say act-tickets deployed without ticketsApiUrl) fails its init
-# with the settings error, rather than taking actions it can only fail.
+# Validated at cold start: a misconfigured worker (say act-tickets deployed without ticketsApiUrl) fails its
+# init with the settings error, rather than taking actions it can only fail.
 act_settings()
 
 

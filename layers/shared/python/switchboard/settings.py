@@ -156,8 +156,8 @@ class ActSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin):
         if _placeholder_url(self.service_api_url):
             how = f"deploy with `-c {spec.api_url_context}=https://...`" if spec.api_url_context else "set it"
             raise ValueError(
-                f"act-{self.service.value}: SERVICE_API_URL {self.service_api_url} is the catalog's placeholder "
-                f"(a .invalid host never resolves), so every action would fail: {how}"
+                f"act-{self.service.value}: SERVICE_API_URL {self.service_api_url} is the catalog's "
+                f"placeholder (a .invalid host never resolves), so every action would fail: {how}"
             )
         needed: set[str] = set()
         if spec.escalates:
