@@ -14,7 +14,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export UV_LINK_MODE := copy
 
-.PHONY: help dev layers local test test-unit test-integration test-infra test-e2e chaos lint fmt synth deploy bench clean
+.PHONY: help dev layers local-runtime bootstrap local test test-unit test-integration test-infra test-e2e chaos lint fmt synth deploy bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -43,11 +43,24 @@ $(DEPS_LAYER)/.built: uv.lock
 
 layers: dev $(DEPS_LAYER)/.built ## build the Lambda dependency layer into build/layers/deps
 
+# What local workers import besides the cdk.out assets (tools/local/artifact.py; tools/local/README.md says why):
+# the deps layer again for this machine's platform and interpreter (same lock, same pins), the stand-in for the
+# public Powertools layer, and the Lambda runtime's boto3. Files come from the venv that uv synced from the lock.
+LOCAL_RUNTIME := build/layers/deps-local/.built
+$(LOCAL_RUNTIME): uv.lock .venv/.synced $(DEPS_LAYER)/.built tools/local/artifact.py
+	$(RUN) python -m tools.local.artifact
+	@touch $@
+
+local-runtime: dev $(DEPS_LAYER)/.built $(LOCAL_RUNTIME) ## build what local workers load besides cdk.out
+
+bootstrap: dev ## cdk bootstrap the account and region of your AWS credentials (once per account and region)
+	$(CDK) bootstrap $(BOOTSTRAP_ARGS)
+
 synth: layers ## write the CloudFormation template to cdk.out/ (no credentials, no network)
 	$(CDK) synth --quiet >/dev/null
 	@echo "synthesized $(TEMPLATE)"
 
-local: synth ## run the whole agent on this machine (moto server, stand-ins, loopback API on :3000)
+local: synth local-runtime ## run the whole agent on this machine (moto server, stand-ins, loopback API on :3000)
 	$(RUN) switchboard local --template $(TEMPLATE)
 
 lint: dev ## ruff format check, ruff lint, mypy
@@ -59,25 +72,25 @@ fmt: dev ## apply ruff format and safe fixes
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-test: lint synth ## everything CI runs: lint, synth, unit, integration, infra, e2e
+test: lint synth local-runtime ## everything CI runs: lint, synth, unit, integration, infra, e2e
 	$(RUN) pytest tests/unit tests/integration tests/infra tests/e2e tests/chaos
 
 test-unit: dev
 	$(RUN) pytest tests/unit
-test-integration: dev
+test-integration: dev local-runtime
 	$(RUN) pytest tests/integration
 test-infra: synth
 	$(RUN) pytest tests/infra
-test-e2e: synth
+test-e2e: synth local-runtime
 	$(RUN) pytest tests/e2e
 
-chaos: synth ## the reliability suite at full scale (bounded: it stops by itself)
+chaos: synth local-runtime ## the reliability suite at full scale (bounded: it stops by itself)
 	CHAOS_SCALE=full timeout 1500 $(RUN) pytest tests/chaos -s -p no:cacheprovider --timeout 900
 
 deploy: synth ## cdk deploy into the account and region of your AWS credentials
 	$(CDK) deploy $(STACK) $(DEPLOY_ARGS)
 
-bench: synth ## measure cold start, warm cost, AWS requests, LLM routing, throughput; update README
+bench: synth local-runtime ## measure cold start, warm cost, AWS requests, LLM routing, throughput; update README
 	$(RUN) python -m tools.bench --update-readme
 
 clean:

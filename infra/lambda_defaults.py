@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from aws_cdk import Duration, Fn, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -33,11 +33,27 @@ HANDLER: Final = "handler.handler"
 METRICS_NAMESPACE: Final = catalog.METRICS_NAMESPACE
 LOG_LEVEL: Final = "INFO"
 
-POWERTOOLS_LAYER_VERSION: Final = 27
-POWERTOOLS_LAYER_ARN: Final = (
-    "arn:${AWS::Partition}:lambda:${AWS::Region}:017000801446:layer:"
-    f"AWSLambdaPowertoolsPythonV3-python313-arm64:{POWERTOOLS_LAYER_VERSION}"
-)
+# The public Powertools layer, pinned to the Powertools release that uv.lock locks (tests/infra checks that
+# the two agree). Its layer version is a sequence number that Powertools publishes per release, region and
+# runtime; the documented way to pin a release rather than a number is the public SSM parameter
+# /aws/service/powertools/python/{arch}/{python_version}/{semantic version}, whose value is that release's
+# layer ARN in the deploying region (CloudFormation resolves it at deploy time):
+# - Powertools for AWS Lambda (Python), "Installation" > "Lambda Layer" > "Using SSM Parameter Store"
+#   (docs/getting-started/install.md at commit 05d7b18 of aws-powertools/powertools-lambda-python, undated);
+# - the layer pipeline's SSM workflow: "package_version: semantic version number of the released layer
+#   (3.x.y)", "/aws/service/powertools/python/arm64/python3.8/3.1.0" → "...-python38-arm64:4"
+#   (aws-powertools/powertools-lambda-python PR #5754, .github/workflows/update_ssm.yml, 2024-12);
+# - aws-powertools/powertools-lambda-python issue #7689 (2025-11): "{version} is the semantic version number
+#   (e.g. 3.1.0) for a release or latest"; release 3.23.0 is layer version 27, the number pinned here before.
+# The stored docs name no layer number for 3.37.0 (the install page shows 37 and 38 on one page, undated), so
+# the number is not written here: POWERTOOLS_LAYER_VERSIONS keeps only the releases whose number is cited.
+POWERTOOLS_VERSION: Final = "3.37.0"
+POWERTOOLS_LAYER_VERSIONS: Final[Mapping[str, tuple[int, str]]] = {
+    # release → (layer version of AWSLambdaPowertoolsPythonV3-python313-arm64, source and date)
+    "3.23.0": (27, "powertools-lambda-python issue #7689, 2025-11-13"),
+}
+POWERTOOLS_SSM_PARAMETER: Final = f"/aws/service/powertools/python/arm64/python3.13/{POWERTOOLS_VERSION}"
+POWERTOOLS_LAYER_ARN: Final = f"{{{{resolve:ssm:{POWERTOOLS_SSM_PARAMETER}}}}}"
 
 # Timeout of each function, by its logical role (the SWITCHBOARD_FUNCTION value). Queue visibility timeouts
 # are derived from these, so they must be read from here and never repeated.
@@ -67,12 +83,32 @@ def timeout_of(role: str) -> Duration:
     return Duration.seconds(TIMEOUT_SECONDS[role])
 
 
-def ensure_deps_layer_dir(path: Path = DEPS_LAYER_DIR) -> Path:
-    """Create an empty placeholder for the dependency layer so that synth never needs the network.
+#: Import names that the dependency layer must hold: the top-level packages of the lock's non-dev
+#: dependencies that the functions import (Powertools and boto3 come from their own layer and the runtime).
+DEPS_LAYER_PACKAGES: Final = ("anthropic", "pydantic", "pydantic_core", "pydantic_settings")
+#: The CDK context key that points synth at another dependency layer folder (tests use an empty one).
+DEPS_LAYER_CONTEXT: Final = "depsLayerDir"
 
-    The Makefile builds the real layer (pydantic, pydantic-settings, anthropic for arm64/3.13) before synth.
+
+class DepsLayerMissingError(RuntimeError):
+    """The dependency layer folder is missing or incomplete: a deploy would ship functions that cannot call
+    the model (``No module named 'anthropic'``)."""
+
+
+def check_deps_layer_dir(path: Path = DEPS_LAYER_DIR) -> Path:
+    """The dependency layer folder, if its ``python/`` holds every package of ``DEPS_LAYER_PACKAGES``.
+
+    The Makefile builds it (``make layers``: the lock's wheels for arm64/3.13) before synth; a bare
+    ``npx cdk synth``/``deploy`` on a fresh clone has no such folder and fails here instead of deploying an
+    empty layer.
     """
-    (path / "python").mkdir(parents=True, exist_ok=True)
+    site = path / "python"
+    missing = [name for name in DEPS_LAYER_PACKAGES if not (site / name).is_dir()]
+    if missing:
+        raise DepsLayerMissingError(
+            f"the Lambda dependency layer {site} is missing {', '.join(missing)}: run `make layers` "
+            "(or `make synth`/`make deploy`, which build it) before `cdk synth` or `cdk deploy`"
+        )
     return path
 
 
@@ -94,7 +130,8 @@ class LambdaFactory(Construct):
         super().__init__(scope, construct_id)
         self.powertools_layer = self._build_powertools_layer()
         self.shared_layer = self._build_shared_layer()
-        self.deps_layer = self._build_deps_layer()
+        deps_dir = self.node.try_get_context(DEPS_LAYER_CONTEXT)
+        self.deps_layer = self._build_deps_layer(Path(deps_dir) if deps_dir else DEPS_LAYER_DIR)
         # Lambda unpacks layers in order, later ones overwriting earlier ones. With the recognizeLayerVersion
         # feature flag CDK sorts a function's layers by construct path, so the construct ids are chosen to
         # sort in the order that matters: Powertools, then our pinned dependencies (they win where both ship
@@ -103,9 +140,7 @@ class LambdaFactory(Construct):
         self._code: dict[str, lambda_.Code] = {}
 
     def _build_powertools_layer(self) -> lambda_.ILayerVersion:
-        return lambda_.LayerVersion.from_layer_version_arn(
-            self, "PowertoolsLayer", Fn.sub(POWERTOOLS_LAYER_ARN)
-        )
+        return lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", POWERTOOLS_LAYER_ARN)
 
     def _build_shared_layer(self) -> lambda_.LayerVersion:
         return self._build_asset_layer(
@@ -115,10 +150,10 @@ class LambdaFactory(Construct):
             ASSET_EXCLUDE,
         )
 
-    def _build_deps_layer(self) -> lambda_.LayerVersion:
+    def _build_deps_layer(self, path: Path) -> lambda_.LayerVersion:
         return self._build_asset_layer(
             "PythonDepsLayer",
-            ensure_deps_layer_dir(),
+            check_deps_layer_dir(path),
             "Switchboard third-party dependencies (arm64, Python 3.13)",
             DEPS_LAYER_EXCLUDE,
         )

@@ -14,7 +14,7 @@ from constructs import Construct
 from infra import nag
 from infra.api import Api
 from infra.functions import DEFAULT_ESCALATION_CHANNEL, DEFAULT_LLM_DAILY_USD_CAP, Functions
-from infra.lambda_defaults import REPO_ROOT
+from infra.lambda_defaults import REPO_ROOT, pascal
 from infra.monitoring import Monitoring, Watch
 from infra.queues import Queues
 from infra.schedules import Schedules
@@ -46,6 +46,11 @@ def project_version() -> str:
 def cdk_json_context() -> dict[str, Any]:
     """cdk.json's context (feature flags): ``python app.py`` and ``cdk synth`` build the same stack."""
     return dict(json.loads(CDK_JSON.read_text()).get("context", {}))
+
+
+def secret_output_id(name: str) -> str:
+    """The output that names a secret's ARN: ``webhook:github`` -> ``SecretArnWebhookGithub``."""
+    return f"SecretArn{pascal(name)}"
 
 
 class SwitchboardStack(Stack):
@@ -153,6 +158,9 @@ class SwitchboardStack(Stack):
                 "Main queue URLs by queue name (JSON): where redrives and resolutions send",
             ),
         }
+        # Every secret's ARN, for the operator's first `aws secretsmanager put-secret-value` (README).
+        for name, secret in self.secrets.secrets.items():
+            outputs[secret_output_id(name)] = (secret.secret_arn, f"Secret {name}: put its real value here")
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)
 

@@ -27,6 +27,8 @@ metrics = Metrics()
 
 @lru_cache(maxsize=1)
 def worker() -> ActWorker:
+    # The settings are validated here, before any record: a misconfigured worker (act-tickets deployed without
+    # ticketsApiUrl) fails the invocation with the settings error and takes no action it could only fail.
     settings = act_settings()
     token = parameters.get_secret(settings.service_token_secret_id, max_age=300)
     return build_act_worker(settings, str(token))

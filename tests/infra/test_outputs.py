@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aws_cdk.assertions import Match, Template
 
-from infra.stack import SwitchboardStack
+from infra.secrets import SECRET_TAG
+from infra.stack import SwitchboardStack, secret_output_id
 from tests.infra.support import logical_id
 
 
@@ -36,3 +37,18 @@ def test_triage_reads_breakers_and_writes_its_report_to_the_memory_table(
 def test_api_url_points_at_the_http_api(stack: SwitchboardStack, template: Template) -> None:
     parts = template.find_outputs("ApiUrl")["ApiUrl"]["Value"]["Fn::Join"][1]
     assert {"Ref": logical_id(stack.api.http_api)} in parts
+
+
+def test_every_secret_has_an_output_with_its_arn(stack: SwitchboardStack, template: Template) -> None:
+    outputs = {key: value for key, value in template.find_outputs("*").items() if key.startswith("SecretArn")}
+    secrets = template.find_resources("AWS::SecretsManager::Secret")
+    tags = {
+        logical: next(tag["Value"] for tag in body["Properties"]["Tags"] if tag["Key"] == SECRET_TAG)
+        for logical, body in secrets.items()
+    }
+
+    assert {output["Value"]["Ref"] for output in outputs.values()} == set(secrets)
+    for logical, name in tags.items():
+        assert outputs[secret_output_id(name)]["Value"] == {"Ref": logical}
+    assert outputs["SecretArnWebhookGithub"]["Value"] == {"Ref": logical_id(stack.secrets.webhook("github"))}
+    assert outputs["SecretArnLlmAnthropic"]["Value"] == {"Ref": logical_id(stack.secrets.llm)}

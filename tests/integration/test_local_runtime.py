@@ -508,8 +508,15 @@ def test_the_consumer_gets_an_exact_lambda_sqs_event(runtime: LocalRuntime) -> N
     body = f"ok-shape-{time.time_ns()}"
     message_id = _send(runtime, body, "shape", kind="greeting", blob=b"\x00\x01")
 
-    [record] = wait_for(lambda: _deliveries(runtime, body), what="the delivery")
+    deliveries = wait_for(lambda: _deliveries(runtime, body), what="the delivery")
 
+    # At-least-once: this module caps visibility at 1 s, and a worker's cold start on a loaded machine can
+    # outlast that, so SQS may hand the message out again while the first invoke runs. A redelivery is the
+    # same message (same id); the first delivery is the one whose shape is checked.
+    assert {delivery["messageId"] for delivery in deliveries} == {message_id}
+    [record] = [
+        delivery for delivery in deliveries if delivery["attributes"]["ApproximateReceiveCount"] == "1"
+    ]
     assert record["messageId"] == message_id
     assert record["body"] == body
     assert record["md5OfBody"] == hashlib.md5(body.encode()).hexdigest()  # noqa: S324 (SQS's checksum)

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from switchboard.dlq import DeadLetterQueues
+from switchboard.dlq import DeadLetter, DeadLetterQueues
+from switchboard.dynamo import DynamoReportStore
 from switchboard.models import ActionRequest, InboundEvent, Platform, Service, TaskStatus
 from switchboard.state import TaskStore
 from switchboard.triage import Triage
@@ -103,3 +104,78 @@ def test_triage_reports_and_redrives_only_what_has_cleared(
     summary = json.loads(published["Body"])["Message"]
     assert summary.startswith("3 message(s) in dead-letter queues")
     assert "act-github:permanent:http_404" in summary
+
+
+class _InMemoryDeadLetters:
+    """5,000 dead letters built in memory (pushing them through SQS would take minutes): what
+    `DeadLetterQueues.read` returns after reading the queues."""
+
+    def __init__(self, letters: list[DeadLetter]) -> None:
+        self.letters = letters
+
+    def read(self, history_of: Any, breaker_open: Any) -> list[DeadLetter]:
+        return self.letters
+
+
+def _item_bytes(item: dict[str, Any]) -> int:
+    """DynamoDB's item size: attribute names plus values (the binary ones as their bytes)."""
+    size = 0
+    for name, value in item.items():
+        [(kind, data)] = value.items()
+        size += len(name.encode()) + (len(data) if kind == "B" else len(str(data).encode()))
+    return size
+
+
+def _letters(count: int) -> list[DeadLetter]:
+    reason = "HTTP 404 from POST /repos/octo-org/demo/issues/7/labels: " + "Not Found. " * 8
+    return [
+        DeadLetter(
+            queue="act-github",
+            message_id=str(uuid.uuid4()),
+            receipt_handle=f"handle-{index}",
+            body="{}",
+            group_id=f"group-{index % 50}",
+            dedup_id=f"dedup-{index}",
+            receive_count=5,
+            original_message_id=str(uuid.uuid4()),
+            task_id=f"task-{index:05d}-{uuid.uuid4().hex}",
+            service="github",
+            category="act-github:permanent:http_404" if index % 3 else "act-github:transient:http_503",
+            reason=reason,
+        )
+        for index in range(count)
+    ]
+
+
+def test_a_report_of_5000_dead_letters_is_stored_in_chunks_and_the_summary_is_published(
+    aws: Callable[[str], Any], tables: tuple[str, str]
+) -> None:
+    sqs, dynamodb, sns = aws("sqs"), aws("dynamodb"), aws("sns")
+    store = TaskStore(*tables, dynamodb=dynamodb)
+    letters = _letters(5000)
+    topic = sns.create_topic(Name=f"alerts-{uuid.uuid4().hex[:6]}")["TopicArn"]
+    inbox = sqs.create_queue(QueueName=f"inbox-{uuid.uuid4().hex[:6]}")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+    whole = len(json.dumps([letter.to_json() for letter in letters]).encode())
+    assert whole > 400 * 1024 * 3  # one item could not hold it
+
+    report = Triage(_InMemoryDeadLetters(letters), store, topic, auto_redrive=False, sns=sns).run()  # type: ignore[arg-type]
+
+    assert report["total"] == 5000
+    [published] = sqs.receive_message(QueueUrl=inbox)["Messages"]
+    assert json.loads(published["Body"])["Message"].startswith("5000 message(s) in dead-letter queues")
+    items = dynamodb.query(
+        TableName=tables[1],
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"triage#{report['at'][:10]}"}},
+    )["Items"]
+    assert len(items) > 1
+    assert all(_item_bytes(item) < 300 * 1024 for item in items)
+    [stored] = DynamoReportStore(tables[1], dynamodb=dynamodb).on(report["at"][:10])
+    assert stored["total"] == 5000
+    assert [message["message_id"] for message in stored["messages"]] == [
+        letter.message_id for letter in letters
+    ]

@@ -40,6 +40,8 @@ INIT_TIMEOUT_SECONDS: Final = 10.0
 TERMINATE_GRACE_SECONDS: Final = 2.0
 
 TIMEOUT_ERROR_TYPE: Final = "Sandbox.Timedout"
+#: The worker runs as a script, so that the project's packages (`tools`, the venv) need not be importable.
+WORKER_SCRIPT: Final = Path(__file__).resolve().with_name("worker.py")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class FunctionSpec:
     memory_size: int
     environment: dict[str, str]
     runtime: str = "python3.13"
+    #: What the worker imports, in order: the code asset, the layers, the runtime's libraries.
+    python_path: tuple[Path, ...] = ()
 
     @property
     def arn(self) -> str:
@@ -109,7 +113,8 @@ def function_environment(
     """Exactly the template's environment for the function, plus the local overrides.
 
     Overrides: the moto endpoint and the role's `credentials`, the Lambda runtime variables,
-    `POWERTOOLS_TRACE_DISABLED` (there is no X-Ray daemon), `PYTHONPATH` (code folder, then the shared layer),
+    `POWERTOOLS_TRACE_DISABLED` (there is no X-Ray daemon), `PYTHONPATH` (the code asset, its layers and the
+    runtime's libraries: `FunctionSpec.python_path`),
     `PATH`/`HOME`/`LANG` from the runtime's environment, and the `*_API_URL` rewrite: `LLM_API_URL` → the LLM
     stand-in (when one is given and no `ANTHROPIC_API_KEY` is set); `SERVICE_API_URL` → `{sink}/{SERVICE}`
     and `<NAME>_API_URL` → `{sink}/<name>`, unless `real_service` (a real token is configured).
@@ -150,7 +155,7 @@ def function_environment(
 
 
 class Worker:
-    """One execution environment: a `python -m tools.local.worker` process in its own process group."""
+    """One execution environment: a `python -S -P tools/local/worker.py` process in its own process group."""
 
     def __init__(
         self, spec: FunctionSpec, environment: dict[str, str], log_path: Path, echo: IO[str] | None
@@ -160,7 +165,9 @@ class Worker:
         environment = {**environment, "AWS_LAMBDA_LOG_STREAM_NAME": stream}
         with open(log_path, "ab") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "tools.local.worker", "--handler", spec.handler],
+                # -S: no site-packages (the venv stays out), -P: not the script's folder either; the
+                # environment's PYTHONPATH (the artifact, see tools.local.artifact) is all it imports from.
+                [sys.executable, "-S", "-P", str(WORKER_SCRIPT), "--handler", spec.handler],
                 cwd=spec.code_dir,
                 env=environment,
                 stdin=subprocess.PIPE,

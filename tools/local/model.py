@@ -12,8 +12,9 @@ import logging
 import re
 import uuid
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
+from tools.local.artifact import LocalLayers, is_powertools_layer, layer_paths
 from tools.local.functions import DEFAULT_CONCURRENCY, FunctionSpec, function_arn
 from tools.local.http_api import Route
 from tools.local.pollers import EventSourceMapping
@@ -22,9 +23,6 @@ from tools.local.schedules import RuleTarget, ScheduledRule, ScheduleError, pars
 from tools.local.template import ACCOUNT_ID, REGION, Properties, Resolver, Resource, Template, TemplateError
 
 logger = logging.getLogger("switchboard.local")
-
-#: Asset folders of the repository that a staged `cdk.out/asset.<hash>` copy is mapped back to.
-SOURCE_ROOTS: Final = ("functions", "layers")
 
 #: Resource types the runtime knows and deliberately does not run (permissions, logs, alarms, deployment).
 NOT_RUN_LOCALLY: Final = frozenset(
@@ -119,47 +117,66 @@ def register_runtime_resources(template: Template, resolver: Resolver, api_url: 
 
 
 class AssetLocator:
-    """Finds a function's code: the repository folder that its staged `cdk.out/asset.<hash>` copies (same
-    files, same bytes), else the staged copy itself. A folder given directly (not `asset.*`) is used as is."""
+    """Finds what Lambda would load for a function: its staged code asset (the template's
+    `Metadata.aws:asset:path`, relative to the template's folder), its layers' contents and the runtime's
+    libraries, as one import path (see `tools.local.artifact`)."""
 
     def __init__(self, project_root: Path) -> None:
         self.project_root = project_root
-        self._digests: dict[Path, str] = {}
+        self.layers = LocalLayers(project_root)
+        self._deps_layer: dict[Path, bool] = {}
 
     def code_dir(self, template: Template, resource: Resource) -> Path | None:
+        return self._asset(template, resource, "code")
+
+    def python_path(self, template: Template, resolver: Resolver, resource: Resource) -> tuple[Path, ...]:
+        """The function's code asset, its layers (the last one first: it overwrites the others in /opt), then
+        the runtime's libraries. Raises `ArtifactError` when a local stand-in cannot be built."""
+        code = self.code_dir(template, resource)
+        layers: list[Path] = []
+        for index, layer in enumerate(resource.properties.get("Layers") or []):
+            layers[:0] = self._layer_paths(template, resolver, resource, layer, index)
+        return tuple([*([code] if code else []), *layers, self.layers.runtime()])
+
+    def _layer_paths(
+        self, template: Template, resolver: Resolver, function: Resource, layer: Any, index: int
+    ) -> list[Path]:
+        where = f"{function.logical_id}.Layers[{index}]"
+        if isinstance(layer, dict) and set(layer) == {"Ref"} and layer["Ref"] in template.resources:
+            resource = template.get(str(layer["Ref"]))
+            asset = self._asset(template, resource, "layer")
+            if asset is None:
+                return []
+            if self._is_deps_layer(asset):
+                # Built for arm64/Python 3.13: the same packages, built for this machine, stand in for it.
+                return layer_paths(self.layers.deps().parent)
+            return layer_paths(asset)
+        arn = resolver.resolve_str(layer, where)
+        if is_powertools_layer(arn):
+            return [self.layers.powertools()]
+        logger.warning("%s: layer %s is not available locally; the function runs without it", where, arn)
+        return []
+
+    def _is_deps_layer(self, asset: Path) -> bool:
+        if asset not in self._deps_layer:
+            self._deps_layer[asset] = self.layers.is_deps_layer(asset)
+        return self._deps_layer[asset]
+
+    @staticmethod
+    def _asset(template: Template, resource: Resource, what: str) -> Path | None:
         asset = resource.metadata.get("aws:asset:path")
         if not asset:
-            logger.warning("%s has no aws:asset:path metadata: it cannot run locally", resource.logical_id)
+            logger.warning(
+                "%s has no aws:asset:path metadata: its %s is not loaded", resource.logical_id, what
+            )
             return None
         path = Path(asset) if Path(asset).is_absolute() else template.assets_dir / asset
         if not path.is_dir():
-            logger.warning("%s: asset %s is not a folder: it cannot run locally", resource.logical_id, path)
+            logger.warning(
+                "%s: asset %s is not a folder: its %s is not loaded", resource.logical_id, path, what
+            )
             return None
-        if not path.name.startswith("asset."):
-            return path.resolve()
-        digest = self._digest(path)
-        for root in SOURCE_ROOTS:
-            base = self.project_root / root
-            for candidate in sorted(base.iterdir()) if base.is_dir() else []:
-                if candidate.is_dir() and self._digest(candidate) == digest:
-                    return candidate.resolve()
-        logger.warning(
-            "%s: the staged asset %s matches no folder under %s (stale synth?); running the staged copy",
-            resource.logical_id,
-            path.name,
-            ", ".join(SOURCE_ROOTS),
-        )
         return path.resolve()
-
-    def _digest(self, folder: Path) -> str:
-        if folder not in self._digests:
-            digest = hashlib.sha256()
-            for file in sorted(folder.rglob("*")):
-                if file.is_file() and "__pycache__" not in file.parts and file.suffix != ".pyc":
-                    digest.update(str(file.relative_to(folder)).encode() + b"\0")
-                    digest.update(hashlib.sha256(file.read_bytes()).digest())
-            self._digests[folder] = digest.hexdigest()
-        return self._digests[folder]
 
 
 def function_specs(template: Template, resolver: Resolver, assets: AssetLocator) -> dict[str, FunctionSpec]:
@@ -181,6 +198,7 @@ def function_specs(template: Template, resolver: Resolver, assets: AssetLocator)
             name=resolver.physical[resource.logical_id].ref,
             handler=str(props.get("Handler", "handler.handler")),
             code_dir=assets.code_dir(template, resource),
+            python_path=assets.python_path(template, resolver, resource),
             timeout=int(props.get("Timeout", 3)),
             memory_size=int(props.get("MemorySize", 128)),
             environment=environment,

@@ -138,9 +138,20 @@ class SqsPoller:
             max_workers=max(1, mapping.maximum_concurrency), thread_name_prefix=f"esm-{mapping.logical_id}"
         )
         self._thread = threading.Thread(target=self._run, name=f"poll-{mapping.logical_id}", daemon=True)
+        self._visibility_timeout: float | None = None
 
     def start(self) -> None:
+        self._visibility_timeout = self._queue_visibility_timeout()
         self._thread.start()
+
+    def _queue_visibility_timeout(self) -> float | None:
+        try:
+            attributes = self._sqs.get_queue_attributes(
+                QueueUrl=self.mapping.queue_url, AttributeNames=["VisibilityTimeout"]
+            )["Attributes"]
+        except (BotoCoreError, ClientError, KeyError):
+            return None
+        return float(attributes["VisibilityTimeout"])
 
     def stop(self) -> None:
         """Stop receiving. In-flight batches finish (or fail, once their workers are terminated)."""
@@ -188,6 +199,7 @@ class SqsPoller:
         try:
             records = [lambda_record(message, self.mapping.queue_arn) for message in messages]
             result = self._invoke(self.mapping.function, {"Records": records})
+            self._warn_if_outlived(result, len(records))
             if not result.ok:
                 logger.warning(
                     "%s: %s failed on a batch of %d (%s); it comes back after the visibility timeout",
@@ -201,6 +213,22 @@ class SqsPoller:
             self._delete(handles)
         finally:
             self._slots.release()
+
+    def _warn_if_outlived(self, result: InvokeResult, count: int) -> None:
+        """The poller never changes or extends a message's visibility (Lambda's event source mapping does not
+        either): an invoke that outlives the queue's visibility timeout (a cold start included) has its
+        records handed out again by SQS meanwhile, at least once, as AWS does. Say so in the log."""
+        visibility = self._visibility_timeout
+        if visibility is not None and result.duration_ms / 1000 > visibility:
+            logger.warning(
+                "%s: %s took %.1f s on a batch of %d, longer than the queue's visibility timeout (%g s): "
+                "SQS may have delivered those records again meanwhile",
+                self.mapping.logical_id,
+                self.mapping.function,
+                result.duration_ms / 1000,
+                count,
+                visibility,
+            )
 
     def _delete(self, handles: list[str]) -> None:
         for start in range(0, len(handles), 10):

@@ -456,7 +456,6 @@ class LocalRuntime:
             llm_url=self.llm_url,
             environ=self.environ,
         )
-        shared = self.project_root / "layers" / "shared" / "python"
         concurrency: dict[str, int] = {}
         for mapping in self.mappings:
             concurrency[mapping.function] = max(
@@ -465,7 +464,7 @@ class LocalRuntime:
         echo: IO[str] | None = sys.stderr if self.verbose else None
         assert self._identities is not None
         for logical_id, spec in self.functions.items():
-            python_path = [path for path in (spec.code_dir, shared) if path is not None and path.is_dir()]
+            python_path = list(spec.python_path)
             environment = function_environment(
                 spec,
                 endpoints,

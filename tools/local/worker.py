@@ -1,8 +1,8 @@
 """One Lambda execution environment: a process that imports one handler and serves its invocations.
 
-Started by the runtime as `python -m tools.local.worker --handler handler.handler`, with the function's code
-folder as working directory and exactly the function's environment. Standard library only, so the handler's
-interpreter holds nothing but what the handler imports.
+Started by the runtime as `python -S -P tools/local/worker.py --handler handler.handler`, with the
+function's code folder as working directory and exactly the function's environment. Standard library only,
+so the handler's interpreter holds nothing but what the handler imports.
 
 Protocol (JSON lines): the runtime writes requests to the worker's stdin; the worker answers on its ORIGINAL
 stdout, which it duplicates to a private descriptor before pointing descriptor 1 and `sys.stdout` at stderr.
@@ -176,6 +176,22 @@ def _take_over_stdio() -> tuple[IO[str], IO[str]]:
     return protocol_in, protocol_out
 
 
+def _load_sibling(name: str) -> Any:
+    """A module beside this file. The worker runs as a script under ``-S -P`` with only the function's
+    artifact on its path (as Lambda would), so the runtime's own helpers are loaded by their file."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        f"switchboard_local_{name}", Path(__file__).with_name(f"{name}.py")
+    )
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no {name}.py beside {__file__}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--handler", required=True, help="the function's Handler, e.g. handler.handler")
@@ -184,9 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         if os.environ.get("SWITCHBOARD_CRASHPOINT"):  # the reliability suite's crash injection, never shipped
-            from tools.local import crashpoints
-
-            crashpoints.install()
+            _load_sibling("crashpoints").install()
         handler = load_handler(args.handler)
     except InitError as exc:
         error = {"errorType": exc.error_type, "errorMessage": str(exc), "stackTrace": []}

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -152,6 +153,12 @@ class ActSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin):
     @model_validator(mode="after")
     def _what_the_service_needs(self) -> ActSettings:
         spec = catalog.service(self.service.value)
+        if _placeholder_url(self.service_api_url):
+            how = f"deploy with `-c {spec.api_url_context}=https://...`" if spec.api_url_context else "set it"
+            raise ValueError(
+                f"act-{self.service.value}: SERVICE_API_URL {self.service_api_url} is the catalog's "
+                f"placeholder (a .invalid host never resolves), so every action would fail: {how}"
+            )
         needed: set[str] = set()
         if spec.escalates:
             needed.add(catalog.escalation_service().act_queue)
@@ -191,6 +198,13 @@ class ActSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin):
         if not url:
             raise ValueError(f"act-{self.service.value} may not send to act-{service.value}")
         return url
+
+
+def _placeholder_url(url: str) -> bool:
+    """A URL on the reserved ``.invalid`` TLD (RFC 2606, section 2: "obviously invalid" names), such as the
+    catalog's ``DEFAULT_TICKETS_API_URL``: a service the stack was deployed without."""
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    return host == "invalid" or host.endswith(".invalid")
 
 
 class HealthSettings(ObservabilityMixin):

@@ -34,6 +34,10 @@ TASKS_BY_EVENT_INDEX: Final = "by-event"
 TASKS_BY_ATTENTION_INDEX: Final = "by-attention"
 
 
+#: Between a report's ``at`` and a chunk's number in the chunk's sort key.
+TRIAGE_CHUNK_MARK = "#chunk#"
+
+
 def _key(pk: str, sk: str) -> Key:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
 
@@ -88,4 +92,10 @@ class Keys:
 
     @staticmethod
     def triage_report(day: str, at: str) -> Key:
+        """A report's manifest: its summary and how many chunks hold its messages."""
         return _key(Keys.triage_reports(day), at)
+
+    @staticmethod
+    def triage_report_chunk(day: str, at: str, index: int) -> Key:
+        """One chunk of a report's messages; sorts right after its manifest and before the next report."""
+        return _key(Keys.triage_reports(day), f"{at}{TRIAGE_CHUNK_MARK}{index:05d}")

@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from switchboard.dynamo.keys import Keys
+from switchboard.dynamo.keys import TRIAGE_CHUNK_MARK, Keys
 from switchboard.dynamo.table import Table
 from switchboard.memory import DAY, AuthorProfile
 from switchboard.ports import Clock
@@ -106,7 +106,18 @@ class DynamoCursorStore:
 
 
 class DynamoReportStore:
-    """``ReportStore``: the daily DLQ triage's reports, one partition per UTC day, sorted by ``at``."""
+    """``ReportStore``: the daily DLQ triage's reports, one partition per UTC day, sorted by ``at``.
+
+    A report can outgrow one item (DynamoDB's item limit is 400 KB, names and values together:
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html, "Item size"; about
+    1,300 dead letters). So its ``messages`` are stored apart, as the bytes of their JSON cut into chunks of
+    ``CHUNK_BYTES`` (binary attributes), each its own item under the day's partition, and the report's
+    summary goes in a manifest item that names how many chunks there are. The chunks are written first and
+    the manifest last: a reader sees a report only once all of it is there.
+    """
+
+    #: Well under the 400 KB item limit, with room for the keys and the expiry.
+    CHUNK_BYTES = 256 * 1024
 
     def __init__(
         self, table_name: str, ttl_days: int = 90, dynamodb: Any = None, clock: Clock = time.time
@@ -116,18 +127,49 @@ class DynamoReportStore:
         self.clock = clock
 
     def save(self, at: str, report: dict[str, Any]) -> None:
+        day = at[:10]
+        expires = {"expires_at": {"N": str(int(self.clock()) + self.ttl_seconds)}}
+        summary = {name: value for name, value in report.items() if name != "messages"}
+        chunks = 0
+        if "messages" in report:
+            payload = json.dumps(report["messages"]).encode()
+            pieces = [
+                payload[start : start + self.CHUNK_BYTES]
+                for start in range(0, len(payload), self.CHUNK_BYTES)
+            ]
+            for index, piece in enumerate(pieces):
+                self.table.put({**Keys.triage_report_chunk(day, at, index), "part": {"B": piece}, **expires})
+            chunks = len(pieces)
         self.table.put(
             {
-                **Keys.triage_report(at[:10], at),
-                "report": {"S": json.dumps(report)},
-                "expires_at": {"N": str(int(self.clock()) + self.ttl_seconds)},
+                **Keys.triage_report(day, at),
+                "report": {"S": json.dumps(summary)},
+                "chunks": {"N": str(chunks)},
+                "has_messages": {"BOOL": "messages" in report},
+                **expires,
             }
         )
 
     def on(self, day: str) -> list[dict[str, Any]]:
-        items = self.table.query(
+        items = self.table.query_all(
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues={":pk": {"S": Keys.triage_reports(day)}},
             ConsistentRead=True,
         )
-        return [json.loads(item["report"]["S"]) for item in items]
+        parts: dict[str, list[bytes]] = {}
+        for item in items:
+            at, mark, _ = item["sk"]["S"].partition(TRIAGE_CHUNK_MARK)
+            if mark:
+                parts.setdefault(at, []).append(bytes(item["part"]["B"]))
+        reports = []
+        for item in items:
+            if TRIAGE_CHUNK_MARK in item["sk"]["S"]:
+                continue
+            report = json.loads(item["report"]["S"])
+            if item.get("has_messages", {}).get("BOOL"):
+                pieces = parts.get(item["sk"]["S"], [])
+                if len(pieces) != int(item.get("chunks", {}).get("N", "0")):
+                    continue  # a report still being written (or half expired): not there yet
+                report["messages"] = json.loads(b"".join(pieces))
+            reports.append(report)
+        return reports

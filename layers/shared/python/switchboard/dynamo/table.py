@@ -49,6 +49,18 @@ class Table:
             items: list[dict[str, Any]] = self.dynamodb.query(TableName=self.name, **request).get("Items", [])
         return items
 
+    def query_all(self, **request: Any) -> list[dict[str, Any]]:
+        """``Query``, every page (a page stops at 1 MB: https://docs.aws.amazon.com/amazondynamodb/latest/
+        developerguide/Query.Pagination.html)."""
+        items: list[dict[str, Any]] = []
+        while True:
+            with translated("dynamodb", "Query"):
+                page = self.dynamodb.query(TableName=self.name, **request)
+            items += page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return items
+            request = {**request, "ExclusiveStartKey": page["LastEvaluatedKey"]}
+
     def transact(self, items: list[dict[str, Any]]) -> None:
         """``TransactWriteItems`` (each item names its own table): all of them, or ``ConditionFailed``."""
         with translated("dynamodb", "TransactWriteItems"):
