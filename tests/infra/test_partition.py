@@ -20,15 +20,18 @@ def test_no_arn_names_a_partition_literally(template: Template) -> None:
     assert literal == [], "use ${AWS::Partition} / Stack.of(self).partition / Aws.PARTITION"
 
 
-def test_the_powertools_layer_arn_uses_the_stacks_partition(template: Template) -> None:
+def test_the_powertools_layer_arn_is_the_deploying_regions_own(template: Template) -> None:
+    """The public layer's ARN is not written into the template at all: CloudFormation resolves Powertools'
+    public SSM parameter in the region (and so the partition) it deploys to."""
     layers = [
         layer
         for function in template.find_resources("AWS::Lambda::Function").values()
         for layer in function["Properties"].get("Layers", [])
-        if "AWSLambdaPowertoolsPython" in json.dumps(layer)
+        if isinstance(layer, str)
     ]
 
     assert layers
     assert all(
-        layer["Fn::Sub"].startswith("arn:${AWS::Partition}:lambda:${AWS::Region}:") for layer in layers
+        layer.startswith("{{resolve:ssm:/aws/service/powertools/python/") and "arn:" not in layer
+        for layer in layers
     )
