@@ -24,6 +24,7 @@ from infra.state import State
 from infra.switches import KillSwitches
 from switchboard import catalog
 from switchboard.catalog import Env, ServiceSpec, queue_url_env
+from switchboard.policy import LabelPolicy
 
 LLM_API_URL: Final = "https://api.anthropic.com"
 DEFAULT_ESCALATION_CHANNEL: Final = "switchboard-escalations"
@@ -53,6 +54,7 @@ class Functions(Construct):
         feeds: list[dict[str, str]] | None = None,
         escalation_channel: str = DEFAULT_ESCALATION_CHANNEL,
         llm_daily_usd_cap: float = DEFAULT_LLM_DAILY_USD_CAP,
+        label_policy: str = "",
     ) -> None:
         super().__init__(scope, construct_id)
         self._queues = queues
@@ -62,6 +64,12 @@ class Functions(Construct):
         self.defaults = LambdaFactory(self, "Defaults")
         self._escalation_channel = escalation_channel
         self._llm_daily_usd_cap = llm_daily_usd_cap
+        # The policy gate's label allow-list (CDK context ``labelPolicy``), checked here so that a bad one
+        # fails the synth; classify, decide and every act worker read it (``switchboard.policy``).
+        self._label_policy = json.dumps(
+            {repo: list(labels) for repo, labels in LabelPolicy.parse(label_policy).lists.items()},
+            sort_keys=True,
+        )
         # Each service's API: the catalog's default unless the stack was given another (CDK context).
         self._service_api_urls = {
             spec.name: (service_api_urls or {}).get(spec.name, spec.api_url) for spec in catalog.services()
@@ -152,6 +160,7 @@ class Functions(Construct):
                     Env.LLM_API_URL: LLM_API_URL,
                     Env.LLM_SECRET_ID: self._secrets.llm.secret_arn,
                     Env.LLM_DAILY_USD_CAP: f"{self._llm_daily_usd_cap:g}",
+                    Env.LABEL_POLICY: self._label_policy,
                 },
             ),
         )
@@ -179,6 +188,7 @@ class Functions(Construct):
                     Env.SERVICE_TOKEN_SECRET_ID: token.secret_arn,
                     Env.SHADOW_MODE_PARAMETER: self._switches.shadow_mode.parameter_name,
                     Env.DISABLED_ABILITIES_PARAMETER: self._switches.disabled_abilities.parameter_name,
+                    Env.LABEL_POLICY: self._label_policy,
                     **{
                         queue_url_env(name): self._queues.queues[name].queue_url
                         for name in catalog.sends_to(spec)

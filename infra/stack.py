@@ -91,6 +91,7 @@ class SwitchboardStack(Stack):
             feeds=self._feeds(),
             escalation_channel=self._context_str("escalationChannel") or DEFAULT_ESCALATION_CHANNEL,
             llm_daily_usd_cap=self._llm_daily_usd_cap(),
+            label_policy=self._label_policy(),
         )
         self.watch = Watch(
             self,
@@ -124,6 +125,13 @@ class SwitchboardStack(Stack):
             if value:
                 urls[spec.name] = value
         return urls
+
+    def _label_policy(self) -> str:
+        """Context ``labelPolicy``: the labels that may be applied, per repository (JSON object or text)."""
+        value = self.node.try_get_context("labelPolicy")
+        if value is None or value == "":
+            return ""
+        return value if isinstance(value, str) else json.dumps(value)
 
     def _llm_daily_usd_cap(self) -> float:
         value = self.node.try_get_context("llmDailyUsdCap")

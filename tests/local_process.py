@@ -17,10 +17,18 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from switchboard.policy import DEFAULT_LABELS
 from tools.local import moto_credentials
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "cdk.out" / "Switchboard.template.json"
+
+#: The policy gate's label allow-list for the suites: the default labels and the generated names that the
+#: reliability suite and the benchmark apply (`chaos-<run>-<n>`, `bench-…`, `idle-…`, `warm-up`). A run may
+#: pass another.
+SUITE_LABEL_POLICY = json.dumps(
+    {"*": [*DEFAULT_LABELS, "chaos-*", "bench-*", "idle-*", "warm-up", "x"]}, separators=(",", ":")
+)
 
 
 def batch_get(
@@ -83,7 +91,7 @@ class LocalProcess:
         ]  # fmt: skip
         if visibility_cap is not None:
             command += ["--visibility-timeout-cap", str(visibility_cap)]
-        for key, value in (settings or {}).items():
+        for key, value in ({"LABEL_POLICY": SUITE_LABEL_POLICY} | (settings or {})).items():
             command += ["--set-env", f"{key}={value}"]
         self.log_path = state_dir / "runtime.out"
         self._log = self.log_path.open("w")

@@ -23,6 +23,7 @@ from switchboard.followups import Followups
 from switchboard.killswitch import KillSwitches
 from switchboard.memory import DAY
 from switchboard.models import Service
+from switchboard.policy import PolicyGate
 from switchboard.retry import RetryPolicy
 from switchboard.settings import ActSettings
 from switchboard.sqs import SqsDelayQueue, SqsQueueSender, SqsVisibility
@@ -108,6 +109,7 @@ def build_act_worker(
         escalation=escalation,
         stager=followups,
         deadline=deadline.check,
+        gate=PolicyGate(settings.policy_config()),
     )
     return ActWorker(
         settings,

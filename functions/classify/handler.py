@@ -17,6 +17,7 @@ from switchboard.dynamo import DynamoAuthorDirectory
 from switchboard.intents import Policy
 from switchboard.llm import budgeted_llm
 from switchboard.models import InboundEvent
+from switchboard.policy import PolicyGate
 from switchboard.rules import default_chain
 from switchboard.settings import agent_settings
 from switchboard.sqs import SqsQueueSender
@@ -31,15 +32,17 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 @lru_cache(maxsize=1)
 def service() -> ClassifyService:
     settings = agent_settings()
+    authors = DynamoAuthorDirectory(settings.memory_table_name)
     return ClassifyService(
         tasks=TaskStore(settings.tasks_table_name, settings.memory_table_name, settings.task_ttl_days),
         queue=SqsQueueSender(),
         act_queue_url=settings.act_queue_url,
         decide_queue_url=settings.decide_queue_url,
-        chain=default_chain(DynamoAuthorDirectory(settings.memory_table_name)),
+        chain=default_chain(authors),
         claim_ttl_days=settings.processed_ttl_days,
         llm=budgeted_llm(settings, settings.memory_table_name),
         policy=Policy(confidence_threshold=settings.llm_confidence_threshold),
+        gate=PolicyGate(settings.policy_config(), authors),
     )
 
 

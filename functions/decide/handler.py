@@ -12,8 +12,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.decide import DecideService
+from switchboard.dynamo import DynamoAuthorDirectory
 from switchboard.llm import budgeted_llm
 from switchboard.models import DecideRequest
+from switchboard.policy import PolicyGate
 from switchboard.settings import agent_settings
 from switchboard.sqs import SqsQueueSender
 from switchboard.state import TaskStore
@@ -32,6 +34,7 @@ def service() -> DecideService:
         queue=SqsQueueSender(),
         act_queue_url=settings.act_queue_url,
         llm=budgeted_llm(settings, settings.memory_table_name),
+        gate=PolicyGate(settings.policy_config(), DynamoAuthorDirectory(settings.memory_table_name)),
     )
 
 

@@ -134,6 +134,8 @@ class Stack:
             "act_slack_queue_url": self.queues["act-slack"],
             "followups_queue_url": self.queues["followups"],
             "followup_delays_seconds": (1, 1, 1),
+            # The policy gate's re-check at execution admits the labels these tests apply (`l<n>`, `triage`).
+            "label_policy": '{"*": ["bug", "triage", "l*"]}',
         }
         return build_act_worker(
             ActSettings(**(values | overrides)),

@@ -12,11 +12,15 @@ from switchboard import action_ids
 from switchboard.errors import AlreadyRecorded, ConcurrentUpdate, IllegalTransition, OrdinalOutOfRange
 from switchboard.lifecycle import TRANSITIONS, Lifecycle, awaited
 from switchboard.models import ActionRequest, InboundEvent, Service, TaskStatus
+from switchboard.policy import LabelPolicy, PolicyConfig, PolicyGate
 from switchboard.state import Task
 from tests.fakes import act_queue_url, github_event
 from tests.fakes.tasks import InMemoryQueue, InMemoryTaskRepository
 
 S = TaskStatus
+#: The labels these tests apply (``l0``, ``l1`` …) are on this gate's allow-list: they test the moves, not the
+#: policy (``tests/unit/test_policy.py`` does).
+GATE = PolicyGate(PolicyConfig(labels=LabelPolicy.parse('{"*": ["l*"]}')))
 
 
 def label(event: InboundEvent, position: int = 0) -> ActionRequest:
@@ -30,7 +34,7 @@ class World:
     def __init__(self) -> None:
         self.tasks = InMemoryTaskRepository()
         self.queue = InMemoryQueue()
-        self.lifecycle = Lifecycle(self.tasks, self.queue, act_queue_url)
+        self.lifecycle = Lifecycle(self.tasks, self.queue, act_queue_url, gate=GATE)
         self.event = github_event()
 
     def opened(self) -> Task:
@@ -352,7 +356,7 @@ def test_retrying_gives_up_after_its_attempts() -> None:
 
 def dispatched_with_races() -> tuple[RacingRepository, Lifecycle, Task]:
     tasks = RacingRepository(races=0)
-    lifecycle = Lifecycle(tasks, InMemoryQueue(), act_queue_url)
+    lifecycle = Lifecycle(tasks, InMemoryQueue(), act_queue_url, gate=GATE)
     event = github_event()
     task = lifecycle.open(event, owner="m-1", claim_ttl_days=1, actor="classify")
     assert task is not None

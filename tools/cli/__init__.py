@@ -459,10 +459,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["local"]:
         return cmd_local(argparse.Namespace(), argv[1:])
+    from switchboard.errors import PolicyRefused
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (CliError, ValueError, KeyError) as exc:
+    except (CliError, ValueError, KeyError, PolicyRefused) as exc:
         print(f"switchboard: {exc}", file=sys.stderr)
         return 2
 

@@ -183,8 +183,18 @@ def extract(messages: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
             facts = json.loads(context.group(1)) if context else {}
         except json.JSONDecodeError:
             facts = {}
-        return (user.group(1) if user else text), facts
+        return (_decoded(user.group(1)) if user else text), facts if isinstance(facts, dict) else {}
     return "", {}
+
+
+def _decoded(block: str) -> str:
+    """The message block's text: Switchboard's frame holds one JSON string (``switchboard.prompts.frame``); a
+    hand-written prompt may hold plain text, which is read as it is."""
+    try:
+        value = json.loads(block)
+    except json.JSONDecodeError:
+        return block
+    return value if isinstance(value, str) else block
 
 
 def classify(text: str, tier: str) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """Act: carry out one typed action exactly once, then record it on the task.
 
 For each action message, in this order:
-1. the ability must be on the allow-list, for this service, with valid parameters (else FAILED, consumed);
+1. the ability must be on the allow-list, for this service, with valid parameters, and pass the policy gate's
+   rules that hold for any author (``PolicyGate.static_check``: the label allow-list, how many assignees), as
+   defence in depth behind the gate at dispatch (else FAILED, consumed);
 2. the kill switches (SSM): a disabled ability makes no call and DROPs the task; in shadow mode the call is
    described on the task ("would call POST /repos/…", with the body) and not made;
 3. the external call runs inside Powertools idempotency keyed by the action id, behind the service's circuit
@@ -32,6 +34,7 @@ from switchboard.killswitch import KillSwitches
 from switchboard.lifecycle import Lifecycle
 from switchboard.metrics import Metric, count
 from switchboard.models import ActionRequest, Service, TaskStatus
+from switchboard.policy import PolicyGate
 from switchboard.ports import QueueSender, TaskRepository, Visibility
 from switchboard.retry import (
     HANDLED_ERRORS,
@@ -160,8 +163,10 @@ class ActService:
         escalation: AccessEscalation | None = None,
         stager: Stager | None = None,
         deadline: Callable[[], None] | None = None,
+        gate: PolicyGate | None = None,
     ) -> None:
         self.lifecycle = Lifecycle(tasks)
+        self.gate = gate or PolicyGate()
         self.executor: Executor = executor if isinstance(executor, Executor) else _FunctionExecutor(executor)
         self.once = once
         self.policy = policy or RetryPolicy()
@@ -197,8 +202,7 @@ class ActService:
 
     # -- the steps -------------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _validate(action: ActionRequest) -> None:
+    def _validate(self, action: ActionRequest) -> None:
         try:
             spec = ability(action.ability)
             spec.validate(action.params)
@@ -208,6 +212,9 @@ class ActService:
             raise PermanentActionError(
                 action.service.value, f"refused: {action.ability} belongs to {spec.service.value}"
             )
+        refused = self.gate.static_check(action)
+        if refused is not None:
+            raise PermanentActionError(action.service.value, f"refused by policy: {refused}")
 
     def _call(self, action: ActionRequest, events: list[dict[str, Any]], attempt: int) -> dict[str, Any]:
         """The external call behind the breaker. Runs inside the idempotency guard, which it reaches again

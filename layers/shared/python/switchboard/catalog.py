@@ -233,6 +233,7 @@ class Env(StrEnum):
     LLM_API_URL = "LLM_API_URL"
     LLM_SECRET_ID = "LLM_SECRET_ID"  # noqa: S105 - the name of a variable
     LLM_DAILY_USD_CAP = "LLM_DAILY_USD_CAP"
+    LABEL_POLICY = "LABEL_POLICY"  # classify, decide and the act workers: the policy gate's label allow-list
     # the act workers
     SERVICE = "SERVICE"
     ACT_QUEUE_URL = "ACT_QUEUE_URL"

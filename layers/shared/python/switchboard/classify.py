@@ -24,6 +24,7 @@ from switchboard.lifecycle import Lifecycle
 from switchboard.llm import BudgetedLlm, LedgerEntry, LlmError, emit_ledger
 from switchboard.metrics import Metric, count
 from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Service, TaskStatus
+from switchboard.policy import PolicyGate
 from switchboard.ports import QueueSender, TaskRepository
 from switchboard.prompts import CLASSIFY_SYSTEM, repair_turns, user_turn
 from switchboard.rules import Act, Drop, NeedsClassification, PlannedAction, RuleChain
@@ -71,8 +72,10 @@ class ClassifyService:
         claim_ttl_days: int,
         llm: BudgetedLlm | None,
         policy: Policy | None = None,
+        gate: PolicyGate | None = None,
     ) -> None:
-        self.lifecycle = Lifecycle(tasks, queue, act_queue_url)
+        # The policy gate consults the same author directory as the rules (who is trusted), unless given one.
+        self.lifecycle = Lifecycle(tasks, queue, act_queue_url, gate=gate or PolicyGate(authors=chain.memory))
         self.queue = queue
         self.decide_queue_url = decide_queue_url
         self.chain = chain

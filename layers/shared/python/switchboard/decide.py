@@ -1,7 +1,10 @@
 """Decide: the model chooses one typed, allow-listed ability; code validates it and decides where it may go.
 
 The tools offered are the abilities allowed on the event's platform (reply-or-stay-silent is that list, in
-code). The target of every action is bound from the event, never chosen by the model. Invalid output is
+code) that the event's author may use (the policy gate, ``switchboard.policy``: a stranger is not offered
+``github.close``, and label names are limited to the repository's allow-list). The model's choice passes the
+gate before it is recorded: a refused choice ends the task DROPPED with the gate's reason. The target of every
+action is bound from the event, never chosen by the model. Invalid output is
 repaired once with the validation error fed back; after that, or when the model is unavailable or the
 budget is spent, the task goes to a person with the full context.
 """
@@ -23,6 +26,7 @@ from switchboard.lifecycle import Lifecycle
 from switchboard.llm import BudgetedLlm, LedgerEntry, LlmError, ToolCall, emit_ledger
 from switchboard.metrics import Metric, count
 from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Platform, Service, TaskStatus
+from switchboard.policy import Chooser, PolicyGate
 from switchboard.ports import QueueSender, TaskRepository
 from switchboard.prompts import DECIDE_SYSTEM, repair_turns, user_turn
 from switchboard.state import Task
@@ -37,12 +41,15 @@ REPLY_PLATFORMS = frozenset({Platform.GITHUB, Platform.SLACK})
 REPLY_ABILITIES = frozenset({"github.comment", "slack.reply"})
 
 
-def offered_abilities(platform: Platform) -> list[Ability]:
-    return [
+def offered_abilities(event: InboundEvent, gate: PolicyGate | None = None) -> list[Ability]:
+    """The abilities the model may choose for ``event``: allowed on its platform, and usable by its author."""
+    platform = event.platform
+    candidates = [
         entry
         for entry in allowed_on(platform)
         if entry.name not in REPLY_ABILITIES or platform in REPLY_PLATFORMS
     ]
+    return (gate or PolicyGate()).offered(event, candidates)
 
 
 class DecideService:
@@ -53,8 +60,10 @@ class DecideService:
         act_queue_url: Callable[[Service], str],
         llm: BudgetedLlm | None,
         tier: str = DECIDE_TIER,
+        gate: PolicyGate | None = None,
     ) -> None:
-        self.lifecycle = Lifecycle(tasks, queue, act_queue_url)
+        self.gate = gate or PolicyGate()
+        self.lifecycle = Lifecycle(tasks, queue, act_queue_url, gate=self.gate)
         self.llm = llm
         self.tier = tier
         self.escalator = Escalator(self.lifecycle, ACTOR)
@@ -81,8 +90,8 @@ class DecideService:
 
     def _decide(self, task: Task, request: DecideRequest) -> Task:
         event = request.event
-        offered = offered_abilities(event.platform)
-        tools = [entry.tool_schema() for entry in offered]
+        offered = offered_abilities(event, self.gate)
+        tools = [self.gate.narrow_tool(event, entry.tool_schema()) for entry in offered]
         messages = user_turn(event, {"intent": request.intent, "confidence": request.confidence})
         ledger: list[LedgerEntry] = []
         tried = [f"decide with the {self.tier} model"]
@@ -124,9 +133,16 @@ class DecideService:
             emit_ledger(ledger)
         if action.ability == "escalate.human":
             return self._to_human(task, event, "the model asked for a person", tried, ledger, action.params)
+        llm = [entry.to_json() for entry in ledger]
+        # The rate is counted once, at dispatch; here the rules that say whether this author may do this.
+        verdict = self.gate.check(action, event, Chooser.MODEL, count_rate=False)
+        if not verdict.allowed:
+            logger.warning("model's choice refused by policy", task_id=task.task_id, reason=verdict.reason)
+            detail = {"ability": action.ability, "policy": [verdict.to_json()], "llm": llm}
+            return self.lifecycle.drop(task, ACTOR, detail, f"refused by policy: {verdict.reason}")
         count(Metric.DECISIONS, ability=action.ability)
         return self.lifecycle.decided(
-            task, ACTOR, action, {"ability": action.ability, "llm": [entry.to_json() for entry in ledger]}
+            task, ACTOR, action, {"ability": action.ability, "policy": [verdict.to_json()], "llm": llm}
         )
 
     @staticmethod

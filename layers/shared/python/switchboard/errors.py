@@ -219,3 +219,12 @@ class InvalidParams(SwitchboardError, ValueError):
             f"{'.'.join(str(part) for part in error.get('loc', ())) or 'input'}: {error.get('msg')}"
             for error in self.errors
         )
+
+
+class PolicyRefused(SwitchboardError):
+    """The policy gate (``switchboard.policy``) refused an action; ``reason`` says which rule and why."""
+
+    def __init__(self, ability: str, reason: str) -> None:
+        super().__init__(f"{ability}: refused by policy: {reason}")
+        self.ability = ability
+        self.reason = reason

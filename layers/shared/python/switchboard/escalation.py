@@ -1,7 +1,12 @@
 """Handing a task to a person, with the full context: what came in, what was tried, why it failed, and what
 the human must decide. The escalate action is sent before the task turns NEEDS_HUMAN (a terminal state), so
 a crash in between can only repeat the send, which the action id deduplicates (``Lifecycle.escalate``).
-However often a task is escalated, it is one action: ``action_ids.escalation()``."""
+However often a task is escalated, it is one action: ``action_ids.escalation()``.
+
+The summary quotes the message (its first ``EXCERPT`` characters) below one line about it. The message is
+untrusted: the page that shows the summary (``switchboard.actions.slack.page``) renders it for Slack and
+shows it as a quote block, every line prefixed ``>``, so it can neither forge the page's own field lines
+("What you must decide: …") nor broadcast or mention anyone."""
 
 from __future__ import annotations
 
@@ -17,6 +22,9 @@ from switchboard.models import ActionRequest, InboundEvent, Service
 from switchboard.state import Task
 
 logger = Logger(child=True)
+
+#: How much of the message the page quotes.
+EXCERPT = 600
 
 
 class Escalator:
@@ -36,10 +44,10 @@ class Escalator:
         decision: str,
         detail: dict[str, Any] | None = None,
     ) -> Task:
-        excerpt = event.text[:600] + ("…" if len(event.text) > 600 else "")
+        excerpt = event.text[:EXCERPT] + ("…" if len(event.text) > EXCERPT else "")
         summary = (
             f"{event.platform.value} {event.event_type} from {event.author or 'an unknown author'} "
-            f"in {event.conversation}: “{excerpt}”. Switchboard could not decide: {why}."
+            f"in {event.conversation}; Switchboard could not decide: {why}. The message:\n{excerpt}"
         )
         params = ability("escalate.human").bound_params(
             event, {"summary": summary[:4_000], "decision_needed": decision, "tried": tried}

@@ -22,7 +22,10 @@ that happened is lost.
 
 Sending. The moves that send an action (dispatch, escalate, a person's action) send it before they record the
 move, so a crash in between can only repeat the send, which the action id deduplicates
-(``switchboard.action_ids``).
+(``switchboard.action_ids``). Before it is sent, every action passes the policy gate (``switchboard.policy``),
+whoever chose it; its verdict is recorded with the move under ``policy``. ``dispatch`` drops the refused
+actions and sends the rest; a task left with no action ends DROPPED with the gate's reasons. A person's
+refused action is not sent (``PolicyRefused``), and the refusal is noted.
 """
 
 from __future__ import annotations
@@ -31,9 +34,16 @@ from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
 from switchboard import action_ids
-from switchboard.errors import AlreadyRecorded, ConcurrentUpdate, IllegalTransition, OrdinalOutOfRange
+from switchboard.errors import (
+    AlreadyRecorded,
+    ConcurrentUpdate,
+    IllegalTransition,
+    OrdinalOutOfRange,
+    PolicyRefused,
+)
 from switchboard.memory import Claim
 from switchboard.models import ActionRequest, InboundEvent, Service, TaskStatus
+from switchboard.policy import Chooser, PolicyGate, chooser_of
 from switchboard.ports import QueueSender, TaskRepository
 from switchboard.state import ATTENTION_STATUSES, Task
 
@@ -42,7 +52,8 @@ TRANSITIONS: Final[dict[TaskStatus, frozenset[TaskStatus]]] = {
     S.RECEIVED: frozenset({S.CLASSIFIED, S.DROPPED, S.NEEDS_HUMAN, S.FAILED}),
     S.CLASSIFIED: frozenset({S.DECIDING, S.DISPATCHED, S.DROPPED, S.NEEDS_HUMAN, S.FAILED}),
     S.DECIDING: frozenset({S.DECIDED, S.NEEDS_HUMAN, S.DROPPED, S.FAILED}),
-    S.DECIDED: frozenset({S.DISPATCHED, S.NEEDS_HUMAN, S.FAILED}),
+    # DROPPED: the policy gate refused every action at dispatch (an author over the acting rate).
+    S.DECIDED: frozenset({S.DISPATCHED, S.DROPPED, S.NEEDS_HUMAN, S.FAILED}),
     # DROPPED: the act layer refuses an action whose ability is switched off (a kill switch).
     S.DISPATCHED: frozenset({S.WAITING, S.DONE, S.DROPPED, S.NEEDS_HUMAN, S.FAILED}),
     S.WAITING: frozenset({S.DONE, S.NEEDS_HUMAN, S.FAILED}),
@@ -74,7 +85,8 @@ def awaited(task: Task) -> set[str]:
 
 class Lifecycle:
     """Every status change of a task, by intent. ``queue`` and ``queue_url_for`` are needed only by the moves
-    that send an action (``dispatch``, ``escalate``, ``resolve_with_action``)."""
+    that send an action (``dispatch``, ``escalate``, ``resolve_with_action``); ``gate`` is the policy gate
+    they ask first (by default: the default label allow-list, nobody trusted)."""
 
     def __init__(
         self,
@@ -83,11 +95,13 @@ class Lifecycle:
         queue_url_for: Callable[[Service], str] | None = None,
         *,
         attempts: int = ATTEMPTS,
+        gate: PolicyGate | None = None,
     ) -> None:
         self.tasks = tasks
         self.queue = queue
         self.queue_url_for = queue_url_for
         self.attempts = attempts
+        self.gate = gate or PolicyGate()
 
     # -- reads -----------------------------------------------------------------------------------------------
 
@@ -153,17 +167,27 @@ class Lifecycle:
     # -- dispatching and escalating --------------------------------------------------------------------------
 
     def dispatch(self, task: Task, actor: str) -> Task:
-        """Send the task's actions, then record DISPATCHED.
+        """Pass the task's actions through the policy gate, send the allowed ones, then record DISPATCHED
+        (with only those as the task's actions, so it finishes when they do); none allowed: DROPPED.
 
         An act worker can finish an action before that write lands (the message is already in its queue). Its
         completion then finds the task not yet DISPATCHED and cannot finish it, so the dispatcher settles the
         task itself once its own write is in.
         """
+        self._require_queue()
+        actions = task.action_requests()
+        verdicts = self.gate.review(actions, task.inbound_event(), chooser_of(task.history))
+        policy = [verdict.to_json() for verdict in verdicts]
+        allowed = [action for action, verdict in zip(actions, verdicts, strict=True) if verdict.allowed]
+        if not allowed:
+            reason = "refused by policy: " + "; ".join(f"{v.ability}: {v.reason}" for v in verdicts)
+            return self._move(task, S.DROPPED, actor, {"policy": policy, "reason": reason}, reason=reason)
         sent = [
             {"action_id": action.action_id, "service": action.service.value, "message_id": self._send(action)}
-            for action in task.action_requests()
+            for action in allowed
         ]
-        task = self._move(task, S.DISPATCHED, actor, {"sent": sent})
+        kept = allowed if len(allowed) < len(actions) else None
+        task = self._move(task, S.DISPATCHED, actor, {"sent": sent, "policy": policy}, actions=kept)
         if task.completed_actions:
             self.settle(task, actor)
             task = self.tasks.get(task.task_id)
@@ -173,7 +197,11 @@ class Lifecycle:
         self, task: Task, actor: str, action: ActionRequest, detail: dict[str, Any], reason: str
     ) -> Task:
         """Send the escalate action, then NEEDS_HUMAN with the context a person needs."""
+        verdict = self.gate.check(action, None, Chooser.AGENT)
+        if not verdict.allowed:  # the gate always lets a person be reached: this is a broken gate
+            raise PolicyRefused(action.ability, verdict.reason)
         self._send(action)
+        detail = detail | {"policy": [verdict.to_json()]}
         return self._move(task, S.NEEDS_HUMAN, actor, detail, actions=[action], reason=reason)
 
     # -- completions and endings -----------------------------------------------------------------------------
@@ -242,8 +270,20 @@ class Lifecycle:
         The history entry's ``resolution: action`` is what ``action_ids.person`` counts."""
         if action.ordinal not in action_ids.PERSON:
             raise OrdinalOutOfRange(f"{action.action_id} is not numbered as a person's action")
+        verdict = self.gate.check(action, task.inbound_event(), Chooser.PERSON)
+        if not verdict.allowed:
+            self.tasks.note(
+                task.task_id, f"human:{by}", {"resolution": "refused", "policy": [verdict.to_json()]}
+            )
+            raise PolicyRefused(action.ability, verdict.reason)
         self._send(action)
-        detail = {"resolution": "action", "ability": action.ability, "params": action.params, "note": note}
+        detail: dict[str, Any] = {
+            "resolution": "action",
+            "ability": action.ability,
+            "params": action.params,
+            "note": note,
+            "policy": [verdict.to_json()],
+        }
         return self._move(task, S.DISPATCHED, f"human:{by}", detail, actions=[action])
 
     def close(self, task_id: str, *, by: str, note: str) -> Task:
@@ -275,10 +315,13 @@ class Lifecycle:
             raise IllegalTransition(f"{task.status} → {to} is not allowed (task {task.task_id})")
         return self.tasks.transition(task, to, actor, detail, actions=actions, reason=reason, route=route)
 
-    def _send(self, action: ActionRequest) -> str:
+    def _require_queue(self) -> tuple[QueueSender, Callable[[Service], str]]:
         if self.queue is None or self.queue_url_for is None:
             raise TypeError("this Lifecycle was built without a queue: it cannot send actions")
-        return action_ids.send_action(self.queue, self.queue_url_for, action)
+        return self.queue, self.queue_url_for
+
+    def _send(self, action: ActionRequest) -> str:
+        return action_ids.send_action(*self._require_queue(), action)
 
 
 def _status(task: Task) -> TaskStatus:

@@ -3,9 +3,11 @@
 The resolution is one more transition (``Lifecycle.resolve_with_action``, ``Lifecycle.close``), recorded in
 the task's history with who did it and why. A chosen action goes through the same ability registry
 (allow-list, validation, event-bound target) and the same per-service queue as any other action: a person can
-choose, but cannot bypass the policy. Its ordinal is the next of the person range (``action_ids.person``),
-counted from the task's history, so it never takes the id of an action the agent derived (a follow-up's
-reply, an escalation) nor of an earlier person's action.
+choose, but cannot bypass the policy: the action passes the policy gate (``switchboard.policy``) as a
+person's choice (the event author's trust does not matter; the label allow-list and the assignee limit do),
+and a refusal raises ``PolicyRefused`` with the reason, noted on the task. Its ordinal is the next of the
+person range (``action_ids.person``), counted from the task's history, so it never takes the id of an action
+the agent derived (a follow-up's reply, an escalation) nor of an earlier person's action.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from switchboard import action_ids
 from switchboard.abilities import ability
 from switchboard.lifecycle import Lifecycle
 from switchboard.models import ActionRequest, Service
+from switchboard.policy import PolicyGate
 from switchboard.ports import QueueSender, TaskRepository
 from switchboard.state import Task
 
@@ -31,8 +34,9 @@ def resolve_with_action(
     ability_name: str,
     params: dict[str, Any],
     note: str = "",
+    gate: PolicyGate | None = None,
 ) -> Task:
-    lifecycle = Lifecycle(tasks, queue, act_queue_url)
+    lifecycle = Lifecycle(tasks, queue, act_queue_url, gate=gate)
     task = lifecycle.resolvable(task_id)
     event = task.inbound_event()
     chosen = ability(ability_name)

@@ -13,11 +13,12 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from switchboard import catalog
 from switchboard.models import FeedSpec, Platform, Service
+from switchboard.policy import LabelPolicy, PolicyConfig
 
 
 class _Base(BaseSettings):
@@ -35,6 +36,30 @@ class MemoryTableMixin(_Base):
 
 class TasksTableMixin(_Base):
     tasks_table_name: str
+
+
+class PolicyMixin(_Base):
+    """The policy gate's settings (``switchboard.policy``): ``label_policy`` is the CDK context
+    ``labelPolicy`` as JSON (``{"owner/repo": ["bug", …], "*": [...]}``; empty: the default labels)."""
+
+    label_policy: str = ""
+    max_assignees: int = Field(default=3, ge=1, le=10)
+    acting_rate_limit: int = Field(default=10, ge=1)
+    acting_rate_window_seconds: int = Field(default=3_600, ge=1)
+
+    @field_validator("label_policy")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        LabelPolicy.parse(value)  # a malformed policy fails the cold start
+        return value
+
+    def policy_config(self) -> PolicyConfig:
+        return PolicyConfig(
+            labels=LabelPolicy.parse(self.label_policy),
+            max_assignees=self.max_assignees,
+            acting_rate_limit=self.acting_rate_limit,
+            acting_rate_window_seconds=self.acting_rate_window_seconds,
+        )
 
 
 def _act_queue_urls(data: Any, *, required: bool) -> Any:
@@ -96,7 +121,9 @@ class IngestSettings(ObservabilityMixin, MemoryTableMixin):
     seen_ttl_days: int = 7
 
 
-class AgentSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin, ActQueuesMixin, LlmMixin):
+class AgentSettings(
+    ObservabilityMixin, TasksTableMixin, MemoryTableMixin, ActQueuesMixin, LlmMixin, PolicyMixin
+):
     """Classify and decide share one environment."""
 
     decide_queue_url: str
@@ -104,7 +131,7 @@ class AgentSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin, ActQu
     task_ttl_days: int = 90
 
 
-class ActSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin):
+class ActSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin, PolicyMixin):
     """One act worker per service. The template sets the required values; the rest are tuning defaults.
 
     - ``max_receive_count``: the act queue's redrive ``maxReceiveCount`` (the last attempt is that one);

@@ -15,7 +15,8 @@ URL at https://api.github.com is the only change between the local sink and the 
 - ``github.close``: ``PATCH /repos/{owner}/{repo}/issues/{number}``
   ``{"state": "closed", "state_reason": ...}`` with ``completed`` or ``not_planned`` (https://docs.github.com/rest/issues/issues#update-an-issue).
 
-Issues and pull requests share these endpoints.
+Issues and pull requests share these endpoints. A comment's text is rendered for GitHub first
+(``switchboard.render.github``: no mentions, no raw HTML, links only to allowed hosts), whoever wrote it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from switchboard import render
 from switchboard.actions.http import HttpCall, HttpResult, JsonHttpClient
 from switchboard.errors import PermanentActionError
 from switchboard.models import ActionRequest
@@ -37,7 +39,10 @@ def marker(action_id: str) -> str:
 
 
 class GitHubExecutor:
-    def __init__(self, base_url: str, token: str, timeout: float) -> None:
+    def __init__(
+        self, base_url: str, token: str, timeout: float, *, links: render.LinkPolicy | None = None
+    ) -> None:
+        self.links = links or render.LinkPolicy.for_platform("github")
         self.http = JsonHttpClient(
             "github",
             base_url,
@@ -60,7 +65,7 @@ class GitHubExecutor:
         if action.ability == "github.add_labels":
             return HttpCall("POST", f"{issue}/labels", {"labels": params["labels"]})
         if action.ability == "github.comment":
-            body = f"{params['body']}\n\n{marker(action.action_id)}"
+            body = f"{render.github(params['body'], self.links)}\n\n{marker(action.action_id)}"
             return HttpCall("POST", f"{issue}/comments", {"body": body})
         if action.ability == "github.assign":
             return HttpCall("POST", f"{issue}/assignees", {"assignees": params["assignees"]})

@@ -14,6 +14,11 @@ A message is not a set: posting it twice shows it twice. Each post carries messa
 ``include_all_metadata`` and returns the earlier attempt's message instead of posting again. That read needs
 the ``channels:history`` scope (``groups:history`` for private channels); without it the lookup is skipped
 with a warning and the post is made, as before.
+
+Every text is rendered for Slack before it is posted (``switchboard.render.slack``: ``&``, ``<``, ``>``
+escaped, no broadcast or mention, links only to allowed hosts); the escalation page renders each field and
+shows the message it quotes as a quote (``render.quote``), so quoted text can neither forge the page's own
+lines nor ping anyone.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from urllib.parse import urlencode
 
 from aws_lambda_powertools import Logger
 
+from switchboard import render
 from switchboard.actions.http import HttpCall, HttpResult, JsonHttpClient, retry_after
 from switchboard.errors import AccessDenied, PermanentActionError, TransientActionError
 from switchboard.models import ActionRequest
@@ -129,8 +135,11 @@ def _header(headers: dict[str, str], name: str) -> str | None:
 
 
 class SlackExecutor:
-    def __init__(self, base_url: str, token: str, timeout: float) -> None:
+    def __init__(
+        self, base_url: str, token: str, timeout: float, *, links: render.LinkPolicy | None = None
+    ) -> None:
         self.api = SlackApi("slack", base_url, token, timeout)
+        self.links = links or render.LinkPolicy.for_platform("slack")
 
     @property
     def base_url(self) -> str:
@@ -140,9 +149,8 @@ class SlackExecutor:
         if action.ability != "slack.reply":
             raise PermanentActionError("slack", f"ability {action.ability} has no Slack executor")
         params = action.params
-        return self.api.post_message_call(
-            params["channel"], params["text"], params["thread_ts"], action.action_id
-        )
+        text = render.slack(params["text"], self.links)
+        return self.api.post_message_call(params["channel"], text, params["thread_ts"], action.action_id)
 
     def execute(self, action: ActionRequest) -> dict[str, Any]:
         return self.api.send(self.describe(action))
@@ -157,11 +165,20 @@ class SlackExecutor:
 class EscalateExecutor:
     """Hands a task to people in a configured Slack channel, with everything they need to decide."""
 
-    def __init__(self, base_url: str, token: str, timeout: float, channel: str) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        timeout: float,
+        channel: str,
+        *,
+        links: render.LinkPolicy | None = None,
+    ) -> None:
         if not channel:
             raise ValueError("escalation needs a channel (ESCALATION_CHANNEL)")
         self.api = SlackApi("escalate", base_url, token, timeout)
         self.channel = channel
+        self.links = links or render.LinkPolicy.for_platform("slack")
 
     @property
     def base_url(self) -> str:
@@ -170,16 +187,7 @@ class EscalateExecutor:
     def describe(self, action: ActionRequest) -> HttpCall:
         if action.ability != "escalate.human":
             raise PermanentActionError("escalate", f"ability {action.ability} has no escalation executor")
-        p = action.params
-        tried = "\n".join(f"• {step}" for step in p.get("tried", [])) or "• nothing yet"
-        text = (
-            f":rotating_light: *Switchboard needs a person* — task `{p['task_id']}`\n"
-            f"*What came in:* {p['summary']}\n"
-            f"*What was tried:*\n{tried}\n"
-            f"*What you must decide:* {p['decision_needed']}\n"
-            f"*Where:* {p['platform']} {p['conversation']} {p.get('source', '')}\n"
-            f"Resolve it with `switchboard tasks resolve {p['task_id']}`."
-        )
+        text = page(action.params, self.links)
         return self.api.post_message_call(self.channel, text, action_id=action.action_id)
 
     def execute(self, action: ActionRequest) -> dict[str, Any]:
@@ -189,3 +197,24 @@ class EscalateExecutor:
         if action.ability != "escalate.human":
             return None
         return self.api.find_posted(self.channel, action.action_id)
+
+
+def page(p: dict[str, Any], links: render.LinkPolicy | None = None) -> str:
+    """The escalation page. The template's own lines are the only ones that start with a field name: every
+    value is rendered on one line (``_line``), and the summary, which quotes the message, is a quote block
+    (``render.quote``) below its field, so no text inside it can start a line of the page or ping anyone."""
+    links = links or render.LinkPolicy.for_platform("slack")
+
+    def _line(value: Any) -> str:
+        return render.slack(" ".join(str(value).split()), links)
+
+    task = _line(p["task_id"]).replace("`", "'")
+    tried = "\n".join(f"• {_line(step)}" for step in p.get("tried", [])) or "• nothing yet"
+    return (
+        f":rotating_light: *Switchboard needs a person* — task `{task}`\n"
+        f"*What came in:*\n{render.quote(str(p['summary']), 'slack', links)}\n"
+        f"*What was tried:*\n{tried}\n"
+        f"*What you must decide:* {_line(p['decision_needed'])}\n"
+        f"*Where:* {_line(p['platform'])} {_line(p['conversation'])} {_line(p.get('source', ''))}\n"
+        f"Resolve it with `switchboard tasks resolve {task}`."
+    )
