@@ -28,9 +28,11 @@ import html
 import re
 import unicodedata
 
+from switchboard import fields
+
 NULLISH = frozenset({"null", "undefined", "none", "nil", "nan"})
-TEXT_LIMIT = 8_000
-FIELD_LIMIT = 256
+TEXT_LIMIT = fields.EVENT_TEXT_LIMIT
+FIELD_LIMIT = fields.FIELD_LIMIT
 
 _URL = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t\f\v]+")
