@@ -72,4 +72,6 @@ def fit(text: str, limit: int = ACTION_TEXT_LIMIT) -> str:
     if len(text) <= limit:
         return text
     marker = f"\n\n[truncated: the original has {len(text):,} characters]"
+    if limit < 2 * len(marker):  # too short to say so
+        return text[:limit]
     return text[: limit - len(marker)].rstrip() + marker

@@ -191,6 +191,10 @@ _FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 _QUOTE = re.compile(r"^ {0,3}>")
 _INDENTED = re.compile(r"^(?: {4}| {0,3}\t)")
 _BACKTICKS = re.compile(r"`+")
+# a line that starts a block of its own (a list item, a heading, a thematic break) ends a quote's laziness
+_BLOCK_START = re.compile(
+    r"^ {0,3}(?:[-+*](?:[ \t]|$)|\d{1,9}[.)](?:[ \t]|$)|#{1,6}(?:[ \t]|$)|(?:[*_-][ \t]*){3,}$)"
+)
 
 
 def prose(text: str) -> str:
@@ -215,14 +219,14 @@ def prose(text: str) -> str:
         elif not line.strip():
             quoted = in_paragraph = False
             kept.append("")
-        elif quoted or _QUOTE.match(line):  # a quote, or a lazy continuation line of its paragraph
+        elif _QUOTE.match(line) or (quoted and not _BLOCK_START.match(line)):  # a quote, or its lazy line
             quoted = True
             kept.append("")
         elif _INDENTED.match(line) and not in_paragraph:  # an indented code block
             kept.append("")
-        else:
-            in_paragraph = True
-            kept.append(line)
+        else:  # a paragraph's line: its leading white space is not part of its text
+            in_paragraph, quoted = True, False
+            kept.append(line.lstrip(" \t"))
     return "\n\n".join(_without_code_spans(paragraph) for paragraph in "\n".join(kept).split("\n\n"))
 
 
