@@ -19,14 +19,20 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from switchboard.errors import InvalidParams, UnknownAbility
+from switchboard.fields import (
+    FIELD_LIMIT,
+    MAX_ISSUE_NUMBER,
+    REF_LIMIT,
+    Decision,
+    LabelName,
+    Login,
+    Repo,
+    SlackId,
+    SlackTs,
+    Text,
+    Title,
+)
 from switchboard.models import InboundEvent, Platform, Service
-
-Repo = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")]
-LabelName = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=r"^[^,\x00-\x1f]+$")]
-Login = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")]
-SlackId = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2,32}$")]
-SlackTs = Annotated[str, StringConstraints(pattern=r"^\d{1,12}\.\d{1,8}$")]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=4_000)]
 
 
 class _Params(BaseModel):
@@ -35,7 +41,7 @@ class _Params(BaseModel):
 
 class IssueRef(_Params):
     repo: Repo
-    number: int = Field(ge=1)
+    number: int = Field(ge=1, le=MAX_ISSUE_NUMBER)
 
 
 class AddLabels(IssueRef):
@@ -66,20 +72,16 @@ class SlackReply(_Params):
 
 
 class CreateTicket(_Params):
-    title: Annotated[str, StringConstraints(min_length=3, max_length=200)] = Field(
-        description="a short summary"
-    )
+    title: Title = Field(description="a short summary")
     body: Text = Field(description="what happened, what the user asked for")
-    source: Annotated[str, StringConstraints(max_length=1_024)]
-    reporter: Annotated[str, StringConstraints(max_length=256)] = "unknown"
+    source: Annotated[str, StringConstraints(max_length=REF_LIMIT)]
+    reporter: Annotated[str, StringConstraints(max_length=FIELD_LIMIT)] = "unknown"
     reply_to: dict[str, str] = Field(default_factory=dict)
 
 
 class HandToHuman(_Params):
     summary: Text = Field(description="one paragraph: what the person asked and why a human must decide")
-    decision_needed: Annotated[str, StringConstraints(min_length=3, max_length=1_000)] = Field(
-        description="the question the human must answer"
-    )
+    decision_needed: Decision = Field(description="the question the human must answer")
     task_id: str
     platform: str
     conversation: str

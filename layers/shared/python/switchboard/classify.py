@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from switchboard import action_ids
+from switchboard import action_ids, failures
 from switchboard.abilities import ability
 from switchboard.deadline import Deadline
 from switchboard.escalation import Escalator
@@ -103,7 +103,18 @@ class ClassifyService:
             logger.info("resuming task", task_id=task.task_id, status=task.status.value)
         else:
             logger.info("task opened", task_id=task.task_id, platform=event.platform.value)
-        return self.lifecycle.retrying(task, lambda current: self._advance(current, event))
+        try:
+            return self.lifecycle.retrying(task, lambda current: self._advance(current, event))
+        except failures.PERMANENT as error:  # the event's own fault: retrying gives the same error
+            return self._failed(task, error)
+
+    def _failed(self, task: Task, error: Exception) -> TaskStatus:
+        """End the task FAILED with the error as its reason; the message is consumed (``failures``)."""
+        why = failures.reason(error)
+        logger.exception("task failed", task_id=task.task_id, reason=why)
+        return self.lifecycle.end(
+            task.task_id, TaskStatus.FAILED, ACTOR, {"error": type(error).__name__}, why
+        )
 
     def _advance(self, task: Task, event: InboundEvent) -> TaskStatus:
         if task.status is TaskStatus.RECEIVED:

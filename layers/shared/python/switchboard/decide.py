@@ -17,7 +17,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from switchboard import action_ids
+from switchboard import action_ids, failures
 from switchboard.abilities import Ability, ability_for_tool, allowed_on
 from switchboard.deadline import Deadline
 from switchboard.errors import InvalidParams, UnknownAbility
@@ -77,7 +77,14 @@ class DecideService:
         event = request.event
         logger.set_correlation_id(event.event_id)
         task = self.lifecycle.get(request.task_id)
-        return self.lifecycle.retrying(task, lambda current: self._advance(current, request))
+        try:
+            return self.lifecycle.retrying(task, lambda current: self._advance(current, request))
+        except failures.PERMANENT as error:  # the event's own fault: retrying gives the same error
+            why = failures.reason(error)
+            logger.exception("task failed", task_id=task.task_id, reason=why)
+            return self.lifecycle.end(
+                task.task_id, TaskStatus.FAILED, ACTOR, {"error": type(error).__name__}, why
+            )
 
     def _advance(self, task: Task, request: DecideRequest) -> TaskStatus:
         if task.status is TaskStatus.CLASSIFIED:

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from switchboard.fields import fit
 from switchboard.models import InboundEvent, Platform
 from switchboard.rules import PlannedAction, planned
 
@@ -74,7 +75,8 @@ def direct_actions(event: InboundEvent, intent: Intent) -> tuple[PlannedAction, 
             return (planned(event, "github.add_labels", {"labels": ["bug", "needs-triage"]}),)
         title = (event.text.split("\n", 1)[0] or "Bug report")[:120]
         title = title if len(title) >= 3 else "Bug report"
-        return (planned(event, "tickets.create", {"title": title, "body": event.text or title}),)
+        # an event's text may be twice as long as a ticket's body: cut, and say so in the body
+        return (planned(event, "tickets.create", {"title": title, "body": fit(event.text or title)}),)
     if intent is Intent.FEEDBACK and event.platform is Platform.GITHUB:
         return (planned(event, "github.add_labels", {"labels": ["feedback"]}),)
     return None

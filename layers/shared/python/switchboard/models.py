@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from switchboard import catalog
+from switchboard.fields import EVENT_TEXT_LIMIT
 
 
 class Platform(StrEnum):
@@ -71,7 +72,7 @@ class InboundEvent(BaseModel):
     author: str | None = Field(default=None, max_length=256)
     author_is_bot: bool = False
     conversation: str = Field(min_length=1, max_length=256, description="thread or issue: the message group")
-    text: str = Field(default="", max_length=8_000)
+    text: str = Field(default="", max_length=EVENT_TEXT_LIMIT)
     links: list[str] = Field(default_factory=list, max_length=20)
     received_at: datetime
     raw_ref: str | None = Field(default=None, max_length=1_024, description="where the original lives")

@@ -4,8 +4,22 @@ Strip HTML and scripts, drop control characters, cap lengths, and treat the lite
 to reach unhandled branches ("null", "undefined", "None") as missing.
 
 ``clean_text`` is idempotent: cleaning clean text changes nothing. Entities are decoded once; markup that the
-decoding reveals (``&lt;script&gt;``) or that the parser leaves behind (an unterminated ``<script`` at the
+decoding reveals (``&lt;script&gt;``) or that the tokenizer leaves behind (an unterminated ``<script`` at the
 end) is made inert (``< script``) instead of being decoded or stripped again on the next pass.
+
+Every step is linear in the input, whatever the markup (``tests/unit/test_sanitize_linear.py``,
+``make bench``): a hostile body of 256 KiB is cleaned well inside the ingest function's deadline.
+
+- The tokenizer (``strip_html``) reads the text once, left to right. Each construct ends at its terminator
+  (``>``, ``-->``, ``]]>``, ``</script``); the search for a terminator is remembered (``_Finder``), so a flood
+  of unterminated openers (``"<a " * 21845``) costs one search, not one per opener. An opener without a
+  terminator is text (made inert by ``defang``), except ``<script>``/``<style>`` without an end tag, whose
+  content is dropped to the end, as a browser would.
+- Character references are decoded one by one with their digits bounded (``&#`` and 5,000 nines is U+FFFD,
+  not a 4,300-digit integer conversion that raises).
+- Unicode normalization reorders combining marks by sorting, which is quadratic in the length of a run of
+  them. Before each normalization a run is cut to 30 marks, the bound of Unicode's Stream-Safe Text Format
+  (UAX #15, section 13), so the sort only ever sees short runs.
 """
 
 from __future__ import annotations
@@ -13,60 +27,126 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from html.parser import HTMLParser
+
+from switchboard import fields
 
 NULLISH = frozenset({"null", "undefined", "none", "nil", "nan"})
-TEXT_LIMIT = 8_000
-FIELD_LIMIT = 256
+TEXT_LIMIT = fields.EVENT_TEXT_LIMIT
+FIELD_LIMIT = fields.FIELD_LIMIT
 
 _URL = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t\f\v]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 # What the HTML tokenizer reads as the start of a tag, an end tag, a declaration or a comment.
 _TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
-# The character-reference pattern ``html.unescape`` (and so HTMLParser) decodes.
+# The character-reference pattern ``html.unescape`` decodes.
 _CHARREF = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)")
 _DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 
+# -- the tokenizer -------------------------------------------------------------------------------------------
 
-class _TextOnly(HTMLParser):
-    """Keeps text, drops tags, and drops the contents of script/style/template elements entirely."""
+_RAW_TEXT = frozenset({"script", "style"})  # content is not markup: it ends only at its own end tag
+_SKIP = frozenset({"template", "iframe", "object", "noscript"})  # elements whose content is dropped
+_BREAKS = frozenset({"br", "p", "div", "li"})
+_NAME = re.compile(r"[^\t\n\f\r />]{0,16}")  # enough of a tag's name to know the ones above
+_GT = re.compile(">")
+_COMMENT_END = re.compile(r"--!?>")
+_CDATA_END = re.compile(r"\]\]>")
 
-    _SKIP = frozenset({"script", "style", "template", "iframe", "object", "noscript"})
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
+class _Finder:
+    """Where the first match of ``pattern`` at or after a position ends, remembered: when the last search
+    started at or before ``start`` and found nothing, or found a match starting at or after ``start``, that is
+    the answer again. The positions asked for only grow, so all the searches together read the text about
+    once."""
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self._skipping += 1
-        elif tag in {"br", "p", "div", "li"}:
-            self.parts.append("\n")
+    def __init__(self, text: str, pattern: re.Pattern[str]) -> None:
+        self.text = text
+        self.pattern = pattern
+        self.searched_from = -1
+        self.found: re.Match[str] | None = None
 
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP and self._skipping:
-            self._skipping -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
+    def end(self, start: int) -> int | None:
+        known = 0 <= self.searched_from <= start
+        if not (known and (self.found is None or self.found.start() >= start)):
+            self.found = self.pattern.search(self.text, start)
+            self.searched_from = start
+        return None if self.found is None else self.found.end()
 
 
 def strip_html(text: str) -> str:
+    """The text of ``text`` read as HTML: tags, comments and declarations dropped, the contents of scripts,
+    styles and the ``_SKIP`` elements dropped, character references decoded."""
     if "<" not in text and "&" not in text:
         return text
-    parser = _TextOnly()
-    try:
-        parser.feed(text)
-        parser.close()
-    except AssertionError:
-        # CPython's HTMLParser asserts on some malformed markup ("<![ " on 3.11, python/cpython#77057;
-        # "<ª" on 3.13, python/cpython#140877). Such text is not HTML: decode its entities and let
-        # ``defang`` make any tag in it inert.
-        return html.unescape(text)
-    return "".join(parser.parts)
+    parts: list[str] = []
+    gt = _Finder(text, _GT)
+    comment_end = _Finder(text, _COMMENT_END)
+    cdata_end = _Finder(text, _CDATA_END)
+    raw_ends: dict[str, _Finder] = {}
+    skipping = 0
+    position, size = 0, len(text)
+    while position < size:
+        opener = text.find("<", position)
+        if opener < 0:
+            opener = size
+        if opener > position and not skipping:
+            parts.append(decode_references(text[position:opener]))
+        if opener >= size:
+            break
+        after = opener + 1
+        following = text[after : after + 1]
+        end: int | None = None
+        if text.startswith("!--", after):
+            for empty in ("!-->", "!--->"):  # "<!-->" and "<!--->" are (empty) comments too
+                if text.startswith(empty, after):
+                    end = after + len(empty)
+            end = end or comment_end.end(after + 3)
+        elif text.startswith("![CDATA[", after):
+            end = cdata_end.end(after + 8)
+        elif following in ("!", "?"):
+            end = gt.end(after)
+        elif following == "/" or (following.isascii() and following.isalpha()):
+            end = gt.end(after)
+            closing = following == "/"
+            name = _NAME.match(text, after + closing)[0].lower()  # type: ignore[index]
+            if end is not None and closing:
+                skipping -= 1 if name in _SKIP and skipping else 0
+            elif end is not None and name in _RAW_TEXT:
+                finder = raw_ends.setdefault(
+                    name, _Finder(text, re.compile(rf"</{name}(?=[\t\n\f\r />])", re.IGNORECASE))
+                )
+                end_tag = finder.end(end)
+                # no end tag: the rest is the script's (a browser runs it to the end of the document)
+                position = size if end_tag is None else gt.end(end_tag) or size
+                continue
+            elif end is not None and name in _SKIP:
+                skipping += 1
+            if end is not None and not closing and name in _BREAKS and not skipping:
+                parts.append("\n")
+        if end is None:  # no terminator: not markup, just a "<" (``defang`` makes it inert)
+            if not skipping:
+                parts.append("<")
+            position = after
+        else:
+            position = end
+    return "".join(parts)
+
+
+def decode_references(text: str) -> str:
+    """``html.unescape``, one reference at a time, with the digits of a numeric reference bounded."""
+    if "&" not in text:
+        return text
+    return _CHARREF.sub(_decoded, text)
+
+
+def _decoded(reference: re.Match[str]) -> str:
+    body = reference[1]
+    if body[0] == "#":
+        digits = (body[2:] if body[1:2] in ("x", "X") else body[1:]).rstrip(";").lstrip("0")
+        if len(digits) > 8:  # past U+10FFFF in either base: what html.unescape answers, without the int()
+            return "\ufffd"
+    return html.unescape(reference[0])
 
 
 def defang(text: str) -> str:
@@ -76,7 +156,42 @@ def defang(text: str) -> str:
     becomes ``& lt;``. An ampersand that decodes to nothing (``AT&T``) is left alone.
     """
     text = _TAG_OPEN.sub("< ", text)
-    return _CHARREF.sub(lambda ref: ref[0] if html.unescape(ref[0]) == ref[0] else "& " + ref[1], text)
+    return _CHARREF.sub(lambda ref: ref[0] if _decoded(ref) == ref[0] else "& " + ref[1], text)
+
+
+# -- Unicode -------------------------------------------------------------------------------------------------
+
+#: UAX #15's bound on a run of non-starters in Stream-Safe Text.
+MAX_NON_STARTERS = 30
+# Only a run of more than 30 non-ASCII characters can hold more than 30 non-starters.
+_LONG_NON_ASCII = re.compile(rf"[^\x00-\x7f]{{{MAX_NON_STARTERS + 1},}}")
+# Characters of combining class 0 whose decomposition starts with a non-starter (UAX #15, table 8).
+_NON_STARTER_DECOMPOSITIONS = frozenset("\u0344\u0f73\u0f75\u0f81")
+
+
+def stream_safe(text: str) -> str:
+    """``text`` with every run of non-starters (combining marks) cut to ``MAX_NON_STARTERS``."""
+    if text.isascii():
+        return text
+    return _LONG_NON_ASCII.sub(lambda run: _cut_runs(run[0]), text)
+
+
+def _cut_runs(run: str) -> str:
+    kept: list[str] = []
+    marks = 0
+    for ch in run:
+        if unicodedata.combining(ch) or ch in _NON_STARTER_DECOMPOSITIONS:
+            marks += 1
+            if marks > MAX_NON_STARTERS:
+                continue
+        else:
+            marks = 0
+        kept.append(ch)
+    return "".join(kept)
+
+
+def nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", stream_safe(text))
 
 
 def drop_control_chars(text: str) -> str:
@@ -88,10 +203,10 @@ def clean_text(value: object, limit: int = TEXT_LIMIT) -> str:
     """The full treatment for free text a person wrote: at most ``limit`` characters, never nullish."""
     if not isinstance(value, str):
         return ""
-    text = unicodedata.normalize("NFKC", value).replace("\r\n", "\n").replace("\r", "\n")
+    text = nfkc(value).replace("\r\n", "\n").replace("\r", "\n")
     text = drop_control_chars(strip_html(text))
     # again: decoding and dropping can form new sequences (a decoded fullwidth "<", "e" + ZWJ + accent)
-    text = defang(unicodedata.normalize("NFKC", text))
+    text = defang(nfkc(text))
     text = _BLANK_LINES.sub("\n\n", _SPACES.sub(" ", text)).strip()
     text = text[:limit].rstrip()
     return "" if is_nullish(text) else text

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from switchboard.adapters.base import Accepted, Ignored, Interpretation, Reply, WebhookRequest
 from switchboard.errors import BadSignature, MalformedPayload
+from switchboard.fields import MAX_ISSUE_NUMBER, is_repo
 from switchboard.models import InboundEvent, Platform
 from switchboard.sanitize import clean_field, clean_id, clean_text, extract_links
 
@@ -27,7 +28,6 @@ ACCEPTED_EVENTS: dict[str, frozenset[str]] = {
 }
 
 REPO_LIMIT = 140  # "owner/name": GitHub caps an owner at 39 characters and a repository name at 100
-MAX_NUMBER = 2**63  # issue, PR and discussion numbers are positive integers
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -72,12 +72,18 @@ class GitHubAdapter:
         repo = clean_id(_dig(payload, "repository", "full_name"), limit=REPO_LIMIT)
         if not repo:
             raise MalformedPayload("missing_repository")
+        if not is_repo(repo):  # every GitHub ability acts on it (switchboard.fields)
+            raise MalformedPayload("invalid_repository")
         found = _thread(payload)
         if found is None:
             raise MalformedPayload("missing_issue_or_discussion")
         prefix, kind, item = found
         raw_number = item.get("number")
-        if isinstance(raw_number, bool) or not isinstance(raw_number, int) or not 0 < raw_number < MAX_NUMBER:
+        if (
+            isinstance(raw_number, bool)
+            or not isinstance(raw_number, int)
+            or not 0 < raw_number <= MAX_ISSUE_NUMBER
+        ):
             raise MalformedPayload("missing_number")
         number = str(raw_number)
         body_source = payload.get("comment") if "comment" in payload else item
