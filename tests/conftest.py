@@ -13,8 +13,14 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SwitchboardTests")
 
 import pytest
 from aws_lambda_powertools import Logger
+from hypothesis import HealthCheck, settings
 
 from tools.local import moto_credentials
+
+# Property tests must hold on a loaded machine: no per-example deadline, no "too slow" health check (the
+# examples' cost is bounded by their sizes, not by the clock). Tests that set their own settings keep them.
+settings.register_profile("switchboard", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("switchboard")
 
 # The library logs through Powertools child loggers; in Lambda the handler module creates their parent.
 Logger()
