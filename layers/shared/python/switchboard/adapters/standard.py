@@ -1,6 +1,7 @@
 """Standard Webhooks (standardwebhooks.com): ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature``
 with space-separated ``v1,<base64>`` entries; ``whsec_`` secrets; five minutes of tolerance; several active
-secrets at once so a secret can be rotated with no downtime."""
+secrets at once so a secret can be rotated with no downtime. The ``webhook-id`` is signed, and the spec
+keeps it the same when a message is re-sent, so it is the event's content identity as well."""
 
 from __future__ import annotations
 
@@ -78,6 +79,7 @@ class StandardWebhooksAdapter:
             InboundEvent(
                 platform=Platform.STANDARD,
                 event_id=msg_id,
+                content_id=msg_id,
                 event_type=event_type,
                 author=clean_field(data.get("author") or data.get("user")),
                 conversation=conversation,
