@@ -71,7 +71,11 @@ def decoded_parts(path: str) -> list[str]:
 
 
 def github_action(ability: str, repo: Any, number: Any) -> ActionRequest:
-    extra = {"github.add_labels": {"labels": ["bug"]}, "github.comment": {"body": "hi"}}.get(ability, {})
+    extras: dict[str, dict[str, Any]] = {
+        "github.add_labels": {"labels": ["bug"]},
+        "github.comment": {"body": "hi"},
+    }
+    extra = extras.get(ability, {})
     return ActionRequest(
         action_id="tsk_1#0",
         task_id="tsk_1",
