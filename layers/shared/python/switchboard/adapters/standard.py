@@ -1,7 +1,9 @@
 """Standard Webhooks (standardwebhooks.com): ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature``
 with space-separated ``v1,<base64>`` entries; ``whsec_`` secrets; five minutes of tolerance; several active
-secrets at once so a secret can be rotated with no downtime. The ``webhook-id`` is signed, and the spec
-keeps it the same when a message is re-sent, so it is the event's content identity as well."""
+secrets at once so a secret can be rotated with no downtime. The ``webhook-id`` is signed, and it "remains
+the same no matter how many times a webhook that has failed is retried" (Standard Webhooks 1.0.0, "Webhook
+metadata", https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md), so it
+is the event's content identity as well."""
 
 from __future__ import annotations
 
