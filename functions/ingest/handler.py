@@ -24,7 +24,7 @@ metrics = Metrics()
 def _secrets() -> list[str]:
     settings = ingest_settings()
     value = parameters.get_secret(settings.webhook_secret_id, max_age=settings.secret_max_age_seconds)
-    return split_secrets(value if isinstance(value, str) else value.decode())
+    return split_secrets(value if isinstance(value, str) else value.decode(), settings.platform.value)
 
 
 @lru_cache(maxsize=1)

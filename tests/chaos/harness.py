@@ -3,6 +3,7 @@ API, direct queue access for what a provider or a crash would do, and THE invari
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -179,7 +180,10 @@ def comment_payload(n: int, text: str, *, issue: int, author: str | None = None)
     login = author or f"chaos-user-{n}"
     payload["comment"]["body"] = text
     payload["comment"]["user"]["login"] = login
-    payload["comment"]["id"] = 900_000 + n
+    # One comment per distinct (n, text, issue, author): the claim's content identity is the comment id (with
+    # its updated_at), so scenarios that reuse n with other text must not share an id.
+    digest = hashlib.sha256(f"{n}|{text}|{issue}|{login}".encode()).hexdigest()
+    payload["comment"]["id"] = 900_000 + int(digest[:12], 16)
     payload["issue"]["user"]["login"] = login  # the issue's author may use the commands
     payload["issue"]["number"] = issue
     return json.dumps(payload).encode()

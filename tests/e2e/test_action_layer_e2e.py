@@ -35,13 +35,13 @@ def trace(capsys: pytest.CaptureFixture[str], event_id: str) -> dict[str, Any] |
 
 
 def test_a_transient_github_503_is_retried_once_and_the_task_ends_done(
-    local_stack: dict[str, Any], cli: Path, capsys: pytest.CaptureFixture[str]
+    local_stack: dict[str, Any], cli: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     sink(local_stack, "DELETE", "/_outbox")
     sink(local_stack, "POST", "/_faults", {"service": "github", "status": 503, "times": 1})
     delivery = str(uuid.uuid4())
     try:
-        assert cli_send(capsys, delivery)["status"] == 202
+        assert cli_send(capsys, delivery, tmp_path)["status"] == 202
         task = None
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -64,7 +64,12 @@ def test_a_transient_github_503_is_retried_once_and_the_task_ends_done(
     assert moves == ["RECEIVED", "CLASSIFIED", "DISPATCHED", "DONE"]  # classify ran once: no re-deciding
 
 
-def cli_send(capsys: pytest.CaptureFixture[str], delivery: str) -> dict[str, Any]:
-    cli.main(["send", "github", str(LABEL_BUG), "--delivery-id", delivery])
+def cli_send(capsys: pytest.CaptureFixture[str], delivery: str, tmp_path: Path) -> dict[str, Any]:
+    """Send the `/label bug` sample as a new comment (its own id, so its own logical event)."""
+    payload = json.loads(LABEL_BUG.read_text())
+    payload["comment"]["id"] = uuid.uuid4().int >> 80
+    path = tmp_path / LABEL_BUG.name
+    path.write_text(json.dumps(payload))
+    cli.main(["send", "github", str(path), "--delivery-id", delivery])
     output: dict[str, Any] = json.loads(capsys.readouterr().out)
     return output

@@ -57,6 +57,16 @@ def wait_for_status(
     pytest.fail(f"task for {event_id} did not reach {status}: {task}")
 
 
+def fresh_comment(tmp_path: Path) -> Path:
+    """The `/label bug` sample as a new comment (its own id): a logical event of its own, whatever was sent
+    before (the claim's content identity is the comment id and its `updated_at`)."""
+    payload = json.loads(LABEL_BUG.read_text())
+    payload["comment"]["id"] = uuid.uuid4().int >> 80
+    path = tmp_path / LABEL_BUG.name
+    path.write_text(json.dumps(payload))
+    return path
+
+
 def github_calls(local_stack: dict[str, Any]) -> list[dict[str, Any]]:
     status, calls = http("GET", local_stack["sink_url"] + "/_outbox")
     assert status == 200
@@ -97,12 +107,13 @@ def test_bad_signature_is_401_and_opens_no_task(
 
 
 def test_label_command_ends_done_with_exactly_one_github_call(
-    local_stack: dict[str, Any], cli: Path, capsys: pytest.CaptureFixture[str]
+    local_stack: dict[str, Any], cli: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     assert http("DELETE", local_stack["sink_url"] + "/_outbox")[0] in (200, 204)
     delivery = str(uuid.uuid4())
+    comment = fresh_comment(tmp_path)
 
-    sent = send(capsys, LABEL_BUG, "--delivery-id", delivery)
+    sent = send(capsys, comment, "--delivery-id", delivery)
     assert sent["status"] == 202
     assert sent["response"] == {"event_id": delivery, "status": "accepted"}
 
@@ -121,10 +132,15 @@ def test_label_command_ends_done_with_exactly_one_github_call(
     assert headers["x-github-api-version"] == "2022-11-28"
     assert headers["authorization"] != "Bearer local-dev-token"  # the sink keeps a fingerprint, not the token
 
-    again = send(capsys, LABEL_BUG, "--delivery-id", delivery)
+    again = send(capsys, comment, "--delivery-id", delivery)
     assert (again["status"], again["response"]["status"]) == (202, "duplicate")
-    time.sleep(2)  # time for a second call to show, had the duplicate gone through
+    # The same signed body under a new delivery id (GitHub does not sign X-GitHub-Delivery) passes the door
+    # but is the same logical event: no second task, no second call.
+    replayed = str(uuid.uuid4())
+    assert send(capsys, comment, "--delivery-id", replayed)["response"]["status"] == "accepted"
+    time.sleep(2)  # time for a second call to show, had either duplicate gone through
     assert len(github_calls(local_stack)) == 1
+    assert trace(capsys, replayed) is None
     final = trace(capsys, delivery)
     assert final is not None
     assert final["status"] == "DONE"

@@ -30,6 +30,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
 def send_label(capsys: pytest.CaptureFixture[str], tmp_path: Path, label: str) -> str:
     payload = json.loads(json.dumps(COMMENT))
     payload["comment"]["body"] = f"/label {label}"
+    payload["comment"]["id"] = uuid.uuid4().int >> 80  # a new comment: its own logical event
     path = tmp_path / f"issue_comment.{label}.json"
     path.write_text(json.dumps(payload))
     delivery = str(uuid.uuid4())

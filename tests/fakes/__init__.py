@@ -79,11 +79,13 @@ def github_event(
     event_type: str = "issue_comment.created",
     repo: str = "octo-org/demo",
     number: str = "7",
+    content_id: str | None = None,
 ) -> InboundEvent:
     """An inbound GitHub event on one issue, as the door would hand it to classify."""
     return InboundEvent(
         platform=Platform.GITHUB,
         event_id=event_id,
+        content_id=content_id,
         event_type=event_type,
         author="mona",
         conversation=f"{repo}#{number}",

@@ -1,8 +1,9 @@
 """In-memory implementations of the task ports (``switchboard.ports``): a ``TaskRepository`` with the same
 semantics as ``TaskStore`` (conditional writes, ``ConcurrentUpdate`` on a stale status or version,
-``AlreadyRecorded``, ``TaskNotFound``, the processed-id claim, the sparse attention index) and a FIFO
-``QueueSender`` that deduplicates like SQS. ``tests/integration/test_task_repository_contract.py`` runs the
-same assertions against these and against ``TaskStore`` on moto, so the fake cannot drift from the adapter.
+``AlreadyRecorded``, ``TaskNotFound``, the processed-id and content claims, the sparse attention index) and a
+FIFO ``QueueSender`` that deduplicates like SQS. ``tests/integration/test_task_repository_contract.py`` runs
+the same assertions against these and against ``TaskStore`` on moto, so the fake cannot drift from the
+adapter.
 """
 
 from __future__ import annotations
@@ -39,13 +40,15 @@ class InMemoryTaskRepository:
     def __init__(self) -> None:
         self._tasks: dict[str, _Stored] = {}
         self._claims: dict[tuple[str, str], Claim] = {}
+        self._content_claims: dict[tuple[str, str], Claim] = {}
         self.writes = 0  # conditional writes that landed (transitions and completions)
 
     def claim_and_open(
         self, event: InboundEvent, owner: str, claim_ttl_days: int, actor: str = "classify"
     ) -> Task | None:
         key = (event.platform.value, event.event_id)
-        if key in self._claims or event.task_id in self._tasks:
+        content = None if event.content_id is None else (event.platform.value, event.content_id)
+        if key in self._claims or content in self._content_claims or event.task_id in self._tasks:
             return None
         entry = history_entry(TaskStatus.RECEIVED, actor, {"event_type": event.event_type})
         task = Task(
@@ -59,11 +62,16 @@ class InMemoryTaskRepository:
             event_json=event.model_dump_json(),
         )
         self._claims[key] = Claim(event.task_id, owner, int(time.time()))
+        if content is not None:
+            self._content_claims[content] = self._claims[key]
         self._tasks[task.task_id] = _Stored(task, entry["at"])
         return copy.deepcopy(task)
 
     def claim(self, platform: str, event_id: str) -> Claim | None:
         return self._claims.get((platform, event_id))
+
+    def content_claim(self, platform: str, content_id: str) -> Claim | None:
+        return self._content_claims.get((platform, content_id))
 
     def get(self, task_id: str) -> Task:
         return copy.deepcopy(self._stored(task_id).task)

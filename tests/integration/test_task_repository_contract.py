@@ -46,6 +46,41 @@ def test_claim_and_open_is_atomic_and_once(tasks: TaskRepository) -> None:
     assert tasks.find_by_event("never-seen") == []
 
 
+def test_the_content_claim_makes_one_task_of_one_logical_event_under_any_delivery_id(
+    tasks: TaskRepository,
+) -> None:
+    first = github_event(event_id="delivery-1", content_id="issue_comment.created:42:2024-05-01T10:00:00Z")
+    again = github_event(event_id="delivery-2", content_id=first.content_id)
+    other = github_event(event_id="delivery-3", content_id="issue_comment.created:43:2024-05-01T10:00:00Z")
+    task = tasks.claim_and_open(first, owner="m-1", claim_ttl_days=14, actor="classify")
+    assert task is not None
+    # The same logical event under a new delivery id: claimed already, and nothing of it is written.
+    assert tasks.claim_and_open(again, owner="m-2", claim_ttl_days=14, actor="classify") is None
+    assert tasks.claim("github", again.event_id) is None
+    assert tasks.find_by_event(again.event_id) == []
+    with pytest.raises(TaskNotFound):
+        tasks.get(again.task_id)
+    assert first.content_id is not None
+    claim = tasks.content_claim("github", first.content_id)
+    assert claim is not None and (claim.task_id, claim.owner) == (first.task_id, "m-1")
+    assert tasks.content_claim("github", "never-seen") is None
+    assert tasks.content_claim("slack", first.content_id) is None  # one platform's ids are not another's
+    # Another logical event is its own task; an event with no content id is claimed by its delivery id alone.
+    assert tasks.claim_and_open(other, owner="m-3", claim_ttl_days=14, actor="classify") is not None
+    plain = github_event(event_id="delivery-4")
+    assert tasks.claim_and_open(plain, owner="m-4", claim_ttl_days=14, actor="classify") is not None
+    assert tasks.claim_and_open(plain, owner="m-5", claim_ttl_days=14, actor="classify") is None
+
+
+def test_a_delivery_id_claimed_first_blocks_a_content_claim_under_it_too(tasks: TaskRepository) -> None:
+    """The transaction is all or nothing: a refused claim leaves no content claim behind."""
+    first = github_event(event_id="delivery-1")
+    assert tasks.claim_and_open(first, owner="m-1", claim_ttl_days=14, actor="classify") is not None
+    same_id = github_event(event_id="delivery-1", content_id="issue_comment.created:42:2024-05-01T10:00:00Z")
+    assert tasks.claim_and_open(same_id, owner="m-2", claim_ttl_days=14, actor="classify") is None
+    assert tasks.content_claim("github", "issue_comment.created:42:2024-05-01T10:00:00Z") is None
+
+
 def test_a_missing_task_is_task_not_found(tasks: TaskRepository) -> None:
     with pytest.raises(TaskNotFound):
         tasks.get("tsk_missing")

@@ -15,6 +15,7 @@ KEY_PREFIXES = (
     "task#",
     "seen#",
     "processed#",
+    "content#",
     "author#",
     "rate#",
     "budget#",

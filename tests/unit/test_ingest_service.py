@@ -118,6 +118,7 @@ def test_api_gateway_response_shape(door: IngestService, label_bug_body: bytes) 
 
 
 def test_split_secrets_allows_rotation_and_refuses_empty() -> None:
-    assert split_secrets("old new") == ["old", "new"]
+    assert split_secrets('["old", "new"]', "github") == ["old", "new"]
+    assert split_secrets("old new", "github") == ["old new"]  # one secret, verbatim
     with pytest.raises(RuntimeError):
-        split_secrets("  ")
+        split_secrets("  ", "github")

@@ -100,8 +100,8 @@ def _stack_outputs(stack: str) -> dict[str, str]:
 def webhook_secret(platform: str, target: Target | None = None) -> str:
     """The platform's signing secret: ``SWITCHBOARD_<PLATFORM>_SECRET`` when it is set, else the value the
     stack holds in Secrets Manager (the local runtime's moto server, or a deployed stack with ``--stack``):
-    the secret tagged ``switchboard:secret=webhook:<platform>``. Several secrets (a rotation) come back as
-    the stored value; ``signed_headers`` signs with the first."""
+    the secret tagged ``switchboard:secret=webhook:<platform>``. Several secrets (a rotation: a JSON list)
+    come back as the stored value; ``signed_headers`` signs with the first (``split_secrets``)."""
     from tools.local.provision import SECRET_TAG, webhook_secret_env
 
     explicit = os.environ.get(webhook_secret_env(platform))
@@ -123,15 +123,21 @@ def webhook_secret(platform: str, target: Target | None = None) -> str:
 def signed_headers(
     platform: str, body: bytes, event_type: str, delivery_id: str, secret: str
 ) -> dict[str, str]:
-    """Sign the way the platform signs: each adapter knows its own scheme (the first of several secrets)."""
+    """Sign the way the platform signs: each adapter knows its own scheme. ``secret`` is the stored value,
+    read as the ingest function reads it (``split_secrets``: verbatim, or a JSON list); the first signs."""
     from switchboard.adapters import adapter_for
     from switchboard.errors import UnknownPlatform
+    from switchboard.ingest import split_secrets
 
     try:
         adapter = adapter_for(platform)
     except UnknownPlatform:
         raise CliError(f"switchboard send does not know the platform {platform!r}") from None
-    return adapter.signed_headers(body, secret.split()[0], delivery_id, event_type)
+    try:
+        first = split_secrets(secret, platform)[0]
+    except RuntimeError as exc:
+        raise CliError(f"the {platform} webhook secret cannot be used: {exc}") from None
+    return adapter.signed_headers(body, first, delivery_id, event_type)
 
 
 def cmd_send(args: argparse.Namespace) -> int:

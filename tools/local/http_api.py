@@ -9,6 +9,17 @@ URI). Requests become the exact 2.0 event; the function's result is mapped back 
 - a function error or timeout: 500 `{"message":"Internal Server Error"}`;
 - no matching route: 404 `{"message":"Not Found"}`; a body over 10 MB: 413.
 
+Reading a request is bounded, so no client can hold a connection (and its thread) for ever:
+- every read waits at most `read_timeout` (a request line or header that does not arrive closes the
+  connection), and the whole body must arrive within `body_deadline`: else 408 `{"message":"Request
+  Timeout"}` and the connection is closed;
+- the body's framing is checked as RFC 9112 section 6 asks (https://www.rfc-editor.org/rfc/rfc9112#section-6):
+  a `Content-Length` that is not one run of digits, appears twice, or comes with `Transfer-Encoding`; a
+  transfer coding other than `chunked`; a chunk size that is not hexadecimal (`-1`), a chunk not followed by
+  CRLF, or a body that ends early: 400 `{"message":"Bad Request"}`, connection closed;
+- a declared `Content-Length` over the limit is answered 413 before any of the body is read (then a bounded
+  amount is drained, so a client still sending sees the answer rather than a reset).
+
 Reserved prefix `/_local/` (control endpoints, never routed to a function):
 - `GET /_local/schedules` lists the schedules;
 - `POST /_local/schedules/<rule logical id or name>` fires one now and answers with the invocation outcome(s).
@@ -18,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
 import logging
 import re
@@ -26,6 +38,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -36,6 +49,14 @@ from tools.local.template import ACCOUNT_ID
 logger = logging.getLogger("switchboard.local")
 
 MAX_PAYLOAD_BYTES: Final = 10 * 1024 * 1024
+#: The longest wait for any one read of a request, and for the whole body.
+READ_TIMEOUT_SECONDS: Final = 10.0
+BODY_DEADLINE_SECONDS: Final = 30.0
+#: A chunk-size or trailer line longer than this is malformed; more trailer lines than this too.
+MAX_LINE_BYTES: Final = 8_192
+MAX_TRAILER_LINES: Final = 64
+_CONTENT_LENGTH: Final = re.compile(r"[0-9]+")
+_CHUNK_SIZE: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
 CONTROL_PREFIX: Final = "/_local/"
 _METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
@@ -240,6 +261,49 @@ def _header_value(value: Any) -> str:
     return str(value)
 
 
+class FramingError(ValueError):
+    """The request's body framing is malformed: 400, and the connection is closed."""
+
+
+class PayloadTooLargeError(Exception):
+    """The declared or received body is over `MAX_PAYLOAD_BYTES`: 413."""
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How the body is delimited: chunked, or `length` bytes (0 when there is no body)."""
+
+    chunked: bool
+    length: int
+
+
+def body_framing(headers: Message) -> Framing:
+    """The body's framing from the request headers, or `FramingError` / `PayloadTooLargeError`."""
+    codings = [
+        coding.strip().lower()
+        for value in headers.get_all("Transfer-Encoding") or []
+        for coding in value.split(",")
+        if coding.strip()
+    ]
+    lengths = headers.get_all("Content-Length") or []
+    if codings:
+        if codings != ["chunked"]:
+            raise FramingError(f"unsupported transfer coding {codings!r}")
+        if lengths:
+            raise FramingError("both Transfer-Encoding and Content-Length")
+        return Framing(chunked=True, length=0)
+    if not lengths:
+        return Framing(chunked=False, length=0)
+    if len(lengths) > 1:
+        raise FramingError("more than one Content-Length")
+    value = lengths[0].strip()
+    if not _CONTENT_LENGTH.fullmatch(value):
+        raise FramingError(f"invalid Content-Length {value[:40]!r}")
+    if len(value.lstrip("0")) > len(str(MAX_PAYLOAD_BYTES)) or int(value) > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLargeError
+    return Framing(chunked=False, length=int(value))
+
+
 class Control(Protocol):
     """What the `/_local/` control endpoints need from the runtime."""
 
@@ -262,12 +326,16 @@ class ApiServer(ThreadingHTTPServer):
         invoke: Callable[[str, Any], InvokeResult],
         control: Control,
         api_id: str,
+        read_timeout: float = READ_TIMEOUT_SECONDS,
+        body_deadline: float = BODY_DEADLINE_SECONDS,
     ) -> None:
         super().__init__(address, _ApiRequestHandler)
         self.routes = routes
         self.invoke = invoke
         self.control = control
         self.api_id = api_id
+        self.read_timeout = read_timeout
+        self.body_deadline = body_deadline
 
     @property
     def url(self) -> str:
@@ -281,6 +349,10 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
     server_version = "switchboard-local"
     sys_version = ""
 
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.read_timeout)  # every read, the request line included
+
     def do_GET(self) -> None:
         self._handle()
 
@@ -291,14 +363,21 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         request_id = _request_id()
+        deadline = time.monotonic() + self.server.body_deadline
         try:
-            body = self._read_body()
-        except _PayloadTooLargeError:
-            self._send(json_response(413, {"message": "Request Entity Too Large"}), request_id, close=True)
+            body = self._read_body(deadline)
+        except PayloadTooLargeError:
+            self._send_quietly(json_response(413, {"message": "Request Entity Too Large"}), request_id)
+            self._drain(deadline)
             return
-        except ValueError:
-            self._send(json_response(400, {"message": "Bad Request"}), request_id, close=True)
+        except FramingError as exc:
+            logger.debug("api: malformed framing: %s", exc)
+            self._send_quietly(json_response(400, {"message": "Bad Request"}), request_id)
             return
+        except TimeoutError:
+            self._send_quietly(json_response(408, {"message": "Request Timeout"}), request_id)
+            return
+        self.connection.settimeout(self.server.read_timeout)  # back to the per-read timeout, for keep-alive
         path = urlsplit(self.path).path
         if path.startswith(CONTROL_PREFIX):
             self._send(self._control(path[len(CONTROL_PREFIX) :]), request_id)
@@ -339,40 +418,84 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
             response = json_response(500, {"message": "Internal Server Error"})
         self._send(response, request_id)
 
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length < 0:
-            raise ValueError("negative Content-Length")
-        if length > MAX_PAYLOAD_BYTES:
-            self._discard(length)
-            raise _PayloadTooLargeError
-        return self.rfile.read(length)
+    def _read_body(self, deadline: float) -> bytes:
+        framing = body_framing(self.headers)
+        if framing.chunked:
+            return self._read_chunked(deadline)
+        return self._exactly(framing.length, deadline)
 
-    def _read_chunked(self) -> bytes:
+    def _read_chunked(self, deadline: float) -> bytes:
         chunks, total = [], 0
         while True:
-            size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+            size_text = self._line(deadline).split(b";", 1)[0].strip()
+            if not _CHUNK_SIZE.fullmatch(size_text):
+                raise FramingError(f"invalid chunk size {size_text[:40]!r}")
+            size = int(size_text, 16)
             if size == 0:
-                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass
                 break
             total += size
             if total > MAX_PAYLOAD_BYTES:
-                raise _PayloadTooLargeError
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline()
-        return b"".join(chunks)
+                raise PayloadTooLargeError
+            chunks.append(self._exactly(size, deadline))
+            if self._line(deadline).strip():
+                raise FramingError("a chunk is not followed by CRLF")
+        for _ in range(MAX_TRAILER_LINES):  # the trailer section, up to its empty line
+            if not self._line(deadline).strip():
+                return b"".join(chunks)
+        raise FramingError("too many trailer lines")
 
-    def _discard(self, length: int) -> None:
-        """Read and drop the body of a refused request (bounded), so the client sees the 413, not a reset."""
-        remaining = min(length, 2 * MAX_PAYLOAD_BYTES)
+    @property
+    def _buffered(self) -> io.BufferedReader:
+        if not isinstance(self.rfile, io.BufferedReader):  # rbufsize -1: socketserver makes it buffered
+            raise TypeError("the request stream is not buffered")
+        return self.rfile
+
+    def _arm(self, deadline: float) -> None:
+        """The next read waits at most the read timeout, and never past the body's deadline."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the body did not arrive in time")
+        self.connection.settimeout(min(self.server.read_timeout, left))
+
+    def _exactly(self, length: int, deadline: float) -> bytes:
+        """`length` bytes of body, one socket read at a time (each bounded), or `FramingError` at the end."""
+        parts, remaining = [], length
         while remaining > 0:
-            chunk = self.rfile.read(min(remaining, 1 << 20))
-            if not chunk:
-                break
-            remaining -= len(chunk)
+            self._arm(deadline)
+            data = self.rfile.read1(min(remaining, 1 << 16))
+            if not data:
+                raise FramingError("the body ended early")
+            parts.append(data)
+            remaining -= len(data)
+        return b"".join(parts)
+
+    def _line(self, deadline: float) -> bytes:
+        """One CRLF-terminated line of chunked framing, bounded in length and in time."""
+        line = bytearray()
+        while True:
+            self._arm(deadline)
+            data = self._buffered.peek(1)[:MAX_LINE_BYTES]
+            if not data:
+                raise FramingError("the body ended early")
+            end = data.find(b"\n")
+            line += self.rfile.read(len(data) if end < 0 else end + 1)
+            if end >= 0:
+                return bytes(line)
+            if len(line) > MAX_LINE_BYTES:
+                raise FramingError("a chunk line is too long")
+
+    def _drain(self, deadline: float) -> None:
+        """Read and drop what a refused client still sends (bounded in bytes and time), so it sees the 413."""
+        remaining = 2 * MAX_PAYLOAD_BYTES
+        try:
+            while remaining > 0:
+                self._arm(deadline)
+                chunk = self.rfile.read1(min(remaining, 1 << 20))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+        except OSError:  # TimeoutError included: the client stopped sending or went away
+            pass
 
     def _control(self, path: str) -> HttpResponse:
         parts = [unquote(part) for part in path.split("/") if part]
@@ -402,6 +525,13 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
             )
         return json_response(404, {"message": "Not Found"})
 
+    def _send_quietly(self, response: HttpResponse, request_id: str) -> None:
+        """Answer and close; a client that is gone by now is not an error."""
+        try:
+            self._send(response, request_id, close=True)
+        except OSError:
+            self.close_connection = True
+
     def _send(self, response: HttpResponse, request_id: str, *, close: bool = False) -> None:
         self.send_response(response.status)
         names = {name.lower() for name, _ in response.headers}
@@ -417,10 +547,6 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
-
-
-class _PayloadTooLargeError(Exception):
-    pass
 
 
 def _request_id() -> str:

@@ -41,10 +41,11 @@ logger = logging.getLogger("switchboard.local")
 SECRET_TAG: Final = "switchboard:secret"  # noqa: S105 (a tag key, not a secret)
 
 #: Webhook signing secrets used when `SWITCHBOARD_<PLATFORM>_SECRET` is not set. Sign local test webhooks with
-#: these. `standard` is a Standard Webhooks secret: `whsec_` + base64 of the 24-byte string
-#: `switchboard-local-dev-24`.
+#: these. `github` is GitHub's own documented example secret, spaces included, so every local run checks
+#: that a secret is used verbatim. `standard` is a Standard Webhooks secret: `whsec_` + base64 of the 24-byte
+#: string `switchboard-local-dev-24`.
 DEV_WEBHOOK_SECRETS: Final[Mapping[str, str]] = {
-    "github": "local-dev-github-webhook-secret",
+    "github": "It's a Secret to Everybody",
     "slack": "local-dev-slack-signing-secret",
     "standard": "whsec_" + base64.b64encode(b"switchboard-local-dev-24").decode(),
 }

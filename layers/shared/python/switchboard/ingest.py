@@ -15,9 +15,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from switchboard.adapters import Ignored, PlatformAdapter, Reply, WebhookRequest
+from switchboard.adapters.standard import SECRET_PREFIX
 from switchboard.errors import MalformedPayload, PayloadTooLarge, RequestRejected, UnsupportedMediaType
 from switchboard.metrics import Metric, count
-from switchboard.models import InboundEvent, IngestAnswer
+from switchboard.models import InboundEvent, IngestAnswer, Platform
 from switchboard.ports import QueueSender, SeenLog
 
 logger = Logger(child=True)
@@ -139,9 +140,30 @@ def _encodable(value: str) -> bool:
     return True
 
 
-def split_secrets(value: str) -> list[str]:
-    """A secret value may hold several active secrets separated by white space (rotation without downtime)."""
-    secrets = value.split()
-    if not secrets:
+def split_secrets(value: str, platform: str) -> list[str]:
+    """The active webhook secrets in one stored value, each used exactly as the provider defines it.
+
+    - a JSON list of strings (``["old", "new"]``): several active secrets, for a rotation with no downtime,
+      on every platform;
+    - for Standard Webhooks only, the older form of several ``whsec_`` secrets separated by white space, when
+      every part starts with ``whsec_`` (a ``whsec_`` secret is base64, which has no white space);
+    - anything else: one secret, verbatim, spaces and all (GitHub's documented example secret is
+      ``It's a Secret to Everybody``,
+      https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries).
+
+    An empty value, or a list that is empty or holds anything but non-empty strings, is a misconfiguration.
+    """
+    if not value.strip():
         raise RuntimeError("the webhook secret is empty")
-    return secrets
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, list):
+        if not parsed or not all(isinstance(secret, str) and secret for secret in parsed):
+            raise RuntimeError("a list of webhook secrets must hold one or more non-empty strings")
+        return list(parsed)
+    parts = value.split()
+    if platform == Platform.STANDARD and len(parts) > 1 and all(p.startswith(SECRET_PREFIX) for p in parts):
+        return parts
+    return [value]

@@ -109,8 +109,12 @@ class Lifecycle:
         return self.tasks.get(task_id)
 
     def claim_of(self, event: InboundEvent) -> Claim:
-        """The claim on ``event`` (it exists: ``open`` answered None)."""
+        """The claim on ``event`` (it exists: ``open`` answered None): on its delivery id, or, when another
+        delivery of the same logical event took it, on its content id. Its ``owner`` tells a redelivery of
+        the message that claimed it (resume the task) from any other delivery (a duplicate)."""
         claim = self.tasks.claim(event.platform.value, event.event_id)
+        if claim is None and event.content_id is not None:
+            claim = self.tasks.content_claim(event.platform.value, event.content_id)
         if claim is None:
             raise ConcurrentUpdate(f"claim for {event.event_id} vanished")
         return claim
@@ -137,7 +141,8 @@ class Lifecycle:
     # -- opening and classifying -----------------------------------------------------------------------------
 
     def open(self, event: InboundEvent, *, owner: str, claim_ttl_days: int, actor: str) -> Task | None:
-        """Claim the event's processed id and open its task (RECEIVED) atomically; None if it is claimed."""
+        """Claim the event's processed id and content id and open its task (RECEIVED) atomically; None if
+        either is claimed (``claim_of`` says by whom)."""
         return self.tasks.claim_and_open(event, owner=owner, claim_ttl_days=claim_ttl_days, actor=actor)
 
     def classify(

@@ -68,6 +68,12 @@ class InboundEvent(BaseModel):
 
     platform: Platform
     event_id: str = Field(min_length=1, max_length=256, description="the provider's delivery id")
+    content_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=512,
+        description="the logical event's identity, whichever delivery carried it (the claim's second key)",
+    )
     event_type: str = Field(min_length=1, max_length=128)
     author: str | None = Field(default=None, max_length=256)
     author_is_bot: bool = False

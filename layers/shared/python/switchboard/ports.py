@@ -37,10 +37,15 @@ class TaskRepository(Protocol):
     """
 
     def claim_and_open(self, event: InboundEvent, owner: str, claim_ttl_days: int, actor: str) -> Task | None:
-        """Claim the processed id and open the task, atomically; None when the event is claimed already."""
+        """Claim the processed id and the content id and open the task, atomically; None when either is
+        claimed already."""
         ...
 
     def claim(self, platform: str, event_id: str) -> Claim | None: ...
+
+    def content_claim(self, platform: str, content_id: str) -> Claim | None:
+        """The claim on a logical event (``InboundEvent.content_id``), whichever delivery id took it."""
+        ...
 
     def get(self, task_id: str) -> Task:
         """The task as stored; ``TaskNotFound`` when there is none."""

@@ -128,6 +128,21 @@ class NothingToSay:
         return None
 
 
+class DiscussionsUnsupported:
+    """GitHub discussions are refused, with the reason on the task: the abilities act through the REST Issues
+    API, which has no discussions (a label, a comment or a close there needs the GraphQL API,
+    https://docs.github.com/en/graphql/guides/using-the-graphql-api-for-discussions), and a discussion's
+    number names another thing, or nothing, under ``/issues/``. No model is asked and nothing is sent."""
+
+    name: ClassVar[str] = "discussions_unsupported"
+    reason: ClassVar[str] = "discussions are not supported yet"
+
+    def evaluate(self, event: InboundEvent, context: RuleContext) -> RuleResult | None:
+        if event.platform is Platform.GITHUB and event.context.get("kind") == "discussion":
+            return Drop(self.name, self.reason)
+        return None
+
+
 class RateLimit:
     """An atomic counter per author and window: one polite reply when the limit is crossed, then silence."""
 
@@ -389,6 +404,7 @@ def default_chain(memory: AuthorDirectory | None = None, config: RulesConfig | N
         BlockList(),
         LoopGuard(),
         NothingToSay(),
+        DiscussionsUnsupported(),
         RateLimit(),
         SpamAndAbuse(),
         LabelCommand(),

@@ -2,8 +2,10 @@
 
 Every transition is one conditional write: the status must be the one we read and the version must not have
 moved, so a concurrent transition is refused (an illegal one never gets here: ``switchboard.lifecycle``, the
-only module that changes a status, refuses it). The processed-id claim and the new task are written
-in one transaction, so there is never a claim without a task or a task without a claim.
+only module that changes a status, refuses it). The processed-id claim, the content claim (the logical
+event's second key, ``InboundEvent.content_id``) and the new task are written in one transaction, so there is
+never a claim without a task or a task without a claim, and a logical event has one task whichever delivery
+id it came with.
 """
 
 from __future__ import annotations
@@ -122,7 +124,8 @@ class TaskStore:
     def claim_and_open(
         self, event: InboundEvent, owner: str, claim_ttl_days: int, actor: str = "classify"
     ) -> Task | None:
-        """Claim the processed id and open the task, atomically. None when the event is already claimed."""
+        """Claim the processed id (and the content id, when the event has one) and open the task, atomically.
+        None when either is claimed already: a redelivery, or the same logical event under another id."""
         now = int(time.time())
         entry = history_entry(TaskStatus.RECEIVED, actor, {"event_type": event.event_type})
         task_item = {
@@ -151,31 +154,37 @@ class TaskStore:
         return Task.from_item(to_item(task_item))
 
     def _claim_and_open(self, event: InboundEvent, claim: dict[str, Any], task: dict[str, Any]) -> None:
-        """One transaction: both items, or ``AlreadyClaimed`` (the claim exists; so does its task)."""
+        """One transaction: every item, or ``AlreadyClaimed`` (a claim exists; so does its task)."""
+        platform = event.platform.value
+        claims = [Keys.claim(platform, event.event_id)]
+        if event.content_id is not None:
+            claims.append(Keys.content_claim(platform, event.content_id))
+        puts = [(self.memory_table, {**key, **claim}) for key in claims]
+        puts.append((self.tasks_table, {**Keys.task(event.task_id), **to_item(task)}))
         try:
             self.tasks.transact(
                 [
                     {
                         "Put": {
-                            "TableName": self.memory_table,
-                            "Item": {**Keys.claim(event.platform.value, event.event_id), **claim},
+                            "TableName": table,
+                            "Item": item,
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self.tasks_table,
-                            "Item": {**Keys.task(event.task_id), **to_item(task)},
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
+                    }
+                    for table, item in puts
                 ]
             )
         except ConditionFailed:
             raise AlreadyClaimed(f"{event.platform.value}#{event.event_id}") from None
 
     def claim(self, platform: str, event_id: str) -> Claim | None:
-        item = self.memory.get(Keys.claim(platform, event_id))
+        return self._claim(Keys.claim(platform, event_id))
+
+    def content_claim(self, platform: str, content_id: str) -> Claim | None:
+        return self._claim(Keys.content_claim(platform, content_id))
+
+    def _claim(self, key: dict[str, Any]) -> Claim | None:
+        item = self.memory.get(key)
         if not item:
             return None
         return Claim(item["task_id"]["S"], item["owner"]["S"], int(item["claimed_at"]["N"]))

@@ -17,6 +17,12 @@ URL at https://api.github.com is the only change between the local sink and the 
 
 Issues and pull requests share these endpoints. A comment's text is rendered for GitHub first
 (``switchboard.render.github``: no mentions, no raw HTML, links only to allowed hosts), whoever wrote it.
+
+Every path segment is checked against GitHub's rules before it is percent-encoded (``issue_path``): an owner
+is 1 to 39 letters, digits, hyphens (and the underscore of managed users' ``_shortcode``), starting with a
+letter or digit; a repository name is up to 100 letters, digits, ``.``, ``-`` and ``_`` and is never ``.``
+or ``..`` (https://docs.github.com/repositories/creating-and-managing-repositories/creating-a-new-repository);
+a number is a positive integer. Anything else is refused (``PermanentActionError``) and nothing is sent.
 """
 
 from __future__ import annotations
@@ -25,12 +31,31 @@ import re
 from typing import Any
 
 from switchboard import render
-from switchboard.actions.http import HttpCall, HttpResult, JsonHttpClient
+from switchboard.actions.http import HttpCall, HttpResult, JsonHttpClient, segment
 from switchboard.errors import PermanentActionError
 from switchboard.models import ActionRequest
 
 API_VERSION = "2022-11-28"
 _LAST_PAGE = re.compile(r'[?&]page=(\d+)[^>]*>;\s*rel="last"')
+OWNER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,38}")
+REPOSITORY = re.compile(r"[A-Za-z0-9._-]{1,100}")
+NUMBER = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def issue_path(repo: object, number: object) -> str:
+    """``/repos/{owner}/{repo}/issues/{number}``, each segment validated and percent-encoded."""
+    owner, slash, name = repo.partition("/") if isinstance(repo, str) else ("", "", "")
+    if not slash:
+        raise PermanentActionError("github", f"refused: repository {str(repo)[:80]!r} is not owner/name")
+    return "/".join(
+        [
+            "/repos",
+            segment("github", "owner", owner, OWNER),
+            segment("github", "repository", name, REPOSITORY),
+            "issues",
+            segment("github", "number", number, NUMBER),
+        ]
+    )
 
 
 def marker(action_id: str) -> str:
@@ -61,7 +86,7 @@ class GitHubExecutor:
 
     def describe(self, action: ActionRequest) -> HttpCall:
         params = action.params
-        issue = f"/repos/{params['repo']}/issues/{params['number']}"
+        issue = issue_path(params.get("repo"), params.get("number"))
         if action.ability == "github.add_labels":
             return HttpCall("POST", f"{issue}/labels", {"labels": params["labels"]})
         if action.ability == "github.comment":
@@ -81,7 +106,7 @@ class GitHubExecutor:
     def find_effect(self, action: ActionRequest) -> dict[str, Any] | None:
         if action.ability != "github.comment":
             return None
-        path = f"/repos/{action.params['repo']}/issues/{action.params['number']}/comments?per_page=100"
+        path = f"{issue_path(action.params.get('repo'), action.params.get('number'))}/comments?per_page=100"
         first = self.http.send(HttpCall("GET", path))
         pages = [first]
         last = _LAST_PAGE.search(first.headers.get("Link") or first.headers.get("link") or "")

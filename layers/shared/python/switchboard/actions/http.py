@@ -12,12 +12,18 @@ What an answer means (the executors add their service's own conventions on top):
 
 No call can hang: the socket timeout bounds the connect and every read, and the whole answer must arrive
 within ``deadline_factor`` times the timeout and ``MAX_RESPONSE_BYTES``.
+
+No call leaves its endpoint: an executor builds a path from ``segment`` (each value checked against the
+platform's own rules, then percent-encoded), and ``send``, the one place requests are made, refuses any path
+with a segment that is, or decodes to, ``.`` or ``..`` (RFC 3986 section 5.2.4 removes them, so a server
+would act on another resource), with a ``PermanentActionError``.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -27,11 +33,40 @@ from datetime import UTC, datetime
 from email.message import Message
 from email.utils import parsedate_to_datetime
 from typing import Any, Final
+from urllib.parse import quote, unquote
 
 from switchboard.errors import AccessDenied, PermanentActionError, TransientActionError
 
 MAX_RESPONSE_BYTES: Final = 1_048_576
 _CHUNK: Final = 65_536
+
+
+_DOT_SEGMENTS: Final = frozenset({".", ".."})
+#: Percent-decoding more than this many times and still changing: refused as an obfuscated path.
+_DECODE_ROUNDS: Final = 4
+
+
+def segment(service: str, what: str, value: object, pattern: re.Pattern[str]) -> str:
+    """One path segment: ``value`` (a string or an integer) must match ``pattern`` in full and not be a dot
+    segment; it is returned percent-encoded (``quote(…, safe="")``: a ``/`` becomes ``%2F``)."""
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(text, str) or not pattern.fullmatch(text) or text in _DOT_SEGMENTS:
+        raise PermanentActionError(service, f"refused: {what} {str(value)[:80]!r} is not a valid {what}")
+    return quote(text, safe="")
+
+
+def has_dot_segment(path: str) -> bool:
+    """Whether the path part of ``path`` (before ``?``) has a segment that is ``.`` or ``..`` once
+    percent-decoded, however many times it was encoded, with ``/`` or ``\\`` as separators."""
+    decoded = path.split("?", 1)[0].split("#", 1)[0]
+    for _ in range(_DECODE_ROUNDS):
+        if any(part in _DOT_SEGMENTS for part in re.split(r"[/\\]", decoded)):
+            return True
+        again = unquote(decoded, errors="replace")
+        if again == decoded:
+            return False
+        decoded = again
+    return True
 
 
 @dataclass(frozen=True)
@@ -80,6 +115,10 @@ class JsonHttpClient:
         return self.send(HttpCall(method, path, body, headers or {}))
 
     def send(self, call: HttpCall) -> HttpResult:
+        if not call.path.startswith("/") or has_dot_segment(call.path):
+            raise PermanentActionError(
+                self.service, f"refused: {call.path[:200]!r} is not a safe request path"
+            )
         data = None if call.body is None else json.dumps(call.body).encode()
         request = urllib.request.Request(  # noqa: S310  # the scheme is checked in __init__
             self.base_url + call.path,

@@ -23,13 +23,14 @@ lines nor ping anyone.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 from urllib.parse import urlencode
 
 from aws_lambda_powertools import Logger
 
 from switchboard import render
-from switchboard.actions.http import HttpCall, HttpResult, JsonHttpClient, retry_after
+from switchboard.actions.http import HttpCall, HttpResult, JsonHttpClient, retry_after, segment
 from switchboard.errors import AccessDenied, PermanentActionError, TransientActionError
 from switchboard.models import ActionRequest
 
@@ -39,6 +40,9 @@ TRANSIENT_SLACK_ERRORS = frozenset(
 METADATA_EVENT: Final = "switchboard_action"
 #: Pages of a thread (200 messages each) read back at most; a channel's newest 100 messages are read.
 MAX_THREAD_PAGES: Final = 5
+#: A Web API method is the one path segment (https://api.slack.com/web#basics); channel, ts and cursor go in
+#: the query string (``urlencode``) or the JSON body, never in the path.
+METHOD: Final = re.compile(r"[a-z]+(?:\.[A-Za-z]+)+")
 
 logger = Logger(child=True)
 
@@ -78,14 +82,16 @@ class SlackApi:
             body["thread_ts"] = thread_ts
         if action_id:
             body["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"action_id": action_id}}
-        return HttpCall("POST", "/chat.postMessage", body)
+        return HttpCall("POST", "/" + segment("slack", "method", "chat.postMessage", METHOD), body)
 
     def find_posted(
         self, channel: str, action_id: str, thread_ts: str | None = None
     ) -> dict[str, Any] | None:
         """The message an earlier attempt posted for this action, from the thread or the channel, or None."""
         query: dict[str, Any] = {"channel": channel, "include_all_metadata": "true"}
-        method = "conversations.replies" if thread_ts else "conversations.history"
+        method = segment(
+            self.service, "method", "conversations.replies" if thread_ts else "conversations.history", METHOD
+        )
         query |= {"ts": thread_ts, "limit": 200} if thread_ts else {"limit": 100}
         for _ in range(MAX_THREAD_PAGES if thread_ts else 1):
             try:

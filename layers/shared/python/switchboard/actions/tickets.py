@@ -7,17 +7,24 @@
 - the follow-up reads ``GET /tickets/{id}``;
 - the fallback lookup, when the reads run out, is ``GET /tickets?idempotency_key=<action id>``: the tracker's
   search by the key we created the ticket with, answering ``{"tickets": [{"id", "status", "url"}]}``.
+
+A ticket id comes from the tracker's answer, so it is checked before it becomes a path segment: up to 128
+letters, digits and ``_ . ~ : -``, starting with a letter, a digit or ``_`` (never ``.`` or ``..``), and
+percent-encoded.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
-from switchboard.actions.http import HttpCall, HttpResult, JsonHttpClient
+from switchboard.actions.http import HttpCall, HttpResult, JsonHttpClient, segment
 from switchboard.errors import PermanentActionError
 from switchboard.models import ActionRequest
+
+TICKET_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.~:-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,7 @@ class TicketsExecutor:
 
     @staticmethod
     def read_call(ticket_id: str) -> HttpCall:
-        return HttpCall("GET", f"/tickets/{quote(ticket_id, safe='')}")
+        return HttpCall("GET", f"/tickets/{segment('tickets', 'ticket id', ticket_id, TICKET_ID)}")
 
     def read(self, ticket_id: str) -> TicketView:
         """The ticket as the tracker shows it now."""

@@ -2,13 +2,16 @@
 ``X-GitHub-Delivery`` as the dedup id, and the issue, PR or discussion as the message group.
 
 GitHub signs no timestamp, so a replayed delivery is caught by its delivery id (the seen mark at the door and
-the processed-id claim behind it), not by a time window.
+the processed-id claim behind it), not by a time window. Nor does it sign ``X-GitHub-Delivery``: the same
+signed body sent again under a new delivery id is the same logical event, so each event carries a content
+identity taken from the signed body (``content_identity``), which the claim records as its second key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -99,6 +102,7 @@ class GitHubAdapter:
             InboundEvent(
                 platform=Platform.GITHUB,
                 event_id=delivery,
+                content_id=content_identity(event_type, action, payload, item),
                 event_type=f"{event_type}.{action}",
                 author=author,
                 author_is_bot=user.get("type") == "Bot" or (author or "").endswith("[bot]"),
@@ -115,6 +119,33 @@ class GitHubAdapter:
                 },
             )
         )
+
+
+#: The object whose ``id`` and ``updated_at`` name one logical event of each kind (with the action).
+_SUBJECT: dict[str, str] = {
+    "issue_comment": "comment",
+    "issues": "issue",
+    "pull_request_review_comment": "comment",
+    "discussion": "discussion",
+    "discussion_comment": "comment",
+}
+
+
+def content_identity(event_type: str, action: str, payload: dict[str, Any], item: dict[str, Any]) -> str:
+    """The logical event, whatever delivery carried it: the kind, the action, and the id and ``updated_at``
+    of its subject (the comment of a comment event; the issue or discussion itself), all from the signed
+    body. GitHub documents ``id`` and ``updated_at`` on every one of these objects
+    (https://docs.github.com/webhooks/webhook-events-and-payloads); a body without them is named by its
+    digest, which a byte-identical replay shares."""
+    subject = payload.get(_SUBJECT.get(event_type, ""))
+    subject = subject if isinstance(subject, dict) else item
+    raw_id = subject.get("id")
+    subject_id = None if isinstance(raw_id, bool) else clean_id(raw_id, limit=32)
+    updated = clean_id(subject.get("updated_at"), limit=64) or clean_id(subject.get("created_at"), limit=64)
+    if subject_id and updated:
+        return f"{event_type}.{action}:{subject_id}:{updated}"
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return f"{event_type}.{action}:sha256:{hashlib.sha256(canonical).hexdigest()}"
 
 
 def _thread(payload: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:

@@ -1,6 +1,11 @@
 """Slack Events API: ``X-Slack-Signature`` v0 over ``v0:{timestamp}:{body}``, a five-minute replay window on
 ``X-Slack-Request-Timestamp``, ``event_id`` as the dedup id (so ``X-Slack-Retry-Num`` retries are duplicates),
-the thread as the message group, and bot messages (ours included) ignored."""
+the thread as the message group, and bot messages (ours included) ignored.
+
+One message can arrive as several events: a ``message`` and an ``app_mention`` (each with its own
+``event_id``) when the bot is mentioned, and again under a new ``event_id`` when Slack resends it. Its content
+identity, team + channel + ``ts`` (a message's ``ts`` is unique in its channel,
+https://api.slack.com/events/message), is the claim's second key, so all of them are one task."""
 
 from __future__ import annotations
 
@@ -119,6 +124,7 @@ class SlackAdapter:
             InboundEvent(
                 platform=Platform.SLACK,
                 event_id=event_id,
+                content_id=f"{team}:{channel}:{ts}",
                 event_type=event_type,
                 author=clean_field(event.get("user")),
                 conversation=f"{team}:{channel}:{thread}",

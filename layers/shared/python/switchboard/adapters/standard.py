@@ -1,6 +1,9 @@
 """Standard Webhooks (standardwebhooks.com): ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature``
 with space-separated ``v1,<base64>`` entries; ``whsec_`` secrets; five minutes of tolerance; several active
-secrets at once so a secret can be rotated with no downtime."""
+secrets at once so a secret can be rotated with no downtime. The ``webhook-id`` is signed, and it "remains
+the same no matter how many times a webhook that has failed is retried" (Standard Webhooks 1.0.0, "Webhook
+metadata", https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md), so it
+is the event's content identity as well."""
 
 from __future__ import annotations
 
@@ -78,6 +81,7 @@ class StandardWebhooksAdapter:
             InboundEvent(
                 platform=Platform.STANDARD,
                 event_id=msg_id,
+                content_id=msg_id,
                 event_type=event_type,
                 author=clean_field(data.get("author") or data.get("user")),
                 conversation=conversation,

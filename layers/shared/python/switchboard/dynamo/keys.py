@@ -10,6 +10,7 @@ The memory table (partition ``pk``, sort ``sk``), one item kind per row:
 =================================================  ==================  ======================================
 ``seen#{platform}#{event_id}``                     ``seen``            the door enqueued this delivery
 ``processed#{platform}#{event_id}``                ``claim``           the classifier owns this event
+``content#{platform}#{content_id}``                ``claim``           ... and this logical event, by content
 ``author#{platform}#{author}``                     ``profile``         blocked / trusted flags
 ``rate#{platform}#{author}``                       ``w#{start}``       requests in one rate window
 ``budget#task#{task_id}``                          ``budget``          LLM tokens spent by one task
@@ -56,6 +57,12 @@ class Keys:
     @staticmethod
     def claim(platform: str, event_id: str) -> Key:
         return _key(f"processed#{platform}#{event_id}", "claim")
+
+    @staticmethod
+    def content_claim(platform: str, content_id: str) -> Key:
+        """The claim's second key: the logical event (``InboundEvent.content_id``), whatever delivery id
+        carried it, so a redelivery under a new id is a duplicate too."""
+        return _key(f"content#{platform}#{content_id}", "claim")
 
     @staticmethod
     def profile(platform: str, author: str) -> Key:
