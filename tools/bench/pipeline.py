@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import math
 import re
@@ -81,6 +82,7 @@ class Runtime:
         self.sqs = self.process.client("sqs", config=config)
         self.tasks_table = str(self.info["outputs"]["TasksTableName"])
         self._secret: str | None = None
+        self._comments = itertools.count(1)
 
     def stop(self) -> None:
         """Stop the runtime and remove its state directory (the request recording alone is megabytes)."""
@@ -100,6 +102,8 @@ class Runtime:
             self._secret = webhook_secret("github", Target.from_state(self.info))
         document = json.loads((EVENTS / "github" / "issue_comment.label_bug.json").read_text())
         document["comment"]["body"] = text
+        # Each event its own comment: one signed body sent again is the same logical event (a duplicate).
+        document["comment"]["id"] = 900_000_000 + next(self._comments)
         document["comment"]["user"]["login"] = author
         document["issue"]["user"]["login"] = author  # the issue's author may use the commands
         document["issue"]["number"] = issue  # its own issue: its own message group
