@@ -67,6 +67,13 @@ TIMEOUT_SECONDS: Final[Mapping[str, int]] = {
     "triage": 300,
 }
 
+# Pydantic looks for plugins (the `pydantic` entry-point group of every distribution on the path) when it
+# builds its first model; the functions use none, and the scan of every dist-info folder in the layers cost
+# ~11 ms of CPU per cold start here (tools/bench/coldstart.py). `PYDANTIC_DISABLE_PLUGINS=__all__` skips it:
+# pydantic/plugin/_loader.py (`get_plugins`, pydantic 2.14.3, the locked release) and the change that added
+# it, "Environment variable to disable plugins" (pydantic/pydantic PR #8767, commit b145516).
+PYDANTIC_ENVIRONMENT: Final[Mapping[str, str]] = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
+
 # Never ship bytecode caches or editable-install metadata in a code asset.
 ASSET_EXCLUDE: Final = ["**/__pycache__", "**/*.pyc", "**/*.egg-info", "**/.DS_Store"]
 # The Makefile's bookkeeping next to python/ in the dependency layer dir is not part of the layer.
@@ -225,4 +232,5 @@ class LambdaFactory(Construct):
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": LOG_LEVEL,
             catalog.Env.SWITCHBOARD_FUNCTION: role,
+            **PYDANTIC_ENVIRONMENT,
         }

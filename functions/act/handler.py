@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -21,7 +21,6 @@ from switchboard.models import TaskStatus
 from switchboard.settings import act_settings
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 
@@ -34,13 +33,11 @@ def worker() -> ActWorker:
     return build_act_worker(settings, str(token))
 
 
-@tracer.capture_method
 def act_record(record: SQSRecord) -> TaskStatus | str:
     return worker().handle(record)
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     act = worker()

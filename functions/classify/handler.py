@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -24,7 +24,6 @@ from switchboard.sqs import SqsQueueSender
 from switchboard.state import TaskStore
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
@@ -46,7 +45,6 @@ def service() -> ClassifyService:
     )
 
 
-@tracer.capture_method
 def classify_record(record: SQSRecord) -> None:
     # A redriven message carries the id of the message that claimed the event, so it resumes that claim.
     original = record.message_attributes.get(ORIGINAL_MESSAGE_ID)
@@ -55,7 +53,6 @@ def classify_record(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     service().begin(context)

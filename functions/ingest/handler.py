@@ -1,13 +1,17 @@
-"""Ingest: one function per platform, all from this code asset. Verify, validate, enqueue, answer."""
+"""Ingest: one function per platform, all from this code asset. Verify, validate, enqueue, answer.
+
+The cold-start path of every webhook, so it imports only what a request needs: no tracer (Lambda's active
+tracing records the invocation; see docs/snapstart.md) and no event data class (the three fields it reads are
+plain keys of the HTTP API's payload format 2.0).
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.adapters import adapter_for
@@ -17,7 +21,6 @@ from switchboard.settings import ingest_settings
 from switchboard.sqs import SqsQueueSender
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 
@@ -42,10 +45,12 @@ def service() -> IngestService:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_dimension(name="platform", value=ingest_settings().platform.value)
-    request = APIGatewayProxyEventV2(event)
-    response = service().handle(request.headers, request.body, bool(request.is_base64_encoded))
+    # HTTP API payload format 2.0: headers are lower-cased, a repeated header is comma-joined, and the body
+    # is a string, base64-encoded when `isBase64Encoded` is true.
+    response = service().handle(
+        event.get("headers") or {}, event.get("body"), bool(event.get("isBase64Encoded"))
+    )
     return response.to_api_gateway()

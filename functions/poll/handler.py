@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.dynamo import DynamoCursorStore, DynamoSeenLog
@@ -15,7 +15,6 @@ from switchboard.settings import poll_settings
 from switchboard.sqs import SqsQueueSender
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 
@@ -32,7 +31,6 @@ def poller() -> Poller:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_dimension(name="platform", value="feed")

@@ -67,7 +67,7 @@ def main(outdir: Path) -> dict[str, Any]:
     from tools.local.template import Template
     from tools.standin.sink import RecordingSink
 
-    settings = ActSettings()
+    settings = ActSettings.from_environment()
     executor = make_executor(settings, "pager-token")
     local = Template.load(outdir / f"{STACK_NAME}.template.json")
     (local_function,) = (

@@ -41,3 +41,42 @@ def test_no_handler_imports_anthropic_at_cold_start(function: str) -> None:
     }
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+#: What the ingest handler (every webhook's cold start) must not load: the X-Ray SDK (Lambda's active tracing
+#: records the invocation without it), pydantic-settings and what it drags in (asyncio, argparse, gettext),
+#: the model SDK, the policy gate and abilities (classify's and act's), and Powertools' event data classes.
+NOT_ON_THE_INGEST_PATH = (
+    "aws_xray_sdk",
+    "pydantic_settings",
+    "anthropic",
+    "argparse",
+    "gettext",
+    "asyncio",
+    "dotenv",
+    "switchboard.abilities",
+    "switchboard.policy",
+    "aws_lambda_powertools.utilities.data_classes",
+)
+#: What no handler loads at import.
+NOT_IN_ANY_HANDLER = ("aws_xray_sdk", "pydantic_settings", "anthropic", "argparse", "dotenv")
+
+
+def _loaded(function: str, modules: tuple[str, ...]) -> list[str]:
+    code = f"import handler, sys; print(','.join(m for m in {modules!r} if m in sys.modules))"
+    env = {
+        **os.environ,
+        **ENVIRONMENT,
+        "PYTHONPATH": f"{ROOT / 'functions' / function}{os.pathsep}{ROOT / 'layers/shared/python'}",
+    }
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return [name for name in result.stdout.strip().split(",") if name]
+
+
+def test_the_ingest_handler_imports_only_what_a_webhook_needs() -> None:
+    assert _loaded("ingest", NOT_ON_THE_INGEST_PATH) == []
+
+
+@pytest.mark.parametrize("function", ["health", "classify", "decide", "act", "poll", "triage"])
+def test_no_handler_loads_the_xray_sdk_or_pydantic_settings(function: str) -> None:
+    assert _loaded(function, NOT_IN_ANY_HANDLER) == []

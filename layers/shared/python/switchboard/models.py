@@ -1,4 +1,10 @@
-"""The contracts between layers, as pydantic models."""
+"""The contracts between layers, as pydantic models.
+
+The door's contracts (``InboundEvent``, ``IngestAnswer``) are built at import: the ingest function, whose
+cold start is every webhook's, validates with them on every request. The others are ``defer_build``: pydantic
+builds a model's validator and serializer on its first validation, so a function that never validates one
+(ingest never sees an ``ActionRequest``) does not pay for it at cold start.
+"""
 
 from __future__ import annotations
 
@@ -100,7 +106,7 @@ def task_id_for(platform: str, event_id: str) -> str:
 class ActionRequest(BaseModel):
     """One typed action for one external service. The classify/decide → act contract."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     action_id: str = Field(description="task id + ordinal: the idempotency key")
     task_id: str
@@ -130,7 +136,7 @@ class ActionRequest(BaseModel):
 class DecideRequest(BaseModel):
     """Classify → decide: an event whose intent needs reasoning."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     task_id: str
     event: InboundEvent
@@ -155,7 +161,7 @@ class FeedKind(StrEnum):
 class FeedSpec(BaseModel):
     """One configured feed (from CDK context ``feeds``, passed to the poll function as JSON)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     kind: FeedKind

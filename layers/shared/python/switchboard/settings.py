@@ -2,43 +2,90 @@
 
 Domain code never reads ``os.environ``: a handler calls the cached getter for its settings and passes what it
 needs along. A missing variable fails the cold start with a clear error instead of a silent default.
+
+A model reads its fields from the environment (``EnvSettings.from_environment``) the way pydantic-settings'
+``BaseSettings`` does for these models: a variable named like the field (any case), JSON for a field of a
+complex type (a list, tuple, dict, mapping or model), values passed by keyword winning. It is a pydantic
+model without pydantic-settings, whose import (asyncio, argparse, dotenv and every cloud's secret sources)
+was a third of the ingest function's cold start. The policy gate's types are imported when a model that has
+a policy needs them, so ingest does not load the abilities.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Mapping
+import types
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, Self, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from switchboard import catalog
 from switchboard.models import FeedSpec, Platform, Service
-from switchboard.policy import LabelPolicy, PolicyConfig
+
+if TYPE_CHECKING:
+    from switchboard.policy import PolicyConfig
+
+_COMPLEX_ORIGINS = (list, tuple, set, frozenset, dict, Mapping, Sequence)
 
 
-class _Base(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+def _is_complex(annotation: Any) -> bool:
+    """Whether a field's value comes from the environment as JSON (what pydantic-settings calls complex)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _is_complex(get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        return any(_is_complex(arg) for arg in get_args(annotation) if arg is not type(None))
+    kind = annotation if origin is None else origin
+    if not isinstance(kind, type) or issubclass(kind, (str, bytes)):
+        return False
+    return issubclass(kind, (BaseModel, *_COMPLEX_ORIGINS))
 
 
-class ObservabilityMixin(_Base):
+class EnvSettings(BaseModel):
+    """A frozen settings model whose fields are read from the environment. ``defer_build``: a function
+    builds only its own model, on its first validation (ingest does not build the act workers' settings)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
+
+    @classmethod
+    def from_environment(cls, **values: Any) -> Self:
+        """Validate the model from ``os.environ`` (a variable per field, names in any case) and ``values``,
+        which win. A value that is not JSON where the field needs it fails the cold start, naming the
+        variable (not its value)."""
+        environment = {name.lower(): value for name, value in os.environ.items()}
+        found: dict[str, Any] = {}
+        for name, field in cls.model_fields.items():
+            if name not in environment:
+                continue
+            value = environment[name]
+            if _is_complex(field.annotation):
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    raise ValueError(f"{name.upper()}: the value is not valid JSON") from None
+            found[name] = value
+        return cls.model_validate(found | values)
+
+
+class ObservabilityMixin(EnvSettings):
     powertools_service_name: str
     powertools_metrics_namespace: str = "Switchboard"
 
 
-class MemoryTableMixin(_Base):
+class MemoryTableMixin(EnvSettings):
     memory_table_name: str
 
 
-class TasksTableMixin(_Base):
+class TasksTableMixin(EnvSettings):
     tasks_table_name: str
 
 
-class PolicyMixin(_Base):
+class PolicyMixin(EnvSettings):
     """The policy gate's settings (``switchboard.policy``): ``label_policy`` is the CDK context
     ``labelPolicy`` as JSON (``{"owner/repo": ["bug", …], "*": [...]}``; empty: the default labels)."""
 
@@ -50,10 +97,14 @@ class PolicyMixin(_Base):
     @field_validator("label_policy")
     @classmethod
     def _parses(cls, value: str) -> str:
+        from switchboard.policy import LabelPolicy
+
         LabelPolicy.parse(value)  # a malformed policy fails the cold start
         return value
 
     def policy_config(self) -> PolicyConfig:
+        from switchboard.policy import LabelPolicy, PolicyConfig
+
         return PolicyConfig(
             labels=LabelPolicy.parse(self.label_policy),
             max_assignees=self.max_assignees,
@@ -82,7 +133,7 @@ def _act_queue_urls(data: Any, *, required: bool) -> Any:
     return {**data, "act_queue_urls": urls}
 
 
-class ActQueuesMixin(_Base):
+class ActQueuesMixin(EnvSettings):
     """Every act queue's URL, by service, from the variables the catalog names (all of them required)."""
 
     act_queue_urls: Mapping[Service, str]
@@ -96,7 +147,7 @@ class ActQueuesMixin(_Base):
         return self.act_queue_urls[service]
 
 
-class LlmMixin(_Base):
+class LlmMixin(EnvSettings):
     """The model tiers (current Claude model ids by default), budgets and where the Messages API is."""
 
     llm_api_url: str
@@ -240,7 +291,7 @@ class HealthSettings(ObservabilityMixin):
 
 @lru_cache(maxsize=1)
 def health_settings() -> HealthSettings:
-    return HealthSettings()
+    return HealthSettings.from_environment()
 
 
 class PollSettings(ObservabilityMixin, MemoryTableMixin):
@@ -252,7 +303,7 @@ class PollSettings(ObservabilityMixin, MemoryTableMixin):
 
 @lru_cache(maxsize=1)
 def poll_settings() -> PollSettings:
-    return PollSettings()
+    return PollSettings.from_environment()
 
 
 class TriageSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin):
@@ -263,19 +314,19 @@ class TriageSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin):
 
 @lru_cache(maxsize=1)
 def triage_settings() -> TriageSettings:
-    return TriageSettings()
+    return TriageSettings.from_environment()
 
 
 @lru_cache(maxsize=1)
 def ingest_settings() -> IngestSettings:
-    return IngestSettings()
+    return IngestSettings.from_environment()
 
 
 @lru_cache(maxsize=1)
 def agent_settings() -> AgentSettings:
-    return AgentSettings()
+    return AgentSettings.from_environment()
 
 
 @lru_cache(maxsize=1)
 def act_settings() -> ActSettings:
-    return ActSettings()
+    return ActSettings.from_environment()
