@@ -36,7 +36,9 @@ from switchboard.models import InboundEvent, Platform, Service
 
 
 class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: an ability's validator is built on its first use, so each act worker builds only its own
+    # service's abilities (docs/snapstart.md).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class IssueRef(_Params):
