@@ -200,5 +200,5 @@ def test_every_variable_the_stack_sets_is_named_by_the_catalog(template: Templat
     named = {variable.value for variable in Env} | queue_variables
     for logical_id, function in template.find_resources("AWS::Lambda::Function").items():
         variables = set(function["Properties"].get("Environment", {}).get("Variables", {}))
-        ours = {name for name in variables if not re.match(r"^(POWERTOOLS_|AWS_|PYTHON)", name)}
+        ours = {name for name in variables if not re.match(r"^(POWERTOOLS_|PYDANTIC_|AWS_|PYTHON)", name)}
         assert ours <= named, (logical_id, ours - named)

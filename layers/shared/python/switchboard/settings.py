@@ -7,8 +7,8 @@ A model reads its fields from the environment (``EnvSettings.from_environment``)
 ``BaseSettings`` does for these models: a variable named like the field (any case), JSON for a field of a
 complex type (a list, tuple, dict, mapping or model), values passed by keyword winning. It is a pydantic
 model without pydantic-settings, whose import (asyncio, argparse, dotenv and every cloud's secret sources)
-was a third of the ingest function's cold start. The policy gate's types are imported when a model that has
-a policy needs them, so ingest does not load the abilities.
+was about a fifth of the ingest function's cold start. The policy gate's types are imported when a model
+that has a policy needs them, so ingest does not load the abilities.
 """
 
 from __future__ import annotations
