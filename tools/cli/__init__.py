@@ -7,6 +7,7 @@ reads a deployed stack's outputs instead, with the AWS credentials of the enviro
 from __future__ import annotations
 
 import argparse
+import functools
 import getpass
 import json
 import os
@@ -394,9 +395,19 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- list, replay, costs (the console's too)
 
 
+@functools.cache
+def _library_logger() -> None:
+    """The library logs through Powertools child loggers; in Lambda the handler module creates their parent."""
+    from aws_lambda_powertools import Logger
+
+    Logger()  # the same service name as the children (POWERTOOLS_SERVICE_NAME, or its default)
+
+
 def door(target: Target) -> Any:
     """The one way an event enters the pipeline (``Enqueuer``), as the ingest function builds it."""
     from switchboard.dynamo import DynamoSeenLog
+
+    _library_logger()
     from switchboard.ingest import Enqueuer
     from switchboard.sqs import SqsQueueSender
 
