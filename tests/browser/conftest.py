@@ -1,5 +1,5 @@
-"""Browser tests: real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) against the console
-of one local runtime for the whole module.
+"""Browser tests: real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) against the
+console of one local runtime for the whole module.
 
 Chromium starts with the flags this machine needs (no sandbox as root, no GPU, no QUIC, no background
 networking: its connections to Google's hosts would be refused one after another) and a fresh profile.
@@ -75,7 +75,12 @@ def page(browser_context: Any) -> Iterator[Any]:
     tab = browser_context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda error: errors.append(str(error)))
-    tab.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}") or dialog.dismiss())
+
+    def on_dialog(dialog: Any) -> None:
+        errors.append(f"dialog: {dialog.message}")
+        dialog.dismiss()
+
+    tab.on("dialog", on_dialog)
     yield tab
     tab.close()
     assert not errors, errors  # no script error, and no alert() from an event's text

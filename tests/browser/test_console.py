@@ -56,7 +56,7 @@ def send_comment(tmp_path: Path, body: str, issue: int = 42) -> str:
 
 
 def send_slack(tmp_path: Path, text: str) -> str:
-    """A Slack message (its action is a ticket: nothing of it reaches GitHub, whose faults the tests inject)."""
+    """A Slack message: its action is a ticket, nothing reaches GitHub (where the tests inject faults)."""
     payload = json.loads(json.dumps(SLACK))
     event_id = "Ev" + uuid.uuid4().hex[:10].upper()
     ts = f"{time.time():.6f}"

@@ -397,7 +397,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 
 @functools.cache
 def _library_logger() -> None:
-    """The library logs through Powertools child loggers; in Lambda the handler module creates their parent."""
+    """The library logs through Powertools child loggers; in Lambda the handler creates their parent."""
     from aws_lambda_powertools import Logger
 
     Logger()  # the same service name as the children (POWERTOOLS_SERVICE_NAME, or its default)
