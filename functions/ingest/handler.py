@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.adapters import adapter_for
 from switchboard.dynamo import DynamoSeenLog
+from switchboard.heartbeat import Heartbeat
 from switchboard.ingest import Enqueuer, IngestService, split_secrets
 from switchboard.settings import ingest_settings
 from switchboard.sqs import SqsQueueSender
@@ -41,6 +42,11 @@ def service() -> IngestService:
     )
 
 
+@lru_cache(maxsize=1)
+def heartbeat() -> Heartbeat:
+    return Heartbeat(ingest_settings().memory_table_name)
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -48,4 +54,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_dimension(name="platform", value=ingest_settings().platform.value)
     request = APIGatewayProxyEventV2(event)
     response = service().handle(request.headers, request.body, bool(request.is_base64_encoded))
-    return response.to_api_gateway()
+    answer = response.to_api_gateway()
+    if answer["statusCode"] == 202:  # the door did its work (accepted, duplicate or ignored)
+        heartbeat().beat("ingest")
+    return answer

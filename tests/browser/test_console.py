@@ -103,6 +103,10 @@ def test_the_console_loads_with_htmx_and_its_sections(console_stack: dict[str, A
         assert page.get_by_role("link", name=section).count() == 1
     csp = response.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    page.get_by_role("link", name="Health").click()
+    assert "200" in page.locator("main p").first.inner_text()  # the API's GET /health, nothing stuck
+    stages = page.locator("tr[data-stage]").evaluate_all("rows => rows.map(r => r.dataset.stage)")
+    assert stages[:3] == ["ingest", "classify", "decide"] and "act-github" in stages and stages[-1] == "poll"
 
 
 def test_an_event_appears_without_a_reload_and_its_timeline_shows_route_and_action(

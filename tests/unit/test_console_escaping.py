@@ -74,8 +74,10 @@ def test_a_timeline_entry_links_only_to_http_urls_and_shows_the_rest_as_text(
 ) -> None:
     entry: dict[str, Any] = {
         "at": detail, "actor": actor, "transition": detail, "kind": "action", "detail": {"body": detail},
-        "llm": [{"tier": actor, "model": detail, "usd": 0.1}], "policy": [{"ability": actor, "reason": detail}],
-        "links": [url, "https://github.com/o/r/issues/1#issuecomment-1"], "steps": [{"id": actor, "after": [detail]}],
+        "llm": [{"tier": actor, "model": detail, "usd": 0.1}],
+        "policy": [{"ability": actor, "reason": detail}],
+        "links": [url, "https://github.com/o/r/issues/1#issuecomment-1"],
+        "steps": [{"id": actor, "after": [detail]}],
     }  # fmt: skip
     parsed = parse(render.timeline([entry]))
     allowed = {"ol", "li", "div", "strong", "a", "table", "tr", "th", "td", "ul", "span", "pre"}

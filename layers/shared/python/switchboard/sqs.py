@@ -101,3 +101,23 @@ class SqsDelayQueue:
                 MessageAttributes={KIND_ATTRIBUTE: {"DataType": "String", "StringValue": FOLLOWUP_KIND}},
             )
         return str(response["MessageId"])
+
+
+class SqsDepths:
+    """How many messages wait in each queue (``ApproximateNumberOfMessages``: visible, not in flight, not
+    delayed), one ``GetQueueAttributes`` per queue."""
+
+    def __init__(self, sqs: Any = None) -> None:
+        self._sqs = sqs
+
+    sqs = LazyClient("sqs")
+
+    def waiting(self, queue_urls: dict[str, str]) -> dict[str, int]:
+        depths = {}
+        for name, url in queue_urls.items():
+            with translated("sqs", "GetQueueAttributes"):
+                attributes = self.sqs.get_queue_attributes(
+                    QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+                )["Attributes"]
+            depths[name] = int(attributes.get("ApproximateNumberOfMessages", 0))
+        return depths
