@@ -1,4 +1,7 @@
-"""What the person on call does to a task: resolve one that needs a human, with a chosen action or a note.
+"""What the person on call reads and does, for the CLI and the console alike (the console has no logic of its
+own): the task list with its filters, a task's timeline, the costs, resolve, redrive, replay.
+
+Resolve: a task that needs a human, with a chosen action or a note.
 
 The resolution is one more transition (``Lifecycle.resolve_with_action``, ``Lifecycle.close``), recorded in
 the task's history with who did it and why. A chosen action goes through the same ability registry
