@@ -104,8 +104,13 @@ class SqsDelayQueue:
 
 
 class SqsDepths:
-    """How many messages wait in each queue (``ApproximateNumberOfMessages``: visible, not in flight, not
-    delayed), one ``GetQueueAttributes`` per queue."""
+    """How many messages wait in each queue, one ``GetQueueAttributes`` per queue.
+
+    ``ApproximateNumberOfMessages`` counts the messages available for retrieval: not those in flight
+    (``...NotVisible``), nor those delayed (``...Delayed``), and it is approximate ("Resources required to
+    process Amazon SQS messages", Amazon SQS Developer Guide, https://docs.amazonaws.cn/en_us/
+    AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-resources-required-process-messages.html, read
+    2026-12-02)."""
 
     def __init__(self, sqs: Any = None) -> None:
         self._sqs = sqs
