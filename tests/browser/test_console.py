@@ -230,3 +230,12 @@ def test_a_replay_of_a_done_event_does_not_act_twice(
     # the dry run wrote nothing; the confirmed replay is noted, with who asked
     [noted] = [e for e in history if "replay" in (e.get("detail") or {})]
     assert noted["detail"]["replay"] == "injected" and noted["actor"].startswith("human:")
+
+
+def test_health_shows_when_each_stage_last_finished_work(console_stack: dict[str, Any], page: Any) -> None:
+    page.goto(console_stack["console_url"] + "/health")
+    assert "→ 200 ok" in page.locator("main p").first.inner_text()
+    for stage in ("ingest", "classify", "act-github"):  # they all worked in the tests above
+        finished = page.locator(f'tr[data-stage="{stage}"] td').nth(2).inner_text()
+        assert finished.startswith("20"), (stage, finished)
+    assert page.locator('tr[data-stage="decide"] td').nth(3).inner_text() == "0"  # nothing waits
