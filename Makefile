@@ -14,7 +14,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export UV_LINK_MODE := copy
 
-.PHONY: help dev layers local-runtime bootstrap local test test-unit test-integration test-infra test-e2e chaos lint fmt synth deploy bench clean
+.PHONY: help dev layers local-runtime bootstrap local test test-unit test-integration test-infra test-e2e test-browser screenshots browser chaos lint fmt synth deploy bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -53,6 +53,14 @@ $(LOCAL_RUNTIME): uv.lock .venv/.synced $(DEPS_LAYER)/.built tools/local/artifac
 
 local-runtime: dev $(DEPS_LAYER)/.built $(LOCAL_RUNTIME) ## build what local workers load besides cdk.out
 
+# The browser tests drive Debian's chromium with Playwright (the Python package, from the lock); Playwright's
+# own browser download is never used. Installed only when missing (apt-get: CI runs as root).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update && apt-get install -y chromium
+
+browser: $(CHROMIUM) ## Debian's chromium for the console's browser tests (installed only when missing)
+
 bootstrap: dev ## cdk bootstrap the account and region of your AWS credentials (once per account and region)
 	$(CDK) bootstrap $(BOOTSTRAP_ARGS)
 
@@ -72,8 +80,8 @@ fmt: dev ## apply ruff format and safe fixes
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-test: lint synth local-runtime ## everything CI runs: lint, synth, unit, integration, infra, e2e
-	$(RUN) pytest tests/unit tests/integration tests/infra tests/e2e tests/chaos
+test: lint synth local-runtime browser ## everything CI runs: lint, synth, unit, integration, infra, e2e, browser
+	$(RUN) pytest tests/unit tests/integration tests/infra tests/e2e tests/chaos tests/browser
 
 test-unit: dev
 	$(RUN) pytest tests/unit
@@ -83,6 +91,11 @@ test-infra: synth
 	$(RUN) pytest tests/infra
 test-e2e: synth local-runtime
 	$(RUN) pytest tests/e2e
+test-browser: synth local-runtime browser
+	$(RUN) pytest tests/browser
+
+screenshots: synth local-runtime browser ## the README's console screenshots (docs/img/console-*.png), by the browser tests
+	SWITCHBOARD_SCREENSHOTS=docs/img $(RUN) pytest tests/browser -q
 
 chaos: synth local-runtime ## the reliability suite at full scale (bounded: it stops by itself)
 	CHAOS_SCALE=full timeout 1500 $(RUN) pytest tests/chaos -s -p no:cacheprovider --timeout 900

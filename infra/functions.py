@@ -120,16 +120,27 @@ class Functions(Construct):
         return fn
 
     def _build_health(self, version: str) -> lambda_.Function:
-        return self.defaults.build(
+        fn = self.defaults.build(
             self,
             FunctionSpec(
                 construct_id="Health",
                 code="health",
                 role="health",
-                description="Switchboard health and OpenAPI document",
-                environment={Env.SWITCHBOARD_VERSION: version},
+                description="Switchboard health (each stage's last work and waiting messages) and OpenAPI",
+                environment={
+                    Env.SWITCHBOARD_VERSION: version,
+                    Env.MEMORY_TABLE_NAME: self._state.memory_table.table_name,
+                    Env.QUEUE_URLS: Stack.of(self).to_json_string(
+                        {name: queue.queue_url for name, queue in self._queues.queues.items()}
+                    ),
+                },
             ),
         )
+        # least privilege: the queues' depths and the stages' markers (switchboard.heartbeat), nothing else
+        for queue in self._queues.queues.values():
+            queue.grant(fn, "sqs:GetQueueAttributes")
+        self._state.memory_table.grant(fn, "dynamodb:BatchGetItem")
+        return fn
 
     def _build_classify(self) -> lambda_.Function:
         fn = self._build_reasoning("classify", "claim, open task, rules chain, else the small model")

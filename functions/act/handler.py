@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from compose import build_act_worker
 
 from switchboard.actworker import ActWorker
+from switchboard.heartbeat import Heartbeat, finished_any
 from switchboard.models import TaskStatus
 from switchboard.settings import act_settings
 
@@ -33,6 +34,11 @@ def worker() -> ActWorker:
     return build_act_worker(settings, str(token))
 
 
+@lru_cache(maxsize=1)
+def heartbeat() -> Heartbeat:
+    return Heartbeat(act_settings().memory_table_name)
+
+
 def act_record(record: SQSRecord) -> TaskStatus | str:
     return worker().handle(record)
 
@@ -43,6 +49,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     act = worker()
     act.begin(context)
     metrics.add_dimension(name="service", value=act.settings.service.value)
-    return process_partial_response(
+    response = process_partial_response(
         event=event, record_handler=act_record, processor=act.processor_for(event), context=context
     )
+    if finished_any(event, response):
+        heartbeat().beat(f"act-{act.settings.service.value}")
+    return response

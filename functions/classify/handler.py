@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from switchboard.classify import ClassifyService
 from switchboard.dlq import ORIGINAL_MESSAGE_ID
 from switchboard.dynamo import DynamoAuthorDirectory
+from switchboard.heartbeat import Heartbeat, finished_any
 from switchboard.intents import Policy
 from switchboard.llm import budgeted_llm
 from switchboard.models import InboundEvent
@@ -45,6 +46,11 @@ def service() -> ClassifyService:
     )
 
 
+@lru_cache(maxsize=1)
+def heartbeat() -> Heartbeat:
+    return Heartbeat(agent_settings().memory_table_name)
+
+
 def classify_record(record: SQSRecord) -> None:
     # A redriven message carries the id of the message that claimed the event, so it resumes that claim.
     original = record.message_attributes.get(ORIGINAL_MESSAGE_ID)
@@ -56,6 +62,9 @@ def classify_record(record: SQSRecord) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     service().begin(context)
-    return process_partial_response(
+    response = process_partial_response(
         event=event, record_handler=classify_record, processor=processor, context=context
     )
+    if finished_any(event, response):
+        heartbeat().beat("classify")
+    return response

@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.decide import DecideService
 from switchboard.dynamo import DynamoAuthorDirectory
+from switchboard.heartbeat import Heartbeat, finished_any
 from switchboard.llm import budgeted_llm
 from switchboard.models import DecideRequest
 from switchboard.policy import PolicyGate
@@ -37,6 +38,11 @@ def service() -> DecideService:
     )
 
 
+@lru_cache(maxsize=1)
+def heartbeat() -> Heartbeat:
+    return Heartbeat(agent_settings().memory_table_name)
+
+
 def decide_record(record: SQSRecord) -> None:
     service().process(DecideRequest.model_validate_json(record.body))
 
@@ -45,6 +51,9 @@ def decide_record(record: SQSRecord) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     service().begin(context)
-    return process_partial_response(
+    response = process_partial_response(
         event=event, record_handler=decide_record, processor=processor, context=context
     )
+    if finished_any(event, response):
+        heartbeat().beat("decide")
+    return response

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.adapters import adapter_for
 from switchboard.dynamo import DynamoSeenLog
+from switchboard.heartbeat import Heartbeat
 from switchboard.ingest import Enqueuer, IngestService, split_secrets
 from switchboard.settings import ingest_settings
 from switchboard.sqs import SqsQueueSender
@@ -44,6 +45,11 @@ def service() -> IngestService:
     )
 
 
+@lru_cache(maxsize=1)
+def heartbeat() -> Heartbeat:
+    return Heartbeat(ingest_settings().memory_table_name)
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -53,4 +59,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     response = service().handle(
         event.get("headers") or {}, event.get("body"), bool(event.get("isBase64Encoded"))
     )
-    return response.to_api_gateway()
+    answer = response.to_api_gateway()
+    if answer["statusCode"] == 202:  # the door did its work (accepted, duplicate or ignored)
+        heartbeat().beat("ingest")
+    return answer

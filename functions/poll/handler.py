@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.dynamo import DynamoCursorStore, DynamoSeenLog
 from switchboard.feeds import Poller
+from switchboard.heartbeat import Heartbeat
 from switchboard.ingest import Enqueuer
 from switchboard.settings import poll_settings
 from switchboard.sqs import SqsQueueSender
@@ -30,8 +31,15 @@ def poller() -> Poller:
     )
 
 
+@lru_cache(maxsize=1)
+def heartbeat() -> Heartbeat:
+    return Heartbeat(poll_settings().memory_table_name)
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_dimension(name="platform", value="feed")
-    return poller().run()
+    result = poller().run()
+    heartbeat().beat("poll")
+    return result

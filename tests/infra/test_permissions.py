@@ -103,9 +103,21 @@ def test_classify_and_decide_dispatch_to_the_act_queues(stack: SwitchboardStack,
     assert SEND in actions_on(_statements(stack, template, "classify"), logical_id(stack.queues.decide))
 
 
-def test_health_touches_no_data(stack: SwitchboardStack, template: Template) -> None:
-    actions = {action for s in _statements(stack, template, "health") for action in as_list(s["Action"])}
-    assert {action.split(":")[0] for action in actions} == {"logs", "xray"}
+def test_health_reads_only_queue_depths_and_the_stage_markers(
+    stack: SwitchboardStack, template: Template
+) -> None:
+    statements = _statements(stack, template, "health")
+    actions = {action for s in statements for action in as_list(s["Action"])}
+    assert actions - {a for a in actions if a.startswith(("logs:", "xray:"))} == {
+        "sqs:GetQueueAttributes",
+        "dynamodb:BatchGetItem",
+    }
+    for queue in stack.queues.queues.values():
+        assert actions_on(statements, logical_id(queue)) == {"sqs:GetQueueAttributes"}
+    for dlq in stack.queues.dlqs.values():
+        assert not actions_on(statements, logical_id(dlq))
+    assert actions_on(statements, logical_id(stack.state.memory_table)) == {"dynamodb:BatchGetItem"}
+    assert not actions_on(statements, logical_id(stack.state.tasks_table))
 
 
 def test_poll_sends_to_ingest_and_uses_memory_only(stack: SwitchboardStack, template: Template) -> None:

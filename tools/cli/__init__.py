@@ -7,6 +7,8 @@ reads a deployed stack's outputs instead, with the AWS credentials of the enviro
 from __future__ import annotations
 
 import argparse
+import functools
+import getpass
 import json
 import os
 import sys
@@ -334,7 +336,19 @@ def cmd_dlq(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"\r  {done}/{total}", end="", file=sys.stderr, flush=True)
 
-    result = dead.redrive(args.queue, history_of, breaker_open, args.category, args.dry_run, progress)
+    from switchboard.operations import redrive
+
+    result = redrive(
+        dead,
+        _store(target),
+        args.queue,
+        by=args.by,
+        category=args.category,
+        dry_run=args.dry_run,
+        history_of=history_of,
+        breaker_open=breaker_open,
+        progress=progress,
+    )
     if not args.json:
         print(file=sys.stderr)
     summary = {
@@ -376,6 +390,134 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         line = f"{call['at']}  {call['service']:<9} {call['method']:<6} {call['path']}  → {call['status']}"
         print(f"{line}  {body}")
     return 0
+
+
+# ---------------------------------------------------------------- list, replay, costs (the console's too)
+
+
+@functools.cache
+def _library_logger() -> None:
+    """The library logs through Powertools child loggers; in Lambda the handler creates their parent."""
+    from aws_lambda_powertools import Logger
+
+    Logger()  # the same service name as the children (POWERTOOLS_SERVICE_NAME, or its default)
+
+
+def door(target: Target) -> Any:
+    """The one way an event enters the pipeline (``Enqueuer``), as the ingest function builds it."""
+    from switchboard.dynamo import DynamoSeenLog
+
+    _library_logger()
+    from switchboard.ingest import Enqueuer
+    from switchboard.sqs import SqsQueueSender
+
+    seen = DynamoSeenLog(target.output("MemoryTableName"), SEEN_TTL_DAYS, dynamodb=target.client("dynamodb"))
+    return Enqueuer(SqsQueueSender(target.client("sqs")), target.output("IngestQueueUrl"), seen)
+
+
+#: How long the door's seen marks of replayed deliveries last (the ingest function's default).
+SEEN_TTL_DAYS = 7
+
+
+def task_filter(args: argparse.Namespace) -> Any:
+    from switchboard.operations import TaskFilter
+
+    return TaskFilter(
+        platform=args.platform or "",
+        status=args.status or "",
+        route=args.route or "",
+        author=args.author or "",
+        conversation=args.conversation or "",
+        since=args.since or "",
+        until=args.until or "",
+    )
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from switchboard.operations import list_tasks
+
+    rows = list_tasks(_store(Target.resolve(args.stack)), task_filter(args), limit=args.limit)
+    if args.json:
+        print(json.dumps([row.to_json() for row in rows], indent=2))
+        return 0
+    for row in rows:
+        text = row.text.replace("\n", " ")[:60]
+        print(f"{row.at}  {row.task_id}  {row.status:<11} {row.route:<11} ${row.cost_usd:<9.6f} {text}")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from switchboard.operations import replay, select_for_replay
+
+    target = Target.resolve(args.stack)
+    store = _store(target)
+    task_ids = list(args.task or []) or select_for_replay(store, task_filter(args), limit=args.limit)
+    if not task_ids:
+        raise CliError("no past event matches: name --task IDs or widen the filters")
+    outcomes = replay(store, door(target), task_ids, by=args.by, fresh=args.fresh, dry_run=args.dry_run)
+    if args.json:
+        print(json.dumps([outcome.to_json() for outcome in outcomes], indent=2))
+        return 0
+    for outcome in outcomes:
+        verb = ("would replay" if outcome.dry_run else "replayed") if outcome.replayed else "skipped"
+        print(f"{outcome.task_id}  {verb:<12} {outcome.delivery_id or '-':<48} {outcome.reason}")
+    return 0
+
+
+def daily_cap_usd(target: Target) -> float | None:
+    """The LLM budget's daily cap: the local template's classify environment (a deployed stack's is not in
+    its outputs: None, unless ``SWITCHBOARD_LLM_DAILY_USD_CAP`` says it)."""
+    explicit = os.environ.get("SWITCHBOARD_LLM_DAILY_USD_CAP")
+    if explicit:
+        return float(explicit)
+    template = Path("cdk.out/Switchboard.template.json")
+    if target.aws_endpoint_url is None or not template.exists():
+        return None
+    for resource in json.loads(template.read_text()).get("Resources", {}).values():
+        variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        if isinstance(variables.get("LLM_DAILY_USD_CAP"), str):
+            return float(variables["LLM_DAILY_USD_CAP"])
+    return None
+
+
+def cmd_costs(args: argparse.Namespace) -> int:
+    from switchboard.dynamo import DynamoBudgetLedger
+    from switchboard.operations import costs
+
+    target = Target.resolve(args.stack)
+    ledger = DynamoBudgetLedger(target.output("MemoryTableName"), target.client("dynamodb"))
+    report = costs(_store(target), ledger, daily_cap_usd(target))
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    for day in report["days"]:
+        tiers = ", ".join(f"{tier} ${usd:.4f}" for tier, usd in sorted(day["tiers"].items()))
+        print(f"{day['day']}  ${day['usd']:.4f} of ${day['cap_usd'] or '?'}  ({tiers})")
+    print(f"{report['settled_without_model']} of {report['tasks']} task(s) settled without a model")
+    return 0
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    from tools.console.server import serve
+
+    target = Target.resolve(args.stack)
+    name = f"stack {args.stack}" if args.stack else "local runtime"
+    return serve(target, port=args.port, operator=args.by, local=args.stack is None, name=name)
+
+
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    from switchboard.operations import ROUTES
+
+    parser.add_argument("--platform")
+    parser.add_argument("--status", help="e.g. DONE, DROPPED, FAILED")
+    parser.add_argument("--route", choices=ROUTES)
+    parser.add_argument("--author")
+    parser.add_argument("--conversation", help="a part of the conversation (issue, thread)")
+    parser.add_argument("--since", help="ISO time (UTC), e.g. 2026-12-01T10:00")
+    parser.add_argument("--until", help="ISO time (UTC)")
+    parser.add_argument("--limit", type=int, default=100)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--stack")
 
 
 # ---------------------------------------------------------------- local
@@ -455,9 +597,38 @@ def build_parser() -> argparse.ArgumentParser:
     redrive.add_argument("queue", help=f"the queue name: {', '.join(q.name for q in catalog.queues())}")
     redrive.add_argument("--category", help="only this category (from `dlq triage`), or a prefix of it")
     redrive.add_argument("--dry-run", action="store_true")
+    redrive.add_argument(
+        "--by", default=getpass.getuser(), help="who redrives (noted in each task's history)"
+    )
     redrive.add_argument("--json", action="store_true")
     redrive.add_argument("--stack")
     redrive.set_defaults(func=cmd_dlq)
+
+    listing = commands.add_parser("list", help="the newest tasks, with filters (what the console lists)")
+    _add_filters(listing)
+    listing.set_defaults(func=cmd_list)
+
+    replaying = commands.add_parser(
+        "replay",
+        help="re-inject past events as new deliveries (an event whose action ran: only with --fresh)",
+    )
+    replaying.add_argument("--task", action="append", help="a task id to replay (repeatable)")
+    replaying.add_argument("--by", default=getpass.getuser(), help="who replays (recorded in the history)")
+    replaying.add_argument("--dry-run", action="store_true", help="say what would be replayed; send nothing")
+    replaying.add_argument("--fresh", action="store_true", help="replay even if the event's action ran")
+    _add_filters(replaying)
+    replaying.set_defaults(func=cmd_replay)
+
+    spend = commands.add_parser("costs", help="model spend per day and tier against the daily budget")
+    spend.add_argument("--json", action="store_true")
+    spend.add_argument("--stack")
+    spend.set_defaults(func=cmd_costs)
+
+    console = commands.add_parser("console", help="serve the operator's console on 127.0.0.1")
+    console.add_argument("--stack", help="a deployed stack (its outputs, with your AWS credentials)")
+    console.add_argument("--port", type=int, default=3100, help="the loopback port (%(default)s)")
+    console.add_argument("--by", default=getpass.getuser(), help="who you are, in the tasks' history")
+    console.set_defaults(func=cmd_console)
     return parser
 
 

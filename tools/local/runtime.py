@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import getpass
 import json
 import logging
 import os
@@ -123,6 +124,7 @@ class LocalRuntime:
         verbose: bool = False,
         project_root: str | Path | None = None,
         environ: Mapping[str, str] | None = None,
+        console_port: int | None = None,
     ) -> None:
         """Configure the runtime; nothing starts before `start()`.
 
@@ -160,6 +162,8 @@ class LocalRuntime:
         self._scheduler: Scheduler | None = None
         self._sink_started = False
         self._identities: Identities | None = None
+        self.console_port = console_port  # None: no console (``tools.console``); taken: a free port instead
+        self._console: Any = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -225,10 +229,15 @@ class LocalRuntime:
         if self.schedules_enabled:
             self._scheduler = Scheduler(list(self.rules.values()), self._fire_rule)
             self._scheduler.start()
+        if self.console_port is not None:
+            self._start_console(self.console_port)
         self._write_local_json()
 
     def stop(self) -> None:
         """Stop schedules, pollers, workers (SIGTERM, then SIGKILL), HTTP servers and moto. Idempotent."""
+        if self._console is not None:
+            self._console.stop()
+            self._console = None
         if self._scheduler is not None:
             self._scheduler.stop()
             self._scheduler = None
@@ -378,6 +387,7 @@ class LocalRuntime:
             "outputs": self.outputs(),
             "routes": [route.route_key for route in self.routes],
             "schedules": [rule.logical_id for rule in self.rules.values()],
+            **({"console_url": self._console.url} if self._console is not None else {}),
         }
 
     def outputs(self) -> dict[str, str]:
@@ -415,6 +425,7 @@ class LocalRuntime:
                 f"  LLM         {llm}",
                 f"  Functions   {len(self.functions)} (a worker process each, started on first invoke); "
                 f"queue pollers {len(self._pollers)}; schedules {len(self.rules)} {schedules}",
+                *([f"  Console     {self._console.url}   (loopback only)"] if self._console else []),
                 f"  Logs        {self.logs_dir}/<function>.log",
                 f"  State       {self.local_json_path}",
                 "Ctrl-C stops everything.",
@@ -438,6 +449,15 @@ class LocalRuntime:
         request = urllib.request.Request(reset, method="POST")  # noqa: S310 (a loopback http URL we built)
         with urllib.request.urlopen(request, timeout=10):  # noqa: S310
             pass
+
+    def _start_console(self, port: int) -> None:
+        """The operator's console beside the runtime, over the CLI's view of it (the admin user)."""
+        from tools.cli import Target
+        from tools.console.server import Console, ConsoleServer
+
+        target = Target.from_state(self.local_info())
+        console = Console(target, operator=getpass.getuser(), local=True, name="local runtime")
+        self._console = ConsoleServer(console, port).start()
 
     def _clients(self) -> Clients:
         return Clients(
@@ -543,6 +563,13 @@ def _parser() -> argparse.ArgumentParser:
         help="test aid: set a variable in every function's environment (e.g. shorter retry delays)",
     )
     parser.add_argument("--verbose", action="store_true", help="echo function logs to stderr, debug logging")
+    parser.add_argument(
+        "--console-port",
+        type=int,
+        default=3100,
+        help="the console's loopback port (%(default)s; taken: a free one)",
+    )
+    parser.add_argument("--no-console", action="store_true", help="do not serve the console")
     return parser
 
 
@@ -582,6 +609,7 @@ def main(argv: list[str] | None = None) -> int:
         extra_environment=_pairs(args.set_env),
         llm_url=llm_url,
         verbose=args.verbose,
+        console_port=None if args.no_console else args.console_port,
     )
     stopping = threading.Event()
 

@@ -69,6 +69,7 @@ class RedriveResult:
     dry_run: bool = False
     method: str = "receive-send-delete"
     groups: dict[str, int] = field(default_factory=dict)
+    task_ids: list[str] = field(default_factory=list)  # the tasks of the messages moved (or to move)
 
 
 def identify(queue: str, body: str) -> tuple[str | None, str | None, bool]:
@@ -256,6 +257,8 @@ class DeadLetterQueues:
                 if not dry_run:
                     self._resend(queue, letter)
                 result.moved += 1
+                if letter.task_id:
+                    result.task_ids.append(letter.task_id)
                 result.groups[letter.group_id or "-"] = result.groups.get(letter.group_id or "-", 0) + 1
                 if dry_run:
                     keep.append(letter)

@@ -285,8 +285,14 @@ def _placeholder_url(url: str) -> bool:
     return host == "invalid" or host.endswith(".invalid")
 
 
-class HealthSettings(ObservabilityMixin):
+class HealthSettings(ObservabilityMixin, MemoryTableMixin):
+    """``queue_urls``: every main queue's URL by name (its depth is a stage's waiting work);
+    ``health_stale_seconds``: how long a stage with waiting work may finish nothing
+    (``switchboard.heartbeat``)."""
+
     switchboard_version: str
+    queue_urls: dict[str, str]
+    health_stale_seconds: int = Field(default=300, ge=120)
 
 
 @lru_cache(maxsize=1)

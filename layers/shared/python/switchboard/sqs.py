@@ -101,3 +101,28 @@ class SqsDelayQueue:
                 MessageAttributes={KIND_ATTRIBUTE: {"DataType": "String", "StringValue": FOLLOWUP_KIND}},
             )
         return str(response["MessageId"])
+
+
+class SqsDepths:
+    """How many messages wait in each queue, one ``GetQueueAttributes`` per queue.
+
+    ``ApproximateNumberOfMessages`` counts the messages available for retrieval: not those in flight
+    (``...NotVisible``), nor those delayed (``...Delayed``), and it is approximate ("Resources required to
+    process Amazon SQS messages", Amazon SQS Developer Guide, https://docs.amazonaws.cn/en_us/
+    AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-resources-required-process-messages.html, read
+    2026-12-02)."""
+
+    def __init__(self, sqs: Any = None) -> None:
+        self._sqs = sqs
+
+    sqs = LazyClient("sqs")
+
+    def waiting(self, queue_urls: dict[str, str]) -> dict[str, int]:
+        depths = {}
+        for name, url in queue_urls.items():
+            with translated("sqs", "GetQueueAttributes"):
+                attributes = self.sqs.get_queue_attributes(
+                    QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+                )["Attributes"]
+            depths[name] = int(attributes.get("ApproximateNumberOfMessages", 0))
+        return depths

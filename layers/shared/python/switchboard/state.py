@@ -216,6 +216,12 @@ class TaskStore:
         )
         return [Task.from_item(item) for item in items]
 
+    def recent(self, limit: int = 1_000) -> list[Task]:
+        """Up to ``limit`` tasks, newest first (a scan: for the operator's console and CLI listing only)."""
+        items = self.tasks.scan(limit)
+        items.sort(key=lambda item: item.get("created_at", {}).get("S", ""), reverse=True)
+        return [Task.from_item(item) for item in items]
+
     def transition(
         self,
         task: Task,

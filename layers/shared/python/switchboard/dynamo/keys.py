@@ -19,6 +19,7 @@ The memory table (partition ``pk``, sort ``sk``), one item kind per row:
 ``breaker#{service}``                              ``breaker``         one service's circuit breaker
 ``cursor#{feed}``                                  ``cursor``          a polled feed's cursor
 ``triage#{YYYY-MM-DD}``                            ``{at}``            one DLQ triage report
+``heartbeat#{stage}``                              ``heartbeat``       when a stage last finished work
 =================================================  ==================  ======================================
 
 Powertools idempotency also writes to the memory table (``pk`` = function name + hashed action id, ``sk``
@@ -49,6 +50,10 @@ class Keys:
     @staticmethod
     def task(task_id: str) -> Key:
         return {"pk": {"S": f"task#{task_id}"}}
+
+    @staticmethod
+    def heartbeat(stage: str) -> Key:
+        return _key(f"heartbeat#{stage}", "heartbeat")
 
     @staticmethod
     def seen(platform: str, event_id: str) -> Key:

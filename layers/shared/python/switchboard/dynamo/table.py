@@ -61,6 +61,18 @@ class Table:
                 return items
             request = {**request, "ExclusiveStartKey": page["LastEvaluatedKey"]}
 
+    def scan(self, limit: int, **request: Any) -> list[dict[str, Any]]:
+        """``Scan``, page after page until ``limit`` items (an operator's listing, never a hot path)."""
+        items: list[dict[str, Any]] = []
+        while len(items) < limit:
+            with translated("dynamodb", "Scan"):
+                page = self.dynamodb.scan(TableName=self.name, **request)
+            items += page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                break
+            request = {**request, "ExclusiveStartKey": page["LastEvaluatedKey"]}
+        return items[:limit]
+
     def transact(self, items: list[dict[str, Any]]) -> None:
         """``TransactWriteItems`` (each item names its own table): all of them, or ``ConditionFailed``."""
         with translated("dynamodb", "TransactWriteItems"):
