@@ -6,10 +6,11 @@
 
 Each recorded request is the functions' (user agent app id `sbfn`), the runtime's SQS pollers' (the event
 source mappings) or this process's (`bench`, left out). `BASELINE` holds the figures measured before the
-lean-event work (commit 80db1e3, 2026-12-02, the same small scale: 16 rules-path events, 40 corpus
+lean-event work (commit 80db1e3, 2026-12-02: 16 rules-path events and the whole corpus, 128 GitHub
 messages), for the "before" column; the "after" column is this run.
 
-Run alone: `python -m tools.bench.requests --rules 16 --corpus 40`.
+Run alone (after `make synth`: the local runtime runs the staged assets):
+`python -m tools.bench.requests --rules 16 --corpus 1000`.
 """
 
 from __future__ import annotations
@@ -28,9 +29,72 @@ from urllib.parse import parse_qs
 from tools.bench.common import table
 
 #: Measured before the lean-event work (commit 80db1e3), `python -m tools.bench.requests --rules 16
-#: --corpus 40`, per event, functions and event source mappings together (pollers' receives left out, as
+#: --corpus 1000`, per event, functions and event source mappings together (pollers' receives left out, as
 #: section 3 prices them: a delete stands for its receive).
-BASELINE: dict[str, dict[str, float]] = {}
+BASELINE: dict[str, dict[str, float]] = {
+    "rules": {
+        "dynamodb GetItem author": 2.0,
+        "dynamodb GetItem breaker": 1.0,
+        "dynamodb GetItem seen": 1.0,
+        "dynamodb PutItem idempotency": 1.0,
+        "dynamodb PutItem seen": 1.0,
+        "dynamodb TransactWriteItems processed+content+task": 1.0,
+        "dynamodb UpdateItem idempotency": 1.0,
+        "dynamodb UpdateItem task": 4.0,
+        "secretsmanager GetSecretValue": 0.06,
+        "sqs DeleteMessageBatch ActGithub.fifo (event source mappings)": 0.62,
+        "sqs DeleteMessageBatch Ingest.fifo (event source mappings)": 0.56,
+        "sqs SendMessage ActGithub.fifo": 1.0,
+        "sqs SendMessage Ingest.fifo": 1.0,
+        "ssm GetParameter": 0.12,
+    },
+    "rules_usd": {
+        "http_api": 1.0,
+        "dynamodb": 16.13,
+        "secrets_manager": 0.31,
+        "sqs": 2.19,
+        "lambda": 2.29,
+        "aws_total": 21.92,
+    },
+    "corpus": {
+        "dynamodb GetItem author": 2.44,
+        "dynamodb GetItem breaker": 0.81,
+        "dynamodb GetItem llmcache": 1.3,
+        "dynamodb GetItem seen": 1.0,
+        "dynamodb GetItem task": 0.38,
+        "dynamodb PutItem idempotency": 0.83,
+        "dynamodb PutItem llmcache": 1.3,
+        "dynamodb PutItem seen": 1.0,
+        "dynamodb TransactWriteItems processed+content+task": 1.0,
+        "dynamodb UpdateItem budget#day": 2.8,
+        "dynamodb UpdateItem budget#task": 2.8,
+        "dynamodb UpdateItem idempotency": 0.83,
+        "dynamodb UpdateItem rate": 1.41,
+        "dynamodb UpdateItem task": 4.08,
+        "secretsmanager GetSecretValue": 0.05,
+        "sqs DeleteMessageBatch ActEscalate.fifo (event source mappings)": 0.09,
+        "sqs DeleteMessageBatch ActGithub.fifo (event source mappings)": 0.7,
+        "sqs DeleteMessageBatch ActTickets.fifo (event source mappings)": 0.02,
+        "sqs DeleteMessageBatch Decide.fifo (event source mappings)": 0.16,
+        "sqs DeleteMessageBatch Followups (event source mappings)": 0.02,
+        "sqs DeleteMessageBatch Ingest.fifo (event source mappings)": 0.18,
+        "sqs SendMessage ActEscalate.fifo": 0.09,
+        "sqs SendMessage ActGithub.fifo": 0.7,
+        "sqs SendMessage ActTickets.fifo": 0.02,
+        "sqs SendMessage Decide.fifo": 0.38,
+        "sqs SendMessage Followups": 0.02,
+        "sqs SendMessage Ingest.fifo": 1.0,
+        "ssm GetParameter": 0.09,
+    },
+    "corpus_usd": {
+        "http_api": 1.0,
+        "dynamodb": 21.49,
+        "secrets_manager": 0.23,
+        "sqs": 2.26,
+        "lambda": 7.13,
+        "aws_total": 32.11,
+    },
+}
 
 
 KINDS = frozenset(
@@ -144,7 +208,7 @@ def operation_counts(
 def by_type(calls_per_event: dict[str, dict[str, float]]) -> dict[str, float]:
     """``service Operation item kind`` → requests per event; the pollers' receives left out (a delete
     stands for its receive, as section 3 prices them)."""
-    rows: Counter[str] = Counter()
+    rows: defaultdict[str, float] = defaultdict(float)
     for who, per_event in calls_per_event.items():
         for key, n in per_event.items():
             service, op, resource = key.split(":", 2)
