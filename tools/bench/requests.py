@@ -179,6 +179,11 @@ def operation_counts(
         if who == "functions":
             transacted.update(kinds)
     events = len(deliveries)
+    from switchboard.models import task_id_for
+    from tests.local_process import batch_get
+
+    keys = [{"pk": {"S": f"task#{task_id_for('github', delivery)}"}} for delivery in deliveries]
+    tasks = batch_get(runtime.dynamodb, runtime.tasks_table, keys)
     functions = template_functions()
     lambdas = {}
     for logical_id, durations in sorted(_reports(logs, offsets).items()):
@@ -202,6 +207,8 @@ def operation_counts(
         },
         "transaction_items_per_event": {kind: n / events for kind, n in transacted.items()},
         "lambda": lambdas,
+        # this mix's own tasks, as they ended (its writes are priced by it, not by the table's mean)
+        "task_kb": sum(item_bytes(item) for item in tasks) / len(tasks) / 1024 if tasks else 1.0,
     }
 
 
@@ -326,11 +333,16 @@ def markdown_dollars(results: dict[str, Any]) -> str:
                 f"{results[mix]['usd_per_million'].get(line, 0.0):,.2f}",
             ]
         rows.append(row)
+    for line in ("dynamodb", "aws_total"):
+        own = [results[mix]["usd_per_million_own_tasks"][line] for mix in ("rules", "corpus")]
+        rows.append([f"{line}, by the mix's own task size", "", f"{own[0]:,.2f}", "", f"{own[1]:,.2f}"])
     sizes = ", ".join(f"{kind} {kb:.2f}" for kind, kb in sorted(results["item_kb"].items()))
+    own = ", ".join(f"{mix} {results[mix]['task_kb']:.2f}" for mix in ("rules", "corpus"))
     return (
         f"USD per million events, AWS list prices dated {AWS_PRICES_DATE} (`tools.bench.pipeline`):\n\n"
         + table(["cost line", "rules before", "rules after", "corpus before", "corpus after"], rows)
-        + f"\n\nMean item sizes (KB, billed): {sizes}."
+        + f"\n\nMean item sizes (KB, billed) over both tables: {sizes}; each mix's own tasks as they"
+        f" ended: {own} (the last rows price its task writes by that, an upper bound for the earlier ones)."
     )
 
 
@@ -345,7 +357,10 @@ def trusted(runtime: Any, author: str) -> None:
     )
 
 
-def run(rules: int = 16, corpus: int = 40) -> dict[str, Any]:
+def run(rules: int = 16, corpus: int = 40, throughput: int = 0, raw: int = 200) -> dict[str, Any]:
+    """The two mixes; with ``throughput``, section 5's `/label` load of that many events and the raw moto
+    ceiling (``raw`` messages) in the same run."""
+    from tools.bench import pipeline
     from tools.bench.pipeline import Runtime, corpus_messages
 
     runtime = Runtime()
@@ -366,10 +381,23 @@ def run(rules: int = 16, corpus: int = 40) -> dict[str, Any]:
             ),
         }
         results["item_kb"] = item_kb_by_kind(runtime)
+        if throughput:
+            load = pipeline.throughput(runtime, throughput)
+            load["raw_ceiling"] = pipeline.raw_ceiling(runtime, raw)
+            load["ratio_to_raw"] = load["events_per_s"] / load["raw_ceiling"]["messages_per_s"]
+            results["throughput"] = load
     finally:
         runtime.stop()
-    for mix in ("rules", "corpus"):
+    for mix in (
+        "rules",
+        "corpus",
+    ):  # by the tables' mean sizes (as the "before" column), and by its own tasks
         results[mix]["usd_per_million"] = dollars(results[mix], results["item_kb"])
+        own = dollars(results[mix], results["item_kb"] | {"task": results[mix]["task_kb"]})
+        results[mix]["usd_per_million_own_tasks"] = {
+            "dynamodb": own["dynamodb"],
+            "aws_total": own["aws_total"],
+        }
     return results
 
 
@@ -377,9 +405,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench.requests")
     parser.add_argument("--rules", type=int, default=16)
     parser.add_argument("--corpus", type=int, default=40)
+    parser.add_argument("--throughput", type=int, default=0, help="events of the /label load (0: none)")
+    parser.add_argument("--raw", type=int, default=200, help="messages of the raw moto ceiling")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    results = run(args.rules, args.corpus)
+    results = run(args.rules, args.corpus, args.throughput, args.raw)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(markdown("Rules path (/label from a trusted author)", results["rules"], BASELINE.get("rules")))
@@ -387,6 +417,15 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown("Corpus mix", results["corpus"], BASELINE.get("corpus")))
     print()
     print(markdown_dollars(results))
+    if "throughput" in results:
+        load = results["throughput"]
+        print(
+            f"\nThroughput: {load['events']} `/label` events from {load['clients']} clients,"
+            f" {load['events_per_s']:.1f} events/s accept → terminal ({json.dumps(load['terminal'])},"
+            f" {load['missing']} missing);"
+            f" raw moto ceiling {load['raw_ceiling']['messages_per_s']:.0f} msg/s;"
+            f" ratio {load['ratio_to_raw']:.2f}"
+        )
     return 0
 
 

@@ -215,11 +215,21 @@ class Lifecycle:
 
     # -- completions and endings -----------------------------------------------------------------------------
 
-    def complete(self, task_id: str, completion_id: str, actor: str, detail: dict[str, Any]) -> TaskStatus:
-        """Record one action's (or follow-up's) result, once, and settle the task; return its status."""
-        # A completion that stages nothing may finish the task in the same write (``complete_action``
-        # decides it from the item: DISPATCHED, its only action, nothing completed before).
-        finishing = None if "awaits" in detail else S.DONE
+    def complete(
+        self,
+        task_id: str,
+        completion_id: str,
+        actor: str,
+        detail: dict[str, Any],
+        *,
+        action: bool = False,
+    ) -> TaskStatus:
+        """Record one action's (or follow-up's) result, once, and settle the task; return its status.
+
+        ``action``: the completion is an action's (not a follow-up's). When it stages nothing it may be the
+        task's last, and the record finishes the task in the same write if the item alone decides it
+        (``complete_action``'s ``finishing``: DISPATCHED, its only action, nothing completed before)."""
+        finishing = S.DONE if action and "awaits" not in detail else None
         try:
             task = self.tasks.complete_action(task_id, completion_id, actor, detail, finishing=finishing)
         except AlreadyRecorded:
