@@ -150,6 +150,26 @@ def _request(entry: dict[str, Any]) -> tuple[str, str, str, list[str]]:
     return service, operation, _kind_of_key(document) or str(document.get("TableName", "")), []
 
 
+def _put_units(entry: dict[str, Any], operation: str) -> int | None:
+    """The write units of a PutItem, or of a transaction made of Puts only, from the items it carries
+    (1 WRU per KB of an item, 2 in a transaction); None when the request does not carry them all."""
+    if operation not in ("PutItem", "TransactWriteItems"):
+        return None
+    body = entry.get("body") or ""
+    if entry.get("body_encoded"):
+        body = base64.b64decode(body).decode(errors="replace")
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    if operation == "PutItem":
+        return math.ceil(item_bytes(document["Item"]) / 1024)
+    items = document.get("TransactItems", [])
+    if not items or any("Put" not in item for item in items):
+        return None
+    return sum(2 * math.ceil(item_bytes(item["Put"]["Item"]) / 1024) for item in items)
+
+
 def operation_counts(
     runtime: Any, sends: list[tuple[str, str]], first_issue: int, timeout: float = 300
 ) -> dict[str, Any]:
@@ -170,6 +190,7 @@ def operation_counts(
     runtime.moto_api("/moto-api/recorder/stop-recording")
     counts: dict[str, Counter[tuple[str, str, str]]] = defaultdict(Counter)
     transacted: Counter[str] = Counter()
+    put_units: Counter[str] = Counter()  # write units of the requests that carry their whole items
     for line in runtime.recording.read_text().splitlines():
         entry = json.loads(line)
         agent = next((v for k, v in entry["headers"].items() if k.lower() == "user-agent"), "")
@@ -178,6 +199,9 @@ def operation_counts(
         counts[who][(service, operation, resource)] += 1
         if who == "functions":
             transacted.update(kinds)
+            units = _put_units(entry, operation)
+            if units is not None:
+                put_units[f"{service}:{operation}:{resource}"] += units
     events = len(deliveries)
     from switchboard.models import task_id_for
     from tests.local_process import batch_get
@@ -206,6 +230,7 @@ def operation_counts(
             if who != "bench"
         },
         "transaction_items_per_event": {kind: n / events for kind, n in transacted.items()},
+        "put_write_units_per_event": {key: n / events for key, n in put_units.items()},
         "lambda": lambdas,
         # this mix's own tasks, as they ended (its writes are priced by it, not by the table's mean)
         "task_kb": sum(item_bytes(item) for item in tasks) / len(tasks) / 1024 if tasks else 1.0,
@@ -280,7 +305,8 @@ def dollars(measured: dict[str, Any], item_kb: dict[str, float]) -> dict[str, fl
     """USD per million events of one mix, AWS only (the model's spend is section 4's), at
     ``tools.bench.pipeline.AWS_PRICES``: DynamoDB by request units from each item kind's size (a write 1
     WRU per KB, a transaction's item 2 WRU per KB, a read 1 RRU per 4 KB, counted strongly consistent),
-    SQS per request (a poller's delete stands for its receive too), Lambda per invocation and GB-second."""
+    SQS per request (a poller's delete stands for its receive too), Lambda per invocation and GB-second.
+    A PutItem, or a transaction of Puts, is priced by the items it carries (exactly)."""
     from tools.bench.pipeline import AWS_PRICES as p
 
     usd: dict[str, float] = defaultdict(float)
@@ -294,7 +320,10 @@ def dollars(measured: dict[str, Any], item_kb: dict[str, float]) -> dict[str, fl
                 price = p["sqs_fifo_request"] if resource.endswith(".fifo") else p["sqs_standard_request"]
                 usd["sqs"] += n * price * (2 if who == "pollers" else 1)
             elif service == "dynamodb":
-                if op == "TransactWriteItems":
+                exact = measured.get("put_write_units_per_event", {}).get(key)
+                if exact is not None and who == "functions":
+                    usd["dynamodb"] += exact * p["dynamodb_write_request_unit"]
+                elif op == "TransactWriteItems":
                     kinds = resource.split("+")
                     units = sum(2 * math.ceil(item_kb.get(kind, 1.0)) for kind in kinds)
                     usd["dynamodb"] += n * units * p["dynamodb_write_request_unit"]
@@ -334,8 +363,8 @@ def markdown_dollars(results: dict[str, Any]) -> str:
             ]
         rows.append(row)
     for line in ("dynamodb", "aws_total"):
-        own = [results[mix]["usd_per_million_own_tasks"][line] for mix in ("rules", "corpus")]
-        rows.append([f"{line}, by the mix's own task size", "", f"{own[0]:,.2f}", "", f"{own[1]:,.2f}"])
+        by_own = [results[mix]["usd_per_million_own_tasks"][line] for mix in ("rules", "corpus")]
+        rows.append([f"{line}, by the mix's own task size", "", f"{by_own[0]:,.2f}", "", f"{by_own[1]:,.2f}"])
     sizes = ", ".join(f"{kind} {kb:.2f}" for kind, kb in sorted(results["item_kb"].items()))
     own = ", ".join(f"{mix} {results[mix]['task_kb']:.2f}" for mix in ("rules", "corpus"))
     return (
