@@ -12,6 +12,10 @@
    includes the wait behind the backlog; then 20 events one at a time, for the latency of an idle path.
    Beside them, the raw ceiling of the same moto server: SendMessage + ReceiveMessage + DeleteMessage per
    message on a FIFO queue, no work.
+
+`tools/bench/requests.py` breaks section 3's requests down by request type and item kind for the rules path
+(`/label` from a trusted author) and the corpus mix, beside the figures measured before the lean-event work.
+What profiling found (PROFILE_NOTES) is printed under section 5.
 """
 
 from __future__ import annotations
@@ -55,6 +59,18 @@ AWS_PRICES = {
     "sns_publish": 0.50 / 1e6,
     "ssm_get_parameter": 0.0,  # standard parameters, standard throughput
 }
+#: py-spy (0.4.3, `py-spy record -r 50 -f raw`) on the runtime process (it hosts moto server and the SQS
+#: pollers) and on the workers, during the corpus mix, 2026-12-02, before the lean-event cuts.
+PROFILE_NOTES = (
+    "Profiled with py-spy (50 Hz, 25 s, during the corpus mix): the runtime process, which hosts moto and"
+    " the SQS pollers, is the bottleneck; the workers mostly wait on it. Of its samples, 72 % are moto's"
+    " request threads: 34 % DynamoDB's handlers, 17 % moto's response serializer walking the whole task"
+    " items that every transition returns (ReturnValues=ALL_NEW: the history, attribute by attribute),"
+    " 8 % TransactWriteItems (with the runtime's snapshot fix), 11 % socket writes; the pollers take 11 %."
+    " So the pipeline's speed follows the number of requests per event and the size of what they return,"
+    " which is what the lean-event cuts reduce: fewer task writes (moves written together, a completion"
+    " that finishes its task), one profile read per event, a closed breaker read once a second."
+)
 # The naive design: one 256 MB Lambda behind the HTTP API that verifies the webhook, calls the large model
 # and acts, inline. The stand-in answers in milliseconds, so its latency is no guide: the Lambda is billed for
 # an assumed NAIVE_MODEL_SECONDS of waiting on a large-model answer of this size (an assumption, stated).
@@ -445,4 +461,5 @@ def markdown_pipeline(pipeline: dict[str, Any]) -> str:
         " transaction and its transitions in DynamoDB and one call to the recording sink, in worker processes"
         " on the same two cores as moto; the ratio"
         " says how much of the raw queue speed the whole agent keeps, on this machine, not what AWS would do."
+        "\n\n" + PROFILE_NOTES
     )

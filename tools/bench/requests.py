@@ -28,8 +28,8 @@ from urllib.parse import parse_qs
 
 from tools.bench.common import table
 
-#: Measured before the lean-event work (commit 80db1e3), `python -m tools.bench.requests --rules 16
-#: --corpus 1000`, per event, functions and event source mappings together (pollers' receives left out, as
+#: Measured before the lean-event work (the layer and functions of commit 80db1e3, this module's counting and
+#: pricing), 2026-12-02, `python -m tools.bench.requests --rules 16 --corpus 1000 --throughput 100`, per event, functions and event source mappings together (pollers' receives left out, as
 #: section 3 prices them: a delete stands for its receive).
 BASELINE: dict[str, dict[str, float]] = {
     "rules": {
@@ -42,19 +42,19 @@ BASELINE: dict[str, dict[str, float]] = {
         "dynamodb UpdateItem idempotency": 1.0,
         "dynamodb UpdateItem task": 4.0,
         "secretsmanager GetSecretValue": 0.06,
-        "sqs DeleteMessageBatch ActGithub.fifo (event source mappings)": 0.62,
-        "sqs DeleteMessageBatch Ingest.fifo (event source mappings)": 0.56,
+        "sqs DeleteMessageBatch ActGithub.fifo (event source mappings)": 0.44,
+        "sqs DeleteMessageBatch Ingest.fifo (event source mappings)": 0.62,
         "sqs SendMessage ActGithub.fifo": 1.0,
         "sqs SendMessage Ingest.fifo": 1.0,
         "ssm GetParameter": 0.12,
     },
     "rules_usd": {
         "http_api": 1.0,
-        "dynamodb": 16.13,
+        "dynamodb": 13.63,
         "secrets_manager": 0.31,
-        "sqs": 2.19,
-        "lambda": 2.29,
-        "aws_total": 21.92,
+        "sqs": 2.06,
+        "lambda": 2.82,
+        "aws_total": 19.82,
     },
     "corpus": {
         "dynamodb GetItem author": 2.44,
@@ -73,9 +73,9 @@ BASELINE: dict[str, dict[str, float]] = {
         "dynamodb UpdateItem task": 4.08,
         "secretsmanager GetSecretValue": 0.05,
         "sqs DeleteMessageBatch ActEscalate.fifo (event source mappings)": 0.09,
-        "sqs DeleteMessageBatch ActGithub.fifo (event source mappings)": 0.7,
+        "sqs DeleteMessageBatch ActGithub.fifo (event source mappings)": 0.69,
         "sqs DeleteMessageBatch ActTickets.fifo (event source mappings)": 0.02,
-        "sqs DeleteMessageBatch Decide.fifo (event source mappings)": 0.16,
+        "sqs DeleteMessageBatch Decide.fifo (event source mappings)": 0.29,
         "sqs DeleteMessageBatch Followups (event source mappings)": 0.02,
         "sqs DeleteMessageBatch Ingest.fifo (event source mappings)": 0.18,
         "sqs SendMessage ActEscalate.fifo": 0.09,
@@ -84,16 +84,17 @@ BASELINE: dict[str, dict[str, float]] = {
         "sqs SendMessage Decide.fifo": 0.38,
         "sqs SendMessage Followups": 0.02,
         "sqs SendMessage Ingest.fifo": 1.0,
-        "ssm GetParameter": 0.09,
+        "ssm GetParameter": 0.08,
     },
     "corpus_usd": {
         "http_api": 1.0,
-        "dynamodb": 21.49,
+        "sqs": 2.38,
+        "dynamodb": 19.6,
         "secrets_manager": 0.23,
-        "sqs": 2.26,
-        "lambda": 7.13,
-        "aws_total": 32.11,
+        "lambda": 6.83,
+        "aws_total": 30.05,
     },
+    "throughput": {"events_per_s": 4.4, "raw_messages_per_s": 39.3, "ratio": 0.112},
 }
 
 
@@ -447,7 +448,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(markdown_dollars(results))
     if "throughput" in results:
-        load = results["throughput"]
+        load, before = results["throughput"], BASELINE["throughput"]
+        print(
+            f"\nBefore: {before['events_per_s']:.1f} events/s, raw {before['raw_messages_per_s']:.0f} msg/s,"
+            f" ratio {before['ratio']:.2f}."
+        )
         print(
             f"\nThroughput: {load['events']} `/label` events from {load['clients']} clients,"
             f" {load['events_per_s']:.1f} events/s accept → terminal ({json.dumps(load['terminal'])},"
