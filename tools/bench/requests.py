@@ -28,9 +28,10 @@ from urllib.parse import parse_qs
 
 from tools.bench.common import table
 
-#: Measured before the lean-event work (the layer and functions of commit 80db1e3, this module's counting and
-#: pricing), 2026-12-02, `python -m tools.bench.requests --rules 16 --corpus 1000 --throughput 100`, per event, functions and event source mappings together (pollers' receives left out, as
-#: section 3 prices them: a delete stands for its receive).
+#: Measured before the lean-event work (the layer and functions of commit 80db1e3, this module's counting
+#: and pricing), 2026-12-02, `python -m tools.bench.requests --rules 16 --corpus 1000 --throughput 100`, per
+#: event, functions and event source mappings together (the pollers' receives left out, as section 3 prices
+#: them: a delete stands for its receive).
 BASELINE: dict[str, dict[str, float]] = {
     "rules": {
         "dynamodb GetItem author": 2.0,
