@@ -66,7 +66,8 @@ def build_act_worker(
     )
     breaker = CircuitBreaker(
         settings.service.value,
-        DynamoBreakerStore(settings.memory_table_name, dynamodb),
+        # a closed breaker is read once a second, not once per call
+        DynamoBreakerStore(settings.memory_table_name, dynamodb, closed_max_age_seconds=1.0),
         BreakerConfig(
             failure_threshold=settings.breaker_failure_threshold,
             window_seconds=settings.breaker_window_seconds,

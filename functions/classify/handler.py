@@ -32,7 +32,8 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 @lru_cache(maxsize=1)
 def service() -> ClassifyService:
     settings = agent_settings()
-    authors = DynamoAuthorDirectory(settings.memory_table_name)
+    # One read of the author's profile per event: the rules and the policy gate share it.
+    authors = DynamoAuthorDirectory(settings.memory_table_name, profile_max_age_seconds=1.0)
     return ClassifyService(
         tasks=TaskStore(settings.tasks_table_name, settings.memory_table_name, settings.task_ttl_days),
         queue=SqsQueueSender(),

@@ -34,7 +34,10 @@ def service() -> DecideService:
         queue=SqsQueueSender(),
         act_queue_url=settings.act_queue_url,
         llm=budgeted_llm(settings, settings.memory_table_name),
-        gate=PolicyGate(settings.policy_config(), DynamoAuthorDirectory(settings.memory_table_name)),
+        gate=PolicyGate(
+            settings.policy_config(),
+            DynamoAuthorDirectory(settings.memory_table_name, profile_max_age_seconds=1.0),
+        ),
     )
 
 

@@ -98,25 +98,42 @@ class InMemoryTaskRepository:
         route: str | None = None,
     ) -> Task:
         stored = self._tasks.get(task.task_id)
-        if stored is None or stored.task.status is not task.status or stored.task.version != task.version:
+        if (
+            stored is None
+            or stored.task.status is not task.stored_status
+            or stored.task.version != task.version
+        ):
             raise ConcurrentUpdate(f"task {task.task_id} moved past {task.status} v{task.version}")
         entry = history_entry(to, actor, _as_stored(detail or {}), previous=task.status)
         current = stored.task
         current.status = to
         current.version += 1
+        sets: dict[str, Any] = {}
+        if task.deferred is not None:  # moves made in memory, written with this one (as TaskStore does)
+            current.history.extend(_as_stored(e) for e in task.deferred.entries)
+            sets |= _as_stored(task.deferred.sets)
         current.history.append(entry)
         if actions is not None:
-            current.actions = [action.model_dump(mode="json") for action in actions]
-        if reason is not None:
-            current.reason = reason
-        if route is not None:
-            current.route = route
+            sets["actions"] = [action.model_dump(mode="json") for action in actions]
+        for name, value in (("reason", reason), ("route", route)):
+            if value is not None:
+                sets[name] = value
+        for name, value in sets.items():
+            setattr(current, name, value)
         stored.updated_at = entry["at"]
         stored.attention = to.value if to in ATTENTION_STATUSES else None
         self.writes += 1
         return copy.deepcopy(current)
 
-    def complete_action(self, task_id: str, action_id: str, actor: str, detail: dict[str, Any]) -> Task:
+    def complete_action(
+        self,
+        task_id: str,
+        action_id: str,
+        actor: str,
+        detail: dict[str, Any],
+        *,
+        finishing: TaskStatus | None = None,
+    ) -> Task:
         stored = self._tasks.get(task_id)
         if stored is None or action_id in stored.task.completed_actions:
             raise AlreadyRecorded(f"{action_id} of task {task_id}")
@@ -126,6 +143,14 @@ class InMemoryTaskRepository:
         current.version += 1
         current.history.append(entry)
         stored.updated_at = entry["at"]
+        sole = [action.get("action_id") for action in current.actions] == [action_id]
+        first = current.completed_actions == [action_id]  # nothing completed before: nothing awaits
+        if finishing is not None and current.status is TaskStatus.DISPATCHED and sole and first:
+            moved = history_entry(finishing, actor, {"actions": [action_id]}, previous=current.status)
+            current.status = finishing
+            current.history.append(moved)
+            stored.updated_at = moved["at"]
+            stored.attention = None
         self.writes += 1
         return copy.deepcopy(current)
 

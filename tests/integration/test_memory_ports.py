@@ -240,3 +240,35 @@ def test_a_send_to_a_missing_queue_is_a_refusal(aws: Callable[[str], Any]) -> No
     with pytest.raises(DependencyRefused) as refused:
         SqsQueueSender(sqs).send(url, "{}", group_id="g", dedup_id="d")
     assert (refused.value.service, refused.value.operation) == ("sqs", "SendMessage")
+
+
+def test_a_kept_profile_and_a_kept_closed_breaker_are_read_again_after_their_age(
+    aws: Callable[[str], Any], tables: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The adapters' short-lived copies (one read per event, one per second for a closed breaker): reused
+    within their age, read afresh after it, and dropped by a write through the same instance."""
+    import time as time_module
+
+    dynamodb, memory = aws("dynamodb"), tables[1]
+    now = [1000.0]
+    monkeypatch.setattr(time_module, "monotonic", lambda: now[0])
+    kept = DynamoAuthorDirectory(memory, dynamodb, profile_max_age_seconds=1.0)
+    other = DynamoAuthorDirectory(memory, dynamodb)
+    assert kept.profile("github", "mona") == AuthorProfile()
+    other.set_flags("github", "mona", blocked=True, trusted=False)
+    assert kept.profile("github", "mona") == AuthorProfile()  # within its age: the copy
+    now[0] += 1.5
+    assert kept.profile("github", "mona").blocked  # after it: read again
+    kept.set_flags("github", "mona", blocked=False, trusted=True)
+    assert kept.profile("github", "mona").trusted  # its own write dropped the copy
+
+    breaker = DynamoBreakerStore(memory, dynamodb, closed_max_age_seconds=1.0)
+    opener = DynamoBreakerStore(memory, dynamodb)
+    assert breaker.count_failure("github", 1.0, 60) == 1
+    assert breaker.read("github").state is BreakerState.CLOSED
+    assert opener.open("github", 2.0, 100.0, from_state=BreakerState.CLOSED)
+    assert breaker.read("github").state is BreakerState.CLOSED  # within its age: the copy
+    now[0] += 1.5
+    assert breaker.read("github").state is BreakerState.OPEN  # after it: read again, and not kept
+    assert breaker.start_probe("github", breaker.read("github").version, 200.0)
+    assert breaker.read("github").state is BreakerState.HALF_OPEN

@@ -158,3 +158,55 @@ def test_a_note_changes_no_status_and_no_version(tasks: TaskRepository) -> None:
     }
     assert "status" not in noted.history[-1]
     tasks.transition(task, TaskStatus.CLASSIFIED, "classify", {})  # the read before the note still holds
+
+
+def test_deferred_moves_are_written_with_the_next_one_from_the_status_as_stored(
+    tasks: TaskRepository,
+) -> None:
+    event = github_event()
+    task = tasks.claim_and_open(event, owner="m-1", claim_ttl_days=14, actor="classify")
+    assert task is not None
+    action = label(event)
+    sets = {"actions": [action.model_dump(mode="json")]}
+    deferred = task.deferring(TaskStatus.CLASSIFIED, "classify", {"rule": "command_label"}, sets)
+    assert (deferred.status, deferred.stored_status) == (TaskStatus.CLASSIFIED, TaskStatus.RECEIVED)
+    assert tasks.get(task.task_id).status is TaskStatus.RECEIVED  # nothing written yet
+    moved = tasks.transition(deferred, TaskStatus.DISPATCHED, "classify", {"sent": []})
+    assert (moved.status, moved.version, moved.deferred) == (TaskStatus.DISPATCHED, 2, None)
+    assert [(e.get("from"), e.get("status")) for e in moved.history] == [
+        (None, "RECEIVED"),
+        ("RECEIVED", "CLASSIFIED"),
+        ("CLASSIFIED", "DISPATCHED"),
+    ]
+    assert moved.history[1]["detail"] == {"rule": "command_label"}
+    assert [a["action_id"] for a in moved.actions] == [action.action_id]
+    assert tasks.get(task.task_id).to_json() == moved.to_json()
+    # a deferred move on a copy that another write overtook is refused like any stale transition
+    with pytest.raises(ConcurrentUpdate):
+        tasks.transition(deferred, TaskStatus.DISPATCHED, "classify", {})
+
+
+def test_a_completion_finishes_its_task_in_the_same_write_only_when_the_item_decides_it(
+    tasks: TaskRepository,
+) -> None:
+    one, two = github_event(event_id="d-one"), github_event(event_id="d-two")
+    for event, actions in ((one, [label(one)]), (two, [label(two, 0), label(two, 1)])):
+        task = tasks.claim_and_open(event, owner="m", claim_ttl_days=14, actor="classify")
+        assert task is not None
+        tasks.transition(task, TaskStatus.DISPATCHED, "classify", {}, actions=actions)
+    done = tasks.complete_action(one.task_id, f"{one.task_id}#0", "act", {"r": 1}, finishing=TaskStatus.DONE)
+    assert (done.status, done.completed_actions, done.version) == (TaskStatus.DONE, [f"{one.task_id}#0"], 3)
+    assert [(e.get("status"), e["detail"]) for e in done.history[-2:]] == [
+        (None, {"action_id": f"{one.task_id}#0", "r": 1}),
+        ("DONE", {"actions": [f"{one.task_id}#0"]}),
+    ]
+    assert tasks.get(one.task_id).to_json() == done.to_json()
+    with pytest.raises(AlreadyRecorded):
+        tasks.complete_action(one.task_id, f"{one.task_id}#0", "act", {}, finishing=TaskStatus.DONE)
+    # two actions: the item alone cannot say the first completion is the last, so it is recorded alone
+    first = tasks.complete_action(two.task_id, f"{two.task_id}#0", "act", {}, finishing=TaskStatus.DONE)
+    assert (first.status, first.completed_actions) == (TaskStatus.DISPATCHED, [f"{two.task_id}#0"])
+    second = tasks.complete_action(two.task_id, f"{two.task_id}#1", "act", {}, finishing=TaskStatus.DONE)
+    assert second.status is TaskStatus.DISPATCHED  # the lifecycle's settle moves it
+    with pytest.raises(AlreadyRecorded):
+        tasks.complete_action("tsk_never", "tsk_never#0", "act", {}, finishing=TaskStatus.DONE)

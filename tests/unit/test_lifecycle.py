@@ -320,6 +320,10 @@ class RacingRepository(InMemoryTaskRepository):
         super().__init__()
         self.races = races
 
+    def complete_action(self, task_id: str, action_id: str, actor: str, detail: Any, **_: Any) -> Task:
+        """Never finishes in the record's write: the races are on the settle that follows it."""
+        return super().complete_action(task_id, action_id, actor, detail)
+
     def transition(self, task: Task, to: TaskStatus, actor: str, detail: Any = None, **changes: Any) -> Task:
         if self.races:
             self.races -= 1
@@ -383,3 +387,23 @@ def test_settle_that_keeps_losing_the_race_answers_the_status_it_last_saw() -> N
     lifecycle.attempts = 2
     tasks.races = 2
     assert lifecycle.complete(task.task_id, f"{task.task_id}#0", "act", {}) is S.DISPATCHED
+
+
+def test_the_only_action_of_a_task_finishes_it_in_the_record_s_write_and_the_moves_before_are_one_write() -> (
+    None
+):
+    tasks = InMemoryTaskRepository()
+    lifecycle = Lifecycle(tasks, InMemoryQueue(), act_queue_url, gate=GATE)
+    event = github_event()
+    task = lifecycle.open(event, owner="m-1", claim_ttl_days=1, actor="classify")
+    assert task is not None
+    classified = lifecycle.classify(task, "classify", {"rule": "r"}, actions=[label(event)], defer=True)
+    assert tasks.get(task.task_id).status is S.RECEIVED and tasks.writes == 0  # deferred: nothing written
+    dispatched = lifecycle.dispatch(classified, "classify")
+    assert (dispatched.status, tasks.writes) == (S.DISPATCHED, 1)  # CLASSIFIED and DISPATCHED: one write
+    assert lifecycle.complete(task.task_id, f"{task.task_id}#0", "act", {}, action=True) is S.DONE
+    assert tasks.writes == 2  # the record and DONE: one write
+    stored = tasks.get(task.task_id)
+    assert [e.get("status") for e in stored.history] == ["RECEIVED", "CLASSIFIED", "DISPATCHED", None, "DONE"]
+    # the same record again (a redelivery): refused as recorded, and the task stays DONE
+    assert lifecycle.complete(task.task_id, f"{task.task_id}#0", "act", {}, action=True) is S.DONE

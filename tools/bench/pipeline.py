@@ -12,14 +12,16 @@
    includes the wait behind the backlog; then 20 events one at a time, for the latency of an idle path.
    Beside them, the raw ceiling of the same moto server: SendMessage + ReceiveMessage + DeleteMessage per
    message on a FIFO queue, no work.
+
+`tools/bench/requests.py` breaks section 3's requests down by request type and item kind for the rules path
+(`/label` from a trusted author) and the corpus mix, beside the figures measured before the lean-event work.
+What profiling found (PROFILE_NOTES) is printed under section 5.
 """
 
 from __future__ import annotations
 
-import base64
 import itertools
 import json
-import math
 import re
 import shutil
 import tempfile
@@ -31,17 +33,21 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 from tests.local_process import LocalProcess, batch_get
-from tools.bench.common import EVENTS, median, percentile, table, template_functions
+from tools.bench.common import EVENTS, median, percentile, table
 
 TERMINAL = {"DONE", "DROPPED", "NEEDS_HUMAN", "FAILED"}
 
 # Public AWS list prices, us-east-1, USD, first paid tier of each, free tiers ignored. Checked on
 # AWS_PRICES_DATE against published summaries of aws.amazon.com/{lambda,sqs,api-gateway,secrets-manager,sns}
 # /pricing and /dynamodb/pricing/on-demand (this machine has no internet, so not against AWS's own pages
-# on that day; re-check them before quoting a figure).
+# on that day; re-check them before quoting a figure). DynamoDB's units, as billed: "Amazon DynamoDB
+# On-Demand Pricing", https://aws.amazon.com/dynamodb/pricing/on-demand/ ("a standard write request unit can
+# write an item up to 1 KB", "a transactional write requires two write request units", a strongly
+# consistent read of up to 4 KB one read request unit), and "DynamoDB item sizes and formats",
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html (how an
+# item's size is counted), both read 2026-12-02 from a stored copy.
 AWS_PRICES_DATE = "2026-11-22"
 AWS_PRICES = {
     "lambda_arm64_gb_second": 0.0000133334,
@@ -55,6 +61,18 @@ AWS_PRICES = {
     "sns_publish": 0.50 / 1e6,
     "ssm_get_parameter": 0.0,  # standard parameters, standard throughput
 }
+#: py-spy (0.4.3, `py-spy record -r 50 -f raw`) on the runtime process (it hosts moto server and the SQS
+#: pollers) and on the workers, during the corpus mix, 2026-12-02, before the lean-event cuts.
+PROFILE_NOTES = (
+    "Profiled with py-spy (50 Hz, 25 s, during the corpus mix): the runtime process, which hosts moto and"
+    " the SQS pollers, is the bottleneck; the workers mostly wait on it. Of its samples, 72 % are moto's"
+    " request threads: 34 % DynamoDB's handlers, 17 % moto's response serializer walking the whole task"
+    " items that every transition returns (ReturnValues=ALL_NEW: the history, attribute by attribute),"
+    " 8 % TransactWriteItems (with the runtime's snapshot fix), 11 % socket writes; the pollers take 11 %."
+    " So the pipeline's speed follows the number of requests per event and the size of what they return,"
+    " which is what the lean-event cuts reduce: fewer task writes (moves written together, a completion"
+    " that finishes its task), one profile read per event, a closed breaker read once a second."
+)
 # The naive design: one 256 MB Lambda behind the HTTP API that verifies the webhook, calls the large model
 # and acts, inline. The stand-in answers in milliseconds, so its latency is no guide: the Lambda is billed for
 # an assumed NAIVE_MODEL_SECONDS of waiting on a large-model answer of this size (an assumption, stated).
@@ -141,30 +159,6 @@ def _parse_iso(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
-def _operation(entry: dict[str, Any]) -> tuple[str, str, str, Counter[str]]:
-    """(service, operation, table or queue, the items per table of a transaction) of one recorded request."""
-    headers = {k.lower(): v for k, v in entry["headers"].items()}
-    match = re.search(r"Credential=[^/]+/\d+/[^/]+/([^/]+)/", headers.get("authorization", ""))
-    service = match.group(1) if match else "?"
-    body = entry.get("body") or ""
-    if entry.get("body_encoded"):
-        body = base64.b64decode(body).decode(errors="replace")
-    target = headers.get("x-amz-target")
-    items: Counter[str] = Counter()
-    if target:
-        operation = target.split(".")[-1]
-        try:
-            document = json.loads(body) if body else {}
-        except ValueError:
-            document = {}
-        for entry_item in document.get("TransactItems", []):
-            items[str(next(iter(entry_item.values())).get("TableName"))] += 1
-        resource = document.get("TableName") or str(document.get("QueueUrl", "")).rsplit("/", 1)[-1]
-        return service, operation, str(resource or ",".join(sorted(items))), items
-    query = parse_qs(body)
-    return service, query.get("Action", ["?"])[0], query.get("QueueUrl", [""])[0].rsplit("/", 1)[-1], items
-
-
 def _log_offsets(logs: Path) -> dict[Path, int]:
     return {path: path.stat().st_size for path in logs.glob("*.log")}
 
@@ -180,117 +174,41 @@ def _reports(logs: Path, offsets: dict[Path, int]) -> dict[str, list[float]]:
     return durations
 
 
-def _item_sizes(runtime: Runtime) -> dict[str, float]:
-    """Mean stored size in KB of the items of each table (DynamoDB sizes ≈ names + values as JSON)."""
-    sizes: dict[str, float] = {}
-    for name in runtime.dynamodb.list_tables()["TableNames"]:
-        lengths = [
-            len(json.dumps(item))
-            for page in runtime.dynamodb.get_paginator("scan").paginate(TableName=name)
-            for item in page["Items"]
-        ]
-        sizes[name] = sum(lengths) / len(lengths) / 1024 if lengths else 1.0
-    return sizes
-
-
 def corpus_messages() -> list[dict[str, Any]]:
     rows = [json.loads(line) for line in (EVENTS / "corpus" / "messages.jsonl").read_text().splitlines()]
     return [row for row in rows if row["platform"] == "github" and row.get("text")]
 
 
 def requests_per_event(runtime: Runtime) -> dict[str, Any]:
-    functions = template_functions()
-    logs = Path(runtime.info["logs_dir"])
+    """The corpus mix (section 3's figures) and the rules path, counted by ``tools.bench.requests``."""
+    from tools.bench import requests as by_type
+
+    by_type.trusted(runtime, "bench-trusted")
     warm = [
-        runtime.send(1, "/label warm-up", "bench-warm")[0],
+        runtime.send(1, "/label warm-up", "bench-trusted")[0],
         runtime.send(2, "Is there a dark mode?", "bw")[0],
     ]
     runtime.wait_terminal(warm, timeout=60)  # every worker on the common paths started, outside the window
     time.sleep(2)
-    offsets = _log_offsets(logs)
-    runtime.moto_api("/moto-api/recorder/start-recording")
+    rules = by_type.operation_counts(
+        runtime, [(f"/label bench-r{n}", "bench-trusted") for n in range(16)], 40_000
+    )
     rows = corpus_messages()
-    started = time.monotonic()
-    deliveries = [runtime.send(300 + n, row["text"], row["author"])[0] for n, row in enumerate(rows)]
-    terminal = runtime.wait_terminal(deliveries, timeout=300)
-    window = time.monotonic() - started
-    time.sleep(3)  # the act workers' last writes and the pollers' deletes
-    runtime.moto_api("/moto-api/recorder/stop-recording")
-    events = len(deliveries)
-    counts: dict[str, Counter[tuple[str, str, str]]] = defaultdict(Counter)
-    transacted: Counter[str] = Counter()  # items written in transactions, per table
-    for line in runtime.recording.read_text().splitlines():
-        entry = json.loads(line)
-        agent = next((v for k, v in entry["headers"].items() if k.lower() == "user-agent"), "")
-        who = "functions" if "app/sbfn" in agent else "bench" if "app/bench" in agent else "pollers"
-        service, operation, resource, items = _operation(entry)
-        counts[who][(service, operation, resource)] += 1
-        if who == "functions":
-            transacted.update(items)
-    reports = _reports(logs, offsets)
-    lambdas = {}
-    for logical_id, durations in sorted(reports.items()):
-        spec = functions.get(logical_id, {"name": logical_id, "memory_mb": 128})
-        lambdas[logical_id] = {
-            "function": re.sub(r"^Functions|[0-9A-F]{8}$", "", logical_id),  # FunctionsActGithub27B9D752
-            "memory_mb": spec["memory_mb"],
-            "invocations_per_event": len(durations) / events,
-            "duration_ms_p50": median(durations),
-            "duration_ms_mean": sum(durations) / len(durations),
-        }
-    calls = {
-        who: {f"{s}:{op}:{res}": n / events for (s, op, res), n in sorted(counter.items())}
-        for who, counter in counts.items()
-        if who != "bench"
-    }
-    return {
-        "events": events,
+    corpus = by_type.operation_counts(runtime, [(row["text"], row["author"]) for row in rows], 300)
+    item_kb = by_type.item_kb_by_kind(runtime)
+    return corpus | {
         "source": "events/corpus/messages.jsonl, GitHub rows, as issue_comment webhooks",
-        "terminal": dict(Counter(t["status"] for t in terminal.values())),
-        "missing": events - len(terminal),
-        "window_s": window,
-        "calls_per_event": calls,
-        "transaction_items_per_event": {table: n / events for table, n in transacted.items()},
-        "lambda": lambdas,
-        "item_kb": _item_sizes(runtime),
+        "item_kb": item_kb,
+        "rules": rules | {"usd_per_million": by_type.dollars(rules, item_kb)},
     }
 
 
 def cost_per_million(requests: dict[str, Any], llm_usd_per_event: float) -> dict[str, float]:
-    """Dollars per million events for the measured pipeline; every assumption is stated beside its line."""
-    p, usd = AWS_PRICES, defaultdict(float)
-    usd["http_api"] = p["http_api_request"]
-    item_kb: dict[str, float] = requests["item_kb"]
-    for who, per_event in requests["calls_per_event"].items():
-        for key, n in per_event.items():
-            service, op, resource = key.split(":", 2)
-            if service == "sqs":
-                standard = resource and not resource.endswith(".fifo")
-                price = p["sqs_standard_request"] if standard else p["sqs_fifo_request"]
-                if who == "pollers" and op == "ReceiveMessage":
-                    continue  # counted below from the deletes: empty long polls are a per-queue fixed cost
-                usd["sqs"] += n * price * (2 if who == "pollers" else 1)  # a delete stands for its receive
-            elif service == "dynamodb":
-                kb = item_kb.get(resource, 1.0)
-                if op in ("PutItem", "UpdateItem", "DeleteItem"):
-                    usd["dynamodb"] += n * math.ceil(kb) * p["dynamodb_write_request_unit"]
-                elif op == "TransactWriteItems":  # priced per item below
-                    continue
-                else:  # reads: strongly consistent, one unit per 4 KB (an upper bound for the others)
-                    usd["dynamodb"] += n * math.ceil(kb / 4) * p["dynamodb_read_request_unit"]
-            elif service == "secretsmanager":
-                usd["secrets_manager"] += n * p["secrets_manager_api_call"]
-            elif service == "sns":
-                usd["sns"] += n * p["sns_publish"]
-    for name, n in requests["transaction_items_per_event"].items():  # 2 write units per KB of each item
-        usd["dynamodb"] += n * 2 * math.ceil(item_kb.get(name, 1.0)) * p["dynamodb_write_request_unit"]
-    for spec in requests["lambda"].values():
-        billed_s = math.ceil(spec["duration_ms_mean"]) / 1000
-        usd["lambda"] += spec["invocations_per_event"] * (
-            p["lambda_request"] + billed_s * spec["memory_mb"] / 1024 * p["lambda_arm64_gb_second"]
-        )
-    per_million = {key: 1e6 * value for key, value in usd.items()}
-    per_million["aws_total"] = sum(per_million.values())
+    """Dollars per million events for the measured pipeline (``tools.bench.requests.dollars``: every
+    assumption is stated there), plus the model's spend."""
+    from tools.bench import requests as by_type
+
+    per_million = by_type.dollars(requests, requests["item_kb"])
     per_million["llm"] = 1e6 * llm_usd_per_event
     per_million["total"] = per_million["aws_total"] + per_million["llm"]
     return per_million
@@ -392,32 +310,37 @@ def run(throughput_events: int = 300, raw_messages: int = 500) -> dict[str, Any]
 
 
 def markdown_requests(requests: dict[str, Any], ours: dict[str, float], naive: dict[str, float]) -> str:
-    per_operation: Counter[str] = Counter()
-    for who, per_event in requests["calls_per_event"].items():
-        for key, n in per_event.items():
-            service, op, _ = key.split(":", 2)
-            if who == "pollers" and op == "ReceiveMessage":
-                continue  # stood for by the deletes (see the assumptions)
-            by = "event source mappings" if who == "pollers" else "functions"
-            per_operation[f"{service} {op} ({by})"] += n
-    rows = [(name, f"{n:.2f}") for name, n in sorted(per_operation.items())]
-    rows.append(("all AWS requests above", f"{sum(per_operation.values()):.2f}"))
-    for spec in requests["lambda"].values():
-        rows.append((f"Lambda invocations: {spec['function']}", f"{spec['invocations_per_event']:.2f}"))
+    from tools.bench import requests as by_type
+
+    rows = [
+        (f"Lambda invocations: {spec['function']}", f"{spec['invocations_per_event']:.2f}")
+        for spec in requests["lambda"].values()
+    ]
     lines = ["http_api", "lambda", "sqs", "dynamodb", "secrets_manager", "sns", "aws_total", "llm", "total"]
     costs = [(line, f"{ours.get(line, 0.0):,.2f}", f"{naive.get(line, 0.0):,.2f}") for line in lines]
     return (
         "### 3. AWS requests per event\n\n"
         f"{requests['events']} messages ({requests['source']}), all through the local runtime:"
         f" {json.dumps(requests['terminal'])}, {requests['missing']} not terminal.\n\n"
-        + table(["requests per event", "count"], rows)
+        + by_type.markdown("Corpus mix", requests, by_type.BASELINE["corpus"])
+        + "\n\n"
+        + by_type.markdown(
+            "Rules path (`/label` from a trusted author)", requests["rules"], by_type.BASELINE["rules"]
+        )
+        + "\n\nBefore: measured on the layer before the lean-event work (`tools/bench/requests.py`,"
+        " `BASELINE`); after: this run. The rules path's AWS cost: "
+        f"{requests['rules']['usd_per_million']['aws_total']:,.2f} USD per million events, DynamoDB"
+        f" {requests['rules']['usd_per_million']['dynamodb']:,.2f}.\n\n"
+        + table(["Lambda invocations per event", "count"], rows)
         + "\n\nUSD per million events, AWS list prices dated "
         f"{AWS_PRICES_DATE} (`tools/bench/pipeline.py`):\n\n"
         + table(["cost line", "Switchboard", "naive: large model inline in the webhook"], costs)
         + "\n\nAssumptions: Lambda durations are this machine's (not Graviton's), billed at each function's"
         " configured memory, one invocation per batch; a poller's DeleteMessageBatch stands for one receive"
-        " and one delete (empty long polls are a fixed cost per queue, left out); DynamoDB units from each"
-        " table's mean item size, reads counted strongly consistent; Switchboard's LLM line is section 4's"
+        " and one delete (empty long polls are a fixed cost per queue, left out); DynamoDB units exact for"
+        " a PutItem or a transaction of Puts (the items they carry), else from each item kind's mean size"
+        " (an update is billed on the larger of the item before and after it), reads counted strongly"
+        " consistent, a transaction's item 2 units per KB; Switchboard's LLM line is section 4's"
         " routed cost, the naive line prices every event at the large model; the naive Lambda"
         f" ({NAIVE_MEMORY_MB} MB) waits an assumed {NAIVE_MODEL_SECONDS:.0f} s for the model and makes no"
         " AWS request at all (no dedup, no retry, no record)."
@@ -425,7 +348,9 @@ def markdown_requests(requests: dict[str, Any], ours: dict[str, float], naive: d
 
 
 def markdown_pipeline(pipeline: dict[str, Any]) -> str:
-    raw, idle = pipeline["raw_ceiling"], pipeline["one_at_a_time"]
+    from tools.bench.requests import BASELINE
+
+    raw, idle, before = pipeline["raw_ceiling"], pipeline["one_at_a_time"], BASELINE["throughput"]
     rows = [
         ("events: `/label`, own issue and author each", pipeline["events"], f"{pipeline['clients']} clients"),
         ("terminal", json.dumps(pipeline["terminal"]), f"{pipeline['missing']} missing"),
@@ -437,6 +362,9 @@ def markdown_pipeline(pipeline: dict[str, Any]) -> str:
         ("raw moto ceiling: send + receive + delete", f"{raw['messages_per_s']:.0f} msg/s",
          f"{raw['ms_per_message']:.1f} ms per message, one client"),
         ("ratio raw ceiling / pipeline", f"{pipeline['ratio_raw_to_pipeline']:.1f}x", ""),
+        ("pipeline / raw ceiling", f"{1 / pipeline['ratio_raw_to_pipeline']:.2f}",
+         f"before the lean-event work: {before['ratio']:.2f} ({before['events_per_s']:.1f} events/s,"
+         f" raw {before['raw_messages_per_s']:.0f} msg/s; 100 events, `tools/bench/requests.py`)"),
     ]  # fmt: skip
     return (
         "### 5. Pipeline on the local runtime\n\n"
@@ -445,4 +373,5 @@ def markdown_pipeline(pipeline: dict[str, Any]) -> str:
         " transaction and its transitions in DynamoDB and one call to the recording sink, in worker processes"
         " on the same two cores as moto; the ratio"
         " says how much of the raw queue speed the whole agent keeps, on this machine, not what AWS would do."
+        "\n\n" + PROFILE_NOTES
     )

@@ -273,7 +273,7 @@ class ActService:
             # Scheduled before the result is recorded: a crash in between repeats the schedule, and the
             # follow-up's idempotency key (action id + attempt) absorbs the duplicate.
             detail |= self.stager.schedule_first(action, result) or {}
-        return self.lifecycle.complete(action.task_id, action.action_id, ACTOR, detail)
+        return self.lifecycle.complete(action.task_id, action.action_id, ACTOR, detail, action=True)
 
     # -- failures: what RetryPolicy.disposition decided, carried out -----------------------------------------
 

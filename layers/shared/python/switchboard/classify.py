@@ -231,7 +231,8 @@ class ClassifyService:
             for position, p in enumerate(planned)
         ]
         detail = detail | {"abilities": [a.ability for a in actions]}
-        return self.lifecycle.classify(task, ACTOR, detail, actions=actions)
+        # Written with the dispatch that follows at once (``_advance``): one write for both moves.
+        return self.lifecycle.classify(task, ACTOR, detail, actions=actions, defer=True)
 
     def _send_to_decide(self, task: Task, event: InboundEvent) -> None:
         """Hand over to decide. The task stays CLASSIFIED until decide moves it to DECIDING."""

@@ -88,7 +88,8 @@ class DecideService:
 
     def _advance(self, task: Task, request: DecideRequest) -> TaskStatus:
         if task.status is TaskStatus.CLASSIFIED:
-            task = self.lifecycle.start_deciding(task, ACTOR, {"tier": self.tier})
+            # Deferred: written with the move that ends this step (DECIDED is too, with the dispatch).
+            task = self.lifecycle.start_deciding(task, ACTOR, {"tier": self.tier}, defer=True)
         if task.status is TaskStatus.DECIDING:
             task = self._decide(task, request)
         if task.status is TaskStatus.DECIDED:
@@ -149,7 +150,11 @@ class DecideService:
             return self.lifecycle.drop(task, ACTOR, detail, f"refused by policy: {verdict.reason}")
         count(Metric.DECISIONS, ability=action.ability)
         return self.lifecycle.decided(
-            task, ACTOR, action, {"ability": action.ability, "policy": [verdict.to_json()], "llm": llm}
+            task,
+            ACTOR,
+            action,
+            {"ability": action.ability, "policy": [verdict.to_json()], "llm": llm},
+            defer=True,
         )
 
     @staticmethod

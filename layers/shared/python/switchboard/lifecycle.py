@@ -153,9 +153,11 @@ class Lifecycle:
         *,
         actions: list[ActionRequest] | None = None,
         route: str | None = None,
+        defer: bool = False,
     ) -> Task:
-        """CLASSIFIED: with the actions to dispatch, or with ``route="decide"`` for decide to reason about."""
-        return self._move(task, S.CLASSIFIED, actor, detail, actions=actions, route=route)
+        """CLASSIFIED: with the actions to dispatch, or with ``route="decide"`` for decide to reason about.
+        ``defer``: the move is written with the next one (``dispatch``, in the same invocation)."""
+        return self._move(task, S.CLASSIFIED, actor, detail, actions=actions, route=route, defer=defer)
 
     def drop(self, task: Task, actor: str, detail: dict[str, Any], reason: str) -> Task:
         """DROPPED: nothing to do, and why."""
@@ -163,11 +165,13 @@ class Lifecycle:
 
     # -- deciding --------------------------------------------------------------------------------------------
 
-    def start_deciding(self, task: Task, actor: str, detail: dict[str, Any]) -> Task:
-        return self._move(task, S.DECIDING, actor, detail)
+    def start_deciding(self, task: Task, actor: str, detail: dict[str, Any], *, defer: bool = False) -> Task:
+        return self._move(task, S.DECIDING, actor, detail, defer=defer)
 
-    def decided(self, task: Task, actor: str, action: ActionRequest, detail: dict[str, Any]) -> Task:
-        return self._move(task, S.DECIDED, actor, detail, actions=[action])
+    def decided(
+        self, task: Task, actor: str, action: ActionRequest, detail: dict[str, Any], *, defer: bool = False
+    ) -> Task:
+        return self._move(task, S.DECIDED, actor, detail, actions=[action], defer=defer)
 
     # -- dispatching and escalating --------------------------------------------------------------------------
 
@@ -211,10 +215,23 @@ class Lifecycle:
 
     # -- completions and endings -----------------------------------------------------------------------------
 
-    def complete(self, task_id: str, completion_id: str, actor: str, detail: dict[str, Any]) -> TaskStatus:
-        """Record one action's (or follow-up's) result, once, and settle the task; return its status."""
+    def complete(
+        self,
+        task_id: str,
+        completion_id: str,
+        actor: str,
+        detail: dict[str, Any],
+        *,
+        action: bool = False,
+    ) -> TaskStatus:
+        """Record one action's (or follow-up's) result, once, and settle the task; return its status.
+
+        ``action``: the completion is an action's (not a follow-up's). When it stages nothing it may be the
+        task's last, and the record finishes the task in the same write if the item alone decides it
+        (``complete_action``'s ``finishing``: DISPATCHED, its only action, nothing completed before)."""
+        finishing = S.DONE if action and "awaits" not in detail else None
         try:
-            task = self.tasks.complete_action(task_id, completion_id, actor, detail)
+            task = self.tasks.complete_action(task_id, completion_id, actor, detail, finishing=finishing)
         except AlreadyRecorded:
             task = self.tasks.get(task_id)  # recorded by an earlier attempt
         return self.settle(task, actor)
@@ -315,9 +332,23 @@ class Lifecycle:
         actions: list[ActionRequest] | None = None,
         reason: str | None = None,
         route: str | None = None,
+        defer: bool = False,
     ) -> Task:
+        """The one write of a status. With ``defer`` nothing is written yet: the move is made on a copy of the
+        task (``Task.deferring``) and written together with the next move, in one conditional write from
+        the status as stored. Only a move that the same invocation follows with another is deferred (no
+        other worker can see the status in between: a crash before the write resumes from the status as
+        stored, and the steps are written to resume)."""
         if not may_move(task.status, to):
             raise IllegalTransition(f"{task.status} → {to} is not allowed (task {task.task_id})")
+        if defer:
+            sets: dict[str, Any] = (
+                {} if actions is None else {"actions": [a.model_dump(mode="json") for a in actions]}
+            )
+            sets |= {
+                name: value for name, value in (("reason", reason), ("route", route)) if value is not None
+            }
+            return task.deferring(to, actor, detail, sets)
         return self.tasks.transition(task, to, actor, detail, actions=actions, reason=reason, route=route)
 
     def _require_queue(self) -> tuple[QueueSender, Callable[[Service], str]]:

@@ -67,8 +67,18 @@ class TaskRepository(Protocol):
         route: str | None = None,
     ) -> Task: ...
 
-    def complete_action(self, task_id: str, action_id: str, actor: str, detail: dict[str, Any]) -> Task:
-        """Record one completion; ``AlreadyRecorded`` when it is recorded already (or there is no task)."""
+    def complete_action(
+        self,
+        task_id: str,
+        action_id: str,
+        actor: str,
+        detail: dict[str, Any],
+        *,
+        finishing: TaskStatus | None = None,
+    ) -> Task:
+        """Record one completion; ``AlreadyRecorded`` when it is recorded already (or there is no task). With
+        ``finishing``, also move the task there in the same write when the item alone decides it (DISPATCHED,
+        this its only action, nothing completed before)."""
         ...
 
     def note(self, task_id: str, actor: str, detail: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ id it came with.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,6 +54,29 @@ class Task:
     reason: str | None = None
     route: str | None = None
     event_json: str | None = None
+    #: Moves made in memory and not written yet (``Lifecycle``'s ``defer=True``): the next transition writes
+    #: them with its own, in one conditional write on the status as stored.
+    deferred: Deferred | None = None
+
+    @property
+    def stored_status(self) -> TaskStatus:
+        """The status as the table holds it (``status`` may be a deferred move ahead of it)."""
+        return self.deferred.from_status if self.deferred is not None else self.status
+
+    def deferring(self, to: TaskStatus, actor: str, detail: dict[str, Any], sets: dict[str, Any]) -> Task:
+        """A copy of this task moved to ``to`` in memory only: its history entry (seen by whoever reads the
+        history before the write, as the policy gate reads who chose) and ``sets`` (actions, reason, route)
+        wait for the next transition, which writes them all at once."""
+        entry = history_entry(to, actor, detail, previous=self.status)
+        before = self.deferred or Deferred(self.status, [], {})
+        deferred = Deferred(before.from_status, [*before.entries, entry], {**before.sets, **sets})
+        moved = replace(self, status=to, history=[*self.history, entry], deferred=deferred)
+        if "actions" in sets:
+            moved.actions = list(sets["actions"])
+        for name in ("reason", "route"):
+            if name in sets:
+                setattr(moved, name, sets[name])
+        return moved
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Task:
@@ -95,6 +118,16 @@ class Task:
             "completed_actions": self.completed_actions,
             "history": self.history,
         }
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """Moves not written yet: the status the table holds, their history entries and the attributes they set
+    (``actions`` as stored, ``reason``, ``route``)."""
+
+    from_status: TaskStatus
+    entries: list[dict[str, Any]]
+    sets: dict[str, Any]
 
 
 class TaskStore:
@@ -236,15 +269,17 @@ class TaskStore:
         """Move ``task`` to ``to`` with one conditional write; return the task as stored afterwards.
 
         Whether the move is legal is decided before, in ``switchboard.lifecycle``; this only refuses a write
-        whose status or version moved since ``task`` was read (``ConcurrentUpdate``)."""
+        whose status or version moved since ``task`` was read (``ConcurrentUpdate``). A task with deferred
+        moves (``Task.deferring``) has them written in the same write, from the status as stored."""
         entry = history_entry(to, actor, detail or {}, previous=task.status)
+        deferred = task.deferred or Deferred(task.status, [], {})
         names = {"#s": "status", "#v": "version", "#h": "history", "#u": "updated_at"}
         values: dict[str, Any] = {
             ":to": to.value,
-            ":from": task.status.value,
+            ":from": deferred.from_status.value,
             ":v": task.version,
             ":one": 1,
-            ":entry": [entry],
+            ":entry": [*deferred.entries, entry],
             ":now": entry["at"],
         }
         sets = ["#s = :to", "#v = #v + :one", "#h = list_append(#h, :entry)", "#u = :now"]
@@ -255,15 +290,16 @@ class TaskStore:
             removes = ""
         else:
             removes = " REMOVE #att"
+        written = dict(deferred.sets)
         if actions is not None:
-            names["#a"] = "actions"
-            values[":actions"] = [action.model_dump(mode="json") for action in actions]
-            sets.append("#a = :actions")
+            written["actions"] = [action.model_dump(mode="json") for action in actions]
         for attribute, value in (("reason", reason), ("route", route)):
             if value is not None:
-                names[f"#{attribute}"] = attribute
-                values[f":{attribute}"] = value
-                sets.append(f"#{attribute} = :{attribute}")
+                written[attribute] = value
+        for attribute, value in written.items():
+            names[f"#{attribute}"] = attribute
+            values[f":{attribute}"] = value
+            sets.append(f"#{attribute} = :{attribute}")
         try:
             attributes = self.tasks.update(
                 Keys.task(task.task_id),
@@ -277,15 +313,67 @@ class TaskStore:
             raise ConcurrentUpdate(f"task {task.task_id} moved past {task.status} v{task.version}") from None
         return Task.from_item(attributes)
 
-    def complete_action(self, task_id: str, action_id: str, actor: str, detail: dict[str, Any]) -> Task:
+    def complete_action(
+        self,
+        task_id: str,
+        action_id: str,
+        actor: str,
+        detail: dict[str, Any],
+        *,
+        finishing: TaskStatus | None = None,
+    ) -> Task:
         """Record one action's result; idempotent (a set of completed action ids): ``AlreadyRecorded`` when an
-        earlier attempt recorded it. A task that does not exist is refused the same way (no item is made)."""
+        earlier attempt recorded it. A task that does not exist is refused the same way (no item is made).
+
+        With ``finishing`` (the lifecycle's DONE, for a completion that stages nothing), the record and the
+        move to ``finishing`` are one write when it can be decided from the item alone: the task is
+        DISPATCHED, this is its only action and nothing was completed before (so nothing awaits a
+        follow-up). Otherwise (the condition refuses) the result is recorded alone, as without it."""
         entry = history_entry(None, actor, {"action_id": action_id, **detail})
+        if finishing is not None:
+            finished = self._record_and_finish(task_id, action_id, entry, finishing, actor)
+            if finished is not None:
+                return Task.from_item(finished)
         try:
             attributes = self._record_completion(task_id, action_id, entry)
         except ConditionFailed:
             raise AlreadyRecorded(f"{action_id} of task {task_id}") from None
         return Task.from_item(attributes)
+
+    def _record_and_finish(
+        self, task_id: str, action_id: str, entry: dict[str, Any], to: TaskStatus, actor: str
+    ) -> dict[str, Any] | None:
+        moved = history_entry(to, actor, {"actions": [action_id]}, previous=TaskStatus.DISPATCHED)
+        try:
+            return self.tasks.update(
+                Keys.task(task_id),
+                "ADD #c :ids, #v :one SET #h = list_append(#h, :entries), #u = :now, #s = :to REMOVE #att",
+                ConditionExpression=(
+                    "#s = :dispatched AND size(#a) = :one AND #a[0].#aid = :id AND attribute_not_exists(#c)"
+                ),
+                ExpressionAttributeNames={
+                    "#c": "completed_actions",
+                    "#v": "version",
+                    "#h": "history",
+                    "#u": "updated_at",
+                    "#s": "status",
+                    "#att": "attention",
+                    "#a": "actions",
+                    "#aid": "action_id",
+                },
+                ExpressionAttributeValues={
+                    ":ids": {"SS": [action_id]},
+                    ":id": {"S": action_id},
+                    ":one": {"N": "1"},
+                    ":entries": to_value([entry, moved]),
+                    ":now": {"S": moved["at"]},
+                    ":to": {"S": to.value},
+                    ":dispatched": {"S": TaskStatus.DISPATCHED.value},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ConditionFailed:
+            return None
 
     def _record_completion(self, task_id: str, action_id: str, entry: dict[str, Any]) -> dict[str, Any]:
         return self.tasks.update(

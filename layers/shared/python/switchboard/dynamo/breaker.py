@@ -5,6 +5,7 @@ nothing. The policy (when to move) is ``switchboard.breaker``'s."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from switchboard.aws import ConditionFailed
@@ -15,10 +16,28 @@ from switchboard.memory import BreakerRecord, BreakerState
 
 
 class DynamoBreakerStore:
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+    """With ``closed_max_age_seconds`` a CLOSED record is reused for that long (monotonic clock), so a
+    worker's calls through a closed breaker cost no read each: another worker's opening is seen that much
+    later (its calls in between still count as failures only while the breaker is closed, by condition).
+    Any move this store makes, and any record that is not CLOSED, is read afresh."""
+
+    def __init__(self, table_name: str, dynamodb: Any = None, *, closed_max_age_seconds: float = 0.0) -> None:
         self.table = Table(table_name, dynamodb)
+        self.closed_max_age_seconds = closed_max_age_seconds
+        self._closed: dict[str, tuple[float, BreakerRecord]] = {}
 
     def read(self, service: str) -> BreakerRecord:
+        kept = self._closed.get(service)
+        if kept is not None and time.monotonic() - kept[0] < self.closed_max_age_seconds:
+            return kept[1]
+        record = self._read(service)
+        if record.state is BreakerState.CLOSED and self.closed_max_age_seconds > 0:
+            self._closed[service] = (time.monotonic(), record)
+        else:
+            self._closed.pop(service, None)
+        return record
+
+    def _read(self, service: str) -> BreakerRecord:
         item = self.table.get(Keys.breaker(service))
         if not item:
             return BreakerRecord()
@@ -99,6 +118,7 @@ class DynamoBreakerStore:
     def _write(
         self, service: str, update: str, condition: str, values: dict[str, Any], *, returns: bool = False
     ) -> dict[str, Any]:
+        self._closed.pop(service, None)
         names = {
             alias: name for alias, name in (("#s", "state"), ("#v", "version")) if alias in update + condition
         }

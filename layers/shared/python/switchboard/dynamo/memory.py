@@ -47,23 +47,47 @@ class DynamoAuthorDirectory:
     """``AuthorDirectory``: block list, trusted accounts, and request counts per window.
 
     A window's counter is atomic (``ADD``) and expires a day after the window ends.
+
+    With ``profile_max_age_seconds`` a profile read is reused for that long (monotonic clock), so the rules
+    and the policy gate of one event read it once: a trust or block change then applies that much later,
+    on top of the eventually consistent read's own lag. A flag set through this instance drops its copy.
     """
 
-    def __init__(self, table_name: str, dynamodb: Any = None, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        dynamodb: Any = None,
+        clock: Clock = time.time,
+        *,
+        profile_max_age_seconds: float = 0.0,
+    ) -> None:
         self.table = Table(table_name, dynamodb)
         self.clock = clock
+        self.profile_max_age_seconds = profile_max_age_seconds
+        self._profiles: dict[tuple[str, str], tuple[float, AuthorProfile]] = {}
 
     def profile(self, platform: str, author: str) -> AuthorProfile:
+        key = (platform, author)
+        if self.profile_max_age_seconds > 0:
+            kept = self._profiles.get(key)
+            if kept is not None and time.monotonic() - kept[0] < self.profile_max_age_seconds:
+                return kept[1]
         item = self.table.get(Keys.profile(platform, author), consistent=False)
-        if not item:
-            return AuthorProfile()
-        return AuthorProfile(
-            blocked=item.get("blocked", {}).get("BOOL", False),
-            trusted=item.get("trusted", {}).get("BOOL", False),
-            note=item.get("note", {}).get("S"),
-        )
+        profile = AuthorProfile()
+        if item:
+            profile = AuthorProfile(
+                blocked=item.get("blocked", {}).get("BOOL", False),
+                trusted=item.get("trusted", {}).get("BOOL", False),
+                note=item.get("note", {}).get("S"),
+            )
+        if self.profile_max_age_seconds > 0:
+            if len(self._profiles) > 1024:  # a bound, not an LRU: the copies live a second
+                self._profiles.clear()
+            self._profiles[key] = (time.monotonic(), profile)
+        return profile
 
     def set_flags(self, platform: str, author: str, *, blocked: bool, trusted: bool, note: str = "") -> None:
+        self._profiles.pop((platform, author), None)
         self.table.put(
             {
                 **Keys.profile(platform, author),
