@@ -153,9 +153,13 @@ def test_a_question_needs_reasoning_and_gets_a_comment_bound_to_its_issue(
 
 def test_an_unsure_small_model_escalates_to_the_next_tier(agent: Agent, calls: list[dict[str, Any]]) -> None:
     event = agent.run("Thanks, but the export fails.")  # feedback and bug tie: the small model is unsure
-    detail = agent.store.get(event.task_id).history[1]["detail"]
-    assert detail["tiers"] == ["small", "medium"]
-    assert [call["model"] for call in calls][:2] == ["claude-haiku-5-5", "claude-sonnet-5-5"]
+    task = agent.store.get(event.task_id)
+    detail = task.history[1]["detail"]
+    # one classification, calibrated; unsure, it goes to decide's medium tier instead of a second
+    # classification
+    assert detail["tiers"] == ["small"] and detail["unsure"] is True and detail["next"] == "decide"
+    assert [call["model"] for call in calls] == ["claude-haiku-5-5", "claude-sonnet-5-5"]
+    assert [call["tools"] == ["classify_intent"] for call in calls] == [True, False]
 
 
 def test_prompt_injection_cannot_act_elsewhere_and_ends_with_a_human(

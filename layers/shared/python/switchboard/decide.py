@@ -125,10 +125,14 @@ class DecideService:
                     purpose="decide",
                     task_id=task.task_id,
                     tier=self.tier,
+                    replay_of=call,
                     system=DECIDE_SYSTEM,
-                    messages=repair_turns(messages, call.name, call.input, error),
+                    messages=repair_turns(
+                        messages, call.name, call.input, error, call.blocks, call.tool_use_id
+                    ),
                     tools=tools,
                     use_cache=False,
+                    fallback=False,  # its own thinking blocks go back to the same model ([THINK])
                 )
                 ledger.extend(repaired.ledger)
                 action = self._validated(event, repaired.call, offered)
