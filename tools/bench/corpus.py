@@ -53,7 +53,7 @@ def run() -> dict[str, Any]:
         tables = create_tables(dynamodb, prefix="bench-")
         rows = load_corpus()
         with MessagesApiStandin(slow_seconds=12) as standin:
-            agent = make_agent(aws, tables, standin)
+            agent = make_agent(aws, tables, standin, batched=True)
             memory = DynamoAuthorDirectory(tables[1], dynamodb)
             for row in rows:
                 if row.get("trusted"):

@@ -21,13 +21,15 @@ from pydantic import ValidationError
 
 from switchboard import action_ids, failures
 from switchboard.abilities import ability
+from switchboard.batches import AwaitingBatch, Resume
 from switchboard.deadline import Deadline
+from switchboard.dlq import ORIGINAL_MESSAGE_ID
 from switchboard.escalation import Escalator
 from switchboard.intents import CLASSIFY_TOOL, Classification, Policy, direct_actions, parse_classification
 from switchboard.lifecycle import Lifecycle
 from switchboard.llm import BudgetedLlm, LedgerEntry, LlmError, emit_ledger
 from switchboard.metrics import Metric, count
-from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Service, TaskStatus
+from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Platform, Service, TaskStatus
 from switchboard.policy import PolicyGate
 from switchboard.ports import QueueSender, TaskRepository
 from switchboard.prompts import CLASSIFY_SYSTEM, repair_turns, user_turn
@@ -120,6 +122,7 @@ class ClassifyService:
         policy: Policy | None = None,
         gate: PolicyGate | None = None,
         calibration: Calibration | None = None,
+        resume_queue_url: str | None = None,
     ) -> None:
         # The policy gate consults the same author directory as the rules (who is trusted), unless given one.
         self.lifecycle = Lifecycle(tasks, queue, act_queue_url, gate=gate or PolicyGate(authors=chain.memory))
@@ -130,6 +133,10 @@ class ClassifyService:
         self.llm = llm
         self.policy = policy or Policy()
         self.calibration = calibration or Calibration()
+        # Classify's own queue: set, a polled feed item's classification waits for the next Message Batch
+        # (``switchboard.batches``) and comes back through it; None, every call is made live.
+        self.resume_queue_url = resume_queue_url
+        self._owner: str | None = None
         self.escalator = Escalator(self.lifecycle, ACTOR)
 
     def begin(self, context: LambdaContext | None) -> None:
@@ -140,6 +147,7 @@ class ClassifyService:
     def process(self, event: InboundEvent, message_id: str) -> TaskStatus | None:
         """Advance the event's task as far as classify can take it. None means: a duplicate, skipped."""
         logger.set_correlation_id(event.event_id)
+        self._owner = message_id
         task = self.lifecycle.open(event, owner=message_id, claim_ttl_days=self.claim_ttl_days, actor=ACTOR)
         if task is None:
             claim = self.lifecycle.claim_of(event)
@@ -166,7 +174,11 @@ class ClassifyService:
 
     def _advance(self, task: Task, event: InboundEvent) -> TaskStatus:
         if task.status is TaskStatus.RECEIVED:
-            task = self._classify(task, event)
+            try:
+                task = self._classify(task, event)
+            except AwaitingBatch:
+                logger.info("classification waits for the next Message Batch", task_id=task.task_id)
+                return task.status
         if task.status is TaskStatus.CLASSIFIED and task.actions:
             task = self.lifecycle.dispatch(task, ACTOR)
         elif task.status is TaskStatus.CLASSIFIED and task.route == "decide":
@@ -243,6 +255,7 @@ class ClassifyService:
             messages=messages,
             tools=[CLASSIFY_TOOL],
             max_tokens=200,
+            defer=self._deferred(task, event),
         )
         ledger.extend(answer.ledger)
         call = answer.call
@@ -279,6 +292,19 @@ class ClassifyService:
                 return parse_classification(repaired.call.input)
             except ValidationError:
                 return None
+
+    def _deferred(self, task: Task, event: InboundEvent) -> Resume | None:
+        """A polled feed item can wait for a batch (nobody waits on a webhook); it resumes through classify's
+        queue, as the claim's owner, so the redelivery resumes the claim instead of skipping a duplicate."""
+        if self.resume_queue_url is None or event.platform is not Platform.FEED or self._owner is None:
+            return None
+        return Resume(
+            self.resume_queue_url,
+            event.model_dump_json(),
+            group_id=event.conversation,
+            dedup_id=f"{task.task_id}#batch#classify",
+            attributes={ORIGINAL_MESSAGE_ID: self._owner},
+        )
 
     def _drop(self, task: Task, detail: dict[str, Any], reason: str) -> Task:
         return self.lifecycle.drop(task, ACTOR, detail, reason)

@@ -23,7 +23,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from switchboard import claude
+from switchboard.batches import AwaitingBatch, Resume
 from switchboard.deadline import Deadline
+from switchboard.dynamo.batches import BatchItem, DynamoBatchStore
 from switchboard.errors import (
     BudgetExceeded,
     DeadlineReached,
@@ -68,6 +70,7 @@ REAL_API_HOST = "api.anthropic.com"
 
 # The errors are defined in switchboard.errors; classify and decide import them from here as well.
 __all__ = [
+    "AwaitingBatch",
     "Budget",
     "BudgetExceeded",
     "BudgetedLlm",
@@ -265,6 +268,7 @@ class BudgetedLlm:
         api_key: Callable[[], str],
         base_url: str,
         sdk: Any = None,
+        batches: DynamoBatchStore | None = None,
     ) -> None:
         self.config = config
         self.budget = budget
@@ -272,6 +276,7 @@ class BudgetedLlm:
         self.api_key = api_key
         self.base_url = base_url
         self._sdk = sdk
+        self.batches = batches  # where deferred requests wait for the Message Batches API (None: never)
 
     def sdk(self) -> Any:
         if self._sdk is None:
@@ -295,17 +300,22 @@ class BudgetedLlm:
         fallback: bool = True,
         purpose: str | None = None,
         replay_of: ToolCall | None = None,
+        defer: Resume | None = None,
     ) -> LlmAnswer:
         """Ask ``tier`` to choose exactly one of ``tools``. Falls back one tier on transient errors and on a
         refusal. ``purpose`` ("classify" or "decide") sets effort and thinking room; ``max_tokens`` is the
         answer's own budget. Without ``purpose`` it is read from ``max_tokens`` (classify asks for 200).
-        ``replay_of``: the call the conversation answers (a repair), asked of the tier whose model made it."""
+        ``replay_of``: the call the conversation answers (a repair), asked of the tier whose model made it.
+        ``defer``: the work can wait; unless its batch already answered, the request joins the next Message
+        Batch and ``AwaitingBatch`` is raised (``switchboard.batches``)."""
         purpose = purpose or claude.purpose_for(max_tokens)
         if replay_of is not None:  # the conversation carries this call's thinking blocks: back to its model
             tier = self.tier_of(replay_of.model, tier)
         ledger: list[LedgerEntry] = []
         try:
-            call = self._call(task_id, tier, system, messages, tools, max_tokens, use_cache, ledger, purpose)
+            call = self._call(
+                task_id, tier, system, messages, tools, max_tokens, use_cache, ledger, purpose, defer
+            )
         except (ModelUnavailable, ModelDeclined) as exc:
             if not fallback or (isinstance(exc, ModelDeclined) and exc.stop_reason != "refusal"):
                 raise
@@ -314,7 +324,7 @@ class BudgetedLlm:
                 "model tier unavailable, falling back", tier=tier, fallback=backup, task_id=task_id
             )
             call = self._call(
-                task_id, backup, system, messages, tools, max_tokens, use_cache, ledger, purpose
+                task_id, backup, system, messages, tools, max_tokens, use_cache, ledger, purpose, defer
             )
         return LlmAnswer(call, ledger)
 
@@ -333,6 +343,7 @@ class BudgetedLlm:
         use_cache: bool,
         ledger: list[LedgerEntry],
         purpose: str = "decide",
+        defer: Resume | None = None,
     ) -> ToolCall | None:
         model = self.config.tiers[tier]
         worst_output = claude.contract(model).max_tokens(purpose, max_tokens)  # thinking counts against it
@@ -341,10 +352,24 @@ class BudgetedLlm:
             ledger.append(LedgerEntry(tier, model, 0, 0, 0.0, cached=True, latency_ms=0))
             return hit
         request = claude.build_request(model, purpose, system, messages, tools, max_tokens)
+        batched = defer is not None and self.batches is not None
+        if batched and (stored := self.batches.answer(key)) is not None:  # type: ignore[union-attr]
+            if stored["result"].get("type") == "succeeded":
+                return self._from_batch(task_id, tier, model, key, stored, use_cache, ledger)
+            self._give_back(task_id, tier, model, key, stored)  # errored or expired: the call is made live
+            batched = False
         reserved_tokens = self._input_tokens(request) + worst_output
         # the worst case: every input token written to the prompt cache (1.25x), all the output spent
         reserved_micro = int(cost_usd(model, 0, worst_output, cache_write=reserved_tokens) * 1_000_000) + 1
         self.budget.reserve(task_id, reserved_tokens, reserved_micro)
+        if batched:
+            assert self.batches is not None and defer is not None
+            item = BatchItem(key, request, task_id, tier, reserved_tokens, reserved_micro, defer.to_json())
+            if not self.batches.defer(item):  # already waiting: this reservation is not needed
+                self.budget.settle(
+                    task_id, reserved_tokens, reserved_micro, LedgerEntry(tier, model, 0, 0, 0, False, 0)
+                )
+            raise AwaitingBatch(f"{tier}: the request waits for the next Message Batch")
         started = time.monotonic()
         try:
             response = self._create(tier, request)
@@ -367,6 +392,45 @@ class BudgetedLlm:
         if call is not None and use_cache:
             self.cache.put(key, call)
         return call
+
+    def _from_batch(
+        self,
+        task_id: str,
+        tier: str,
+        model: str,
+        key: str,
+        stored: dict[str, Any],
+        use_cache: bool,
+        ledger: list[LedgerEntry],
+    ) -> ToolCall | None:
+        """The batch's answer, at half price, settled against the reservation made when it was deferred."""
+        assert self.batches is not None
+        item, message = stored["item"], stored["result"]["message"]
+        entry = LedgerEntry.from_usage(tier, model, message["usage"], 0, batch=True)
+        ledger.append(entry)
+        self.budget.settle(task_id, item["reserved_tokens"], item["reserved_micro_usd"], entry)
+        self.batches.picked_up(key)
+        answer = claude.read_answer(message)
+        if answer.declined is not None:
+            raise ModelDeclined(f"{tier}: {answer.declined}", answer.stop_reason)
+        if answer.tool is None:
+            return None
+        call = ToolCall(*answer.tool, blocks=answer.blocks, tool_use_id=answer.tool_use_id, model=model)
+        if use_cache:
+            self.cache.put(key, call)
+        return call
+
+    def _give_back(self, task_id: str, tier: str, model: str, key: str, stored: dict[str, Any]) -> None:
+        assert self.batches is not None
+        item = stored["item"]
+        logger.warning("batch request not answered, calling live", task_id=task_id, result=stored["result"])
+        self.budget.settle(
+            task_id,
+            item["reserved_tokens"],
+            item["reserved_micro_usd"],
+            LedgerEntry(tier, model, 0, 0, 0, False, 0),
+        )
+        self.batches.picked_up(key)
 
     def _input_tokens(self, request: dict[str, Any]) -> int:
         """The prompt's tokens for the reservation: the API's own count (``messages.count_tokens``, free, and
