@@ -65,6 +65,7 @@ TIMEOUT_SECONDS: Final[Mapping[str, int]] = {
     "act": 30,
     "poll": 60,
     "triage": 300,
+    "batch": 120,
 }
 
 # Never ship bytecode caches or editable-install metadata in a code asset.

@@ -35,6 +35,7 @@ def service() -> DecideService:
         act_queue_url=settings.act_queue_url,
         llm=budgeted_llm(settings, settings.memory_table_name),
         gate=PolicyGate(settings.policy_config(), DynamoAuthorDirectory(settings.memory_table_name)),
+        resume_queue_url=settings.decide_queue_url if settings.llm_batches else None,
     )
 
 

@@ -546,4 +546,5 @@ def budgeted_llm(settings: LlmMixin, memory_table: str) -> BudgetedLlm:
         ResponseCache(DynamoLlmCache(memory_table), settings.llm_cache_ttl_seconds),
         api_key,
         settings.llm_api_url,
+        batches=DynamoBatchStore(memory_table) if settings.llm_batches else None,
     )
