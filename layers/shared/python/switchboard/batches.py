@@ -22,15 +22,12 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from switchboard.dynamo.batches import BatchItem, DynamoBatchStore
+from switchboard.errors import AwaitingBatch
 from switchboard.ports import QueueSender
 
 logger = Logger(child=True)
 
 MAX_REQUESTS = 10_000  # [BATCH] allows 100,000 requests or 256 MB a batch; we stay far below both
-
-
-class AwaitingBatch(Exception):  # a signal, not an error: the task waits for its batch
-    """The request was deferred to the next batch: the task stays where it is until its resume message."""
 
 
 @dataclass(frozen=True)
