@@ -81,6 +81,7 @@ class Functions(Construct):
         self.act = {spec.name: self._build_act(spec) for spec in catalog.services()}
         self.poll = self._build_poll(feeds or [])
         self.triage = self._build_triage(alert_topic)
+        self.batch = self._build_batch()
 
     @property
     def all(self) -> dict[str, lambda_.Function]:
@@ -93,6 +94,7 @@ class Functions(Construct):
             **{f"act-{service}": fn for service, fn in self.act.items()},
             "poll": self.poll,
             "triage": self.triage,
+            "batch": self.batch,
         }
 
     # -- builders --------------------------------------------------------------------------------------------
@@ -143,8 +145,14 @@ class Functions(Construct):
         return fn
 
     def _build_classify(self) -> lambda_.Function:
-        fn = self._build_reasoning("classify", "claim, open task, rules chain, else the small model")
+        fn = self._build_reasoning(
+            "classify",
+            "claim, open task, rules chain, else the small model",
+            # a feed item's classification waits for a Message Batch and resumes through its own queue
+            {queue_url_env(catalog.INGEST): self._queues.ingest.queue_url},
+        )
         self._consume(fn, self._queues.ingest, REASONING_BATCH_SIZE)
+        self._queues.ingest.grant_send_messages(fn)  # the batch function resumes it there; classify defers
         self._queues.decide.grant_send_messages(fn)
         self._grant_send_to_act_queues(fn)
         return fn
@@ -152,10 +160,13 @@ class Functions(Construct):
     def _build_decide(self) -> lambda_.Function:
         fn = self._build_reasoning("decide", "typed abilities as tools, escalation, budget, policy")
         self._consume(fn, self._queues.decide, REASONING_BATCH_SIZE)
+        self._queues.decide.grant_send_messages(fn)  # a decision that waited for a Message Batch resumes here
         self._grant_send_to_act_queues(fn)
         return fn
 
-    def _build_reasoning(self, role: str, summary: str) -> lambda_.Function:
+    def _build_reasoning(
+        self, role: str, summary: str, extra: dict[str, str] | None = None
+    ) -> lambda_.Function:
         """classify and decide: same environment, both read the LLM key and both tables."""
         fn = self.defaults.build(
             self,
@@ -172,6 +183,8 @@ class Functions(Construct):
                     Env.LLM_SECRET_ID: self._secrets.llm.secret_arn,
                     Env.LLM_DAILY_USD_CAP: f"{self._llm_daily_usd_cap:g}",
                     Env.LABEL_POLICY: self._label_policy,
+                    Env.LLM_BATCHES: "true",
+                    **(extra or {}),
                 },
             ),
         )
@@ -238,6 +251,29 @@ class Functions(Construct):
         )
         self._queues.ingest.grant_send_messages(fn)
         self._state.memory_table.grant_read_write_data(fn)
+        return fn
+
+    def _build_batch(self) -> lambda_.Function:
+        """The Message Batches submitter and collector (``switchboard.batches``), on a schedule: the batch
+        state in the memory table, the LLM key, and the two queues a waiting task resumes through."""
+        fn = self.defaults.build(
+            self,
+            FunctionSpec(
+                construct_id="Batch",
+                code="batch",
+                role="batch",
+                description="Switchboard batch: send waiting model requests as one batch, collect the ended",
+                environment={
+                    Env.MEMORY_TABLE_NAME: self._state.memory_table.table_name,
+                    Env.LLM_API_URL: LLM_API_URL,
+                    Env.LLM_SECRET_ID: self._secrets.llm.secret_arn,
+                },
+            ),
+        )
+        self._state.memory_table.grant_read_write_data(fn)
+        self._secrets.llm.grant_read(fn)
+        self._queues.ingest.grant_send_messages(fn)
+        self._queues.decide.grant_send_messages(fn)
         return fn
 
     def _build_triage(self, alert_topic: sns.ITopic) -> lambda_.Function:

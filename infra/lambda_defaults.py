@@ -65,6 +65,7 @@ TIMEOUT_SECONDS: Final[Mapping[str, int]] = {
     "act": 30,
     "poll": 60,
     "triage": 300,
+    "batch": 120,
 }
 
 # Pydantic looks for plugins (the `pydantic` entry-point group of every distribution on the path) when it

@@ -1,4 +1,5 @@
-"""EventBridge schedules: poll the feed every five minutes, triage the dead letters every morning."""
+"""EventBridge schedules: poll the feed every five minutes, triage the dead letters every morning, submit and
+collect Message Batches every five minutes."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 POLL_EVERY_MINUTES: Final = 5
+BATCH_EVERY_MINUTES: Final = 5  # a waiting task's latency floor; most batches end within the hour
 TRIAGE_HOUR_UTC: Final = "6"
 TARGET_RETRY_ATTEMPTS: Final = 2
 
 
 class Schedules(Construct):
-    """``poll_rule`` and ``triage_rule``."""
+    """``poll_rule``, ``triage_rule`` and ``batch_rule``."""
 
     def __init__(
         self,
@@ -26,6 +28,7 @@ class Schedules(Construct):
         *,
         poll: lambda_.IFunction,
         triage: lambda_.IFunction,
+        batch: lambda_.IFunction | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.poll_rule = self._build_rule(
@@ -41,6 +44,17 @@ class Schedules(Construct):
             events.Schedule.cron(minute="0", hour=TRIAGE_HOUR_UTC),
             triage,
             {"source": "switchboard.schedule", "action": "triage"},
+        )
+        self.batch_rule = (
+            self._build_rule(
+                "BatchSchedule",
+                "Switchboard: submit and collect Message Batches",
+                events.Schedule.rate(Duration.minutes(BATCH_EVERY_MINUTES)),
+                batch,
+                {"source": "switchboard.schedule", "action": "batch"},
+            )
+            if batch is not None
+            else None
         )
 
     def _build_rule(

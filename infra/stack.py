@@ -105,7 +105,13 @@ class SwitchboardStack(Stack):
         self.api = Api(
             self, "Api", ingest_functions=self.functions.ingest, health_function=self.functions.health
         )
-        self.schedules = Schedules(self, "Schedules", poll=self.functions.poll, triage=self.functions.triage)
+        self.schedules = Schedules(
+            self,
+            "Schedules",
+            poll=self.functions.poll,
+            triage=self.functions.triage,
+            batch=self.functions.batch,
+        )
         self._build_outputs()
         nag.acknowledge(self)
 

@@ -44,6 +44,7 @@ def service() -> ClassifyService:
         llm=budgeted_llm(settings, settings.memory_table_name),
         policy=Policy(confidence_threshold=settings.llm_confidence_threshold),
         gate=PolicyGate(settings.policy_config(), authors),
+        resume_queue_url=settings.ingest_queue_url if settings.llm_batches else None,
     )
 
 

@@ -38,6 +38,7 @@ def service() -> DecideService:
             settings.policy_config(),
             DynamoAuthorDirectory(settings.memory_table_name, profile_max_age_seconds=1.0),
         ),
+        resume_queue_url=settings.decide_queue_url if settings.llm_batches else None,
     )
 
 

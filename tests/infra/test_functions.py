@@ -13,7 +13,16 @@ from infra.stack import SwitchboardStack
 from tests.infra.support import Resource, logical_id, target
 
 # From the issue; deliberately not imported from infra/, so that a change there has to change this too.
-TIMEOUTS = {"ingest": 10, "health": 5, "classify": 30, "decide": 60, "act": 30, "poll": 60, "triage": 300}
+TIMEOUTS = {
+    "ingest": 10,
+    "health": 5,
+    "classify": 30,
+    "decide": 60,
+    "act": 30,
+    "poll": 60,
+    "triage": 300,
+    "batch": 120,  # issue 15: the Message Batches submitter and collector
+}
 POWERTOOLS_LAYER = re.compile(
     r"^\{\{resolve:ssm:/aws/service/powertools/python/arm64/python3\.13/\d+\.\d+\.\d+\}\}$"
 )
@@ -78,7 +87,7 @@ def test_one_code_asset_per_function_folder(stack: SwitchboardStack, template: T
 
     assert len({code_of(f"ingest-{p}") for p in ("github", "slack", "standard")}) == 1
     assert len({code_of(f"act-{s}") for s in ("github", "slack", "tickets", "escalate")}) == 1
-    folders = ["ingest-github", "health", "classify", "decide", "act-github", "poll", "triage"]
+    folders = ["ingest-github", "health", "classify", "decide", "act-github", "poll", "triage", "batch"]
     assert len({code_of(name) for name in folders}) == len(folders)
 
 

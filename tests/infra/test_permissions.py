@@ -75,6 +75,7 @@ def test_each_function_reads_only_the_secrets_it_needs(stack: SwitchboardStack, 
         **{f"act-{s}": {f"token:{TOKEN_OF_SERVICE[s]}"} for s in SERVICES},
         "poll": set(),
         "triage": set(),
+        "batch": {"llm:anthropic"},  # it submits and collects Message Batches with the LLM key
     }
     assert {name: _secrets_read(stack, template, name) for name in stack.functions.all} == expected
 
@@ -125,6 +126,29 @@ def test_poll_sends_to_ingest_and_uses_memory_only(stack: SwitchboardStack, temp
     assert SEND in actions_on(statements, logical_id(stack.queues.ingest))
     assert actions_on(statements, logical_id(stack.state.memory_table)) >= WRITE_ITEM
     assert not actions_on(statements, logical_id(stack.state.tasks_table))
+
+
+def test_batch_keeps_its_state_in_memory_and_resumes_tasks_through_ingest_and_decide_only(
+    stack: SwitchboardStack, template: Template
+) -> None:
+    statements = _statements(stack, template, "batch")
+    assert actions_on(statements, logical_id(stack.state.memory_table)) >= WRITE_ITEM
+    assert not actions_on(statements, logical_id(stack.state.tasks_table))  # it never changes a task
+    queue_ids = {logical_id(q) for q in [*stack.queues.queues.values(), *stack.queues.dlqs.values()]}
+    assert _referenced(statements) & queue_ids == {
+        logical_id(stack.queues.ingest),
+        logical_id(stack.queues.decide),
+    }
+    for queue in (stack.queues.ingest, stack.queues.decide):
+        assert actions_on(statements, logical_id(queue)) & CONSUME == set()  # sends, never receives
+        assert SEND in actions_on(statements, logical_id(queue))
+
+
+def test_classify_and_decide_can_resume_through_their_own_queue(
+    stack: SwitchboardStack, template: Template
+) -> None:
+    assert SEND in actions_on(_statements(stack, template, "classify"), logical_id(stack.queues.ingest))
+    assert SEND in actions_on(_statements(stack, template, "decide"), logical_id(stack.queues.decide))
 
 
 def test_triage_reads_the_dlqs_redrives_by_category_and_alerts(

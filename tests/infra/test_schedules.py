@@ -10,7 +10,8 @@ from tests.infra.support import logical_id
 
 
 @pytest.mark.parametrize(
-    ("function", "expression"), [("poll", "rate(5 minutes)"), ("triage", "cron(0 6 * * ? *)")]
+    ("function", "expression"),
+    [("poll", "rate(5 minutes)"), ("triage", "cron(0 6 * * ? *)"), ("batch", "rate(5 minutes)")],
 )
 def test_schedule_invokes_its_function(
     stack: SwitchboardStack, template: Template, function: str, expression: str

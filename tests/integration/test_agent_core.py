@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 
+from switchboard.batches import BatchRunner
 from switchboard.classify import ClassifyService
 from switchboard.decide import DecideService
 from switchboard.dynamo import DynamoAuthorDirectory
+from switchboard.dynamo.batches import DynamoBatchStore
 from switchboard.llm import DEFAULT_TIERS as TIERS
 from switchboard.llm import BudgetedLlm
 from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Platform, TaskStatus
@@ -26,6 +28,7 @@ from tests.fakes import FakeQueue
 from tools.standin.messages_api import MessagesApiStandin
 
 DECIDE_URL = "https://sqs.local/decide.fifo"
+CLASSIFY_URL = "https://sqs.local/ingest.fifo"  # where a task waiting for a Message Batch resumes classify
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +44,27 @@ def calls(standin: MessagesApiStandin) -> list[dict[str, Any]]:
 
 class Agent:
     def __init__(
-        self, store: TaskStore, llm: BudgetedLlm, queue: FakeQueue, memory: DynamoAuthorDirectory
+        self,
+        store: TaskStore,
+        llm: BudgetedLlm,
+        queue: FakeQueue,
+        memory: DynamoAuthorDirectory,
+        runner: BatchRunner | None = None,
     ) -> None:
-        self.store, self.llm, self.queue = store, llm, queue
+        self.store, self.llm, self.queue, self.runner = store, llm, queue, runner
         url = lambda service: f"https://sqs.local/act-{service}.fifo"  # noqa: E731
-        self.classify = ClassifyService(store, queue, url, DECIDE_URL, default_chain(memory), 14, llm)
-        self.decide = DecideService(store, queue, url, llm)
+        resume = runner is not None  # work that can wait goes through the Message Batches API
+        self.classify = ClassifyService(
+            store,
+            queue,
+            url,
+            DECIDE_URL,
+            default_chain(memory),
+            14,
+            llm,
+            resume_queue_url=CLASSIFY_URL if resume else None,
+        )
+        self.decide = DecideService(store, queue, url, llm, resume_queue_url=DECIDE_URL if resume else None)
 
     def run(
         self, text: str, platform: Platform = Platform.GITHUB, event_id: str | None = None
@@ -65,7 +83,8 @@ class Agent:
         return [
             ActionRequest.model_validate_json(m.body)
             for m in self.queue.sent
-            if m.queue_url != DECIDE_URL and json.loads(m.body)["task_id"] == event.task_id
+            if m.queue_url not in (DECIDE_URL, CLASSIFY_URL)
+            and json.loads(m.body)["task_id"] == event.task_id
         ]
 
 
@@ -100,11 +119,17 @@ def make_agent(
     standin: MessagesApiStandin,
     token_cap: int = 20_000,
     usd_cap: str = "25",
+    batched: bool = False,
 ) -> Agent:
     dynamodb = aws("dynamodb")
     llm = standin_llm(dynamodb, tables[1], standin.url, tiers=TIERS, token_cap=token_cap, usd_cap=usd_cap)
+    queue = FakeQueue()
+    runner = None
+    if batched:
+        llm.batches = DynamoBatchStore(tables[1], dynamodb)
+        runner = BatchRunner(llm.batches, queue, llm.sdk)
     return Agent(
-        TaskStore(*tables, dynamodb=dynamodb), llm, FakeQueue(), DynamoAuthorDirectory(tables[1], dynamodb)
+        TaskStore(*tables, dynamodb=dynamodb), llm, queue, DynamoAuthorDirectory(tables[1], dynamodb), runner
     )
 
 
@@ -153,9 +178,13 @@ def test_a_question_needs_reasoning_and_gets_a_comment_bound_to_its_issue(
 
 def test_an_unsure_small_model_escalates_to_the_next_tier(agent: Agent, calls: list[dict[str, Any]]) -> None:
     event = agent.run("Thanks, but the export fails.")  # feedback and bug tie: the small model is unsure
-    detail = agent.store.get(event.task_id).history[1]["detail"]
-    assert detail["tiers"] == ["small", "medium"]
-    assert [call["model"] for call in calls][:2] == ["claude-haiku-5-5", "claude-sonnet-5-5"]
+    task = agent.store.get(event.task_id)
+    detail = task.history[1]["detail"]
+    # one classification, calibrated; unsure, it goes to decide's medium tier instead of a second
+    # classification
+    assert detail["tiers"] == ["small"] and detail["unsure"] is True and detail["next"] == "decide"
+    assert [call["model"] for call in calls] == ["claude-haiku-5-5", "claude-sonnet-5-5"]
+    assert [call["tools"] == ["classify_intent"] for call in calls] == [True, False]
 
 
 def test_prompt_injection_cannot_act_elsewhere_and_ends_with_a_human(

@@ -103,12 +103,18 @@ def test_what_llm_builds_is_accepted_and_the_tool_call_is_read_behind_the_thinki
     assert answer.call is not None and answer.call.name == tools[0]["name"]
     [call] = calls
     assert call["model"] == DEFAULT_TIERS[tier] and "rejected" not in call
-    assert call["content"] == ["thinking", "tool_use"] and call["stop_reason"] == "tool_use"
+    sent = CONTRACTS[call["model"]].thinking_sent[purpose]
     assert call["request"]["tool_choice"] == {"type": "auto"}
     assert call["request"]["output_config"] == {"effort": CONTRACTS[call["model"]].effort[purpose]}
-    assert call["request"]["thinking"] is None  # adaptive: the documented default
     [entry] = answer.ledger
-    assert entry.output_tokens > 100  # the thinking tokens are billed as output
+    if sent is None:  # adaptive: the documented default
+        assert call["request"]["thinking"] is None
+        assert call["content"] == ["thinking", "tool_use"] and call["stop_reason"] == "tool_use"
+        assert entry.output_tokens > 100  # the thinking tokens are billed as output
+    else:  # between_tools on Sonnet's decide: no up-front thinking before the one tool call
+        assert call["request"]["thinking"] == {"type": sent} == {"type": "between_tools"}
+        assert call["content"] == ["tool_use"] and call["stop_reason"] == "tool_use"
+        assert entry.output_tokens < 100
 
 
 @pytest.mark.parametrize(("max_tokens", "purpose"), [(200, "classify"), (512, "decide")])
@@ -139,7 +145,11 @@ def test_the_agent_routes_a_question_through_classify_and_decide_on_the_contract
     event = agent.run("How do I configure the retry limit? The docs don't say.")
     [action] = agent.actions(event)
     assert action.ability == "github.comment"
-    assert all("rejected" not in call and call["content"][0] == "thinking" for call in calls)
+    assert all("rejected" not in call for call in calls)
+    # thinking first where the request leaves adaptive thinking on; Sonnet's decide sends between_tools
+    assert all(
+        call["content"][0] == ("tool_use" if call["request"]["thinking"] else "thinking") for call in calls
+    )
     assert {call["model"] for call in calls} >= {HAIKU, SONNET}
 
 

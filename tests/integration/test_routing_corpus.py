@@ -21,12 +21,13 @@ from typing import Any
 
 import pytest
 
+from switchboard.dlq import ORIGINAL_MESSAGE_ID
 from switchboard.dynamo import DynamoAuthorDirectory
 from switchboard.llm import DEFAULT_TIERS
 from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Platform, TaskStatus
 from switchboard.sanitize import clean_text, extract_links
 from tests.conftest import create_tables, moto_clients
-from tests.integration.test_agent_core import DECIDE_URL, Agent, make_agent
+from tests.integration.test_agent_core import CLASSIFY_URL, DECIDE_URL, Agent, make_agent
 from tools.standin.messages_api import MessagesApiStandin
 
 CORPUS = Path(__file__).resolve().parents[2] / "events" / "corpus" / "messages.jsonl"
@@ -132,15 +133,30 @@ def corpus_event(row: dict[str, Any], ordinal: int) -> InboundEvent:
 
 
 def run_like_the_agent(agent: Agent, event: InboundEvent) -> None:
-    """What ``Agent.run`` does: classify, then decide when classify sent this task a decide request."""
-    before = len(agent.queue.sent)
+    """What the queues and the schedule do: classify, then decide when classify sent this task a decide
+    request; with a batch runner, every run of the scheduled batch function too (submit the waiting
+    requests, collect the ended batches), and the resume messages it sends back to classify or decide."""
+    read = len(agent.queue.sent)
     agent.classify.process(event, f"msg-{event.event_id}")
-    for message in agent.queue.sent[before:]:
-        if message.queue_url != DECIDE_URL:
-            continue
-        request = DecideRequest.model_validate_json(message.body)
-        if request.task_id == event.task_id:
-            agent.decide.process(request)
+    for _ in range(8):  # classify, its batch, decide, its batch: a handful of rounds at most
+        new, read = agent.queue.sent[read:], len(agent.queue.sent)
+        for message in new:
+            if message.queue_url == DECIDE_URL:
+                request = DecideRequest.model_validate_json(message.body)
+                if request.task_id == event.task_id:
+                    agent.decide.process(request)
+            elif message.queue_url == CLASSIFY_URL:
+                resumed = InboundEvent.model_validate_json(message.body)
+                owner = (message.attributes or {})[ORIGINAL_MESSAGE_ID]
+                if resumed.task_id == event.task_id:
+                    agent.classify.process(resumed, owner)
+        waiting = agent.runner is not None and (
+            agent.runner.store.pending(1) or agent.runner.store.open_batches()
+        )
+        if waiting and agent.runner is not None:
+            agent.runner.run()
+        elif len(agent.queue.sent) == read:
+            return
 
 
 def ledger(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -168,7 +184,7 @@ def corpus_run(
 ) -> CorpusRun:
     """The whole corpus through one agent and one set of tables, with the stand-in's call log per message."""
     rows = load_corpus()
-    agent = make_agent(corpus_aws, corpus_tables, corpus_standin)
+    agent = make_agent(corpus_aws, corpus_tables, corpus_standin, batched=True)
     dynamodb = corpus_aws("dynamodb")
     memory = DynamoAuthorDirectory(corpus_tables[1], dynamodb)
     for row in rows:

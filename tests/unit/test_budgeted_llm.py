@@ -41,6 +41,18 @@ class ScriptedMessages:
 
 
 @dataclass
+class ScriptedSdk:
+    """The SDK client: ``messages`` and ``with_options`` (the client makes its own retries, with none of the
+    SDK's)."""
+
+    messages: ScriptedMessages
+
+    def with_options(self, **options: Any) -> ScriptedSdk:
+        assert options == {"max_retries": 0}
+        return self
+
+
+@dataclass
 class Client:
     llm: BudgetedLlm
     ledger: MemoryBudgetLedger
@@ -61,7 +73,7 @@ def client(token_cap: int = 5_000, usd_cap: str = "1", ttl: int = 600) -> Client
         ResponseCache(cache, ttl),
         lambda: "key",
         "http://unused",
-        sdk=SimpleNamespace(messages=messages),
+        sdk=ScriptedSdk(messages),
     )
     return Client(llm, ledger, cache, messages, clock)
 

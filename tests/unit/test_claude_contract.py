@@ -59,10 +59,17 @@ def test_a_built_request_never_breaks_a_rule_of_its_model(
     assert violations(request) == []
     rules = contract(model)
     assert request["tool_choice"]["type"] in rules.tool_choices
-    assert not set(SAMPLING) & set(request) and "thinking" not in request
+    assert not set(SAMPLING) & set(request)
+    sent = rules.thinking_sent.get(purpose)
+    assert request.get("thinking") == ({"type": sent} if sent else None)
+    assert sent is None or sent in rules.thinking_types
     assert request["messages"][-1]["role"] == "user"
-    assert request["max_tokens"] == answer_tokens + THINKING_HEADROOM[rules.effort[purpose]]
+    headroom = (
+        THINKING_HEADROOM["low"] // 4 if sent == "between_tools" else THINKING_HEADROOM[rules.effort[purpose]]
+    )
+    assert request["max_tokens"] == answer_tokens + headroom
     assert request["output_config"] == {"effort": rules.effort[purpose]}
+    assert all(tool["strict"] is True for tool in request["tools"])
 
 
 def test_an_assistant_prefill_is_refused_before_any_call() -> None:

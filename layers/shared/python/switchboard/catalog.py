@@ -248,6 +248,9 @@ class Env(StrEnum):
     ALERT_TOPIC_ARN = "ALERT_TOPIC_ARN"
     DLQ_URLS = "DLQ_URLS"
     QUEUE_URLS = "QUEUE_URLS"
+    # the Message Batches API (switchboard.batches): classify, decide and the batch function
+    LLM_BATCHES = "LLM_BATCHES"
+    INGEST_QUEUE_URL = "INGEST_QUEUE_URL"
 
 
 # -- metrics -----------------------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """Classify: claim the processed id, open the task, rules first; only what no rule decides reaches the small
-model, and only a low confidence reaches the next tier.
+model, in one classification call whose stated confidence is calibrated (``Calibration``). A calibrated
+confidence under the threshold does not buy a second classification from a bigger model: the task goes to
+decide (the medium tier), which reasons over the message with the small model's guess, so each unsure event
+costs one medium-tier call instead of two.
 
 Each step is resumable from the task's status, so a redelivery after a crash picks up where the first attempt
 stopped, and a racing duplicate message sees the claim and skips without creating a second task.
@@ -7,8 +10,9 @@ stopped, and a racing duplicate message sees the claim and skips without creatin
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -17,13 +21,15 @@ from pydantic import ValidationError
 
 from switchboard import action_ids, failures
 from switchboard.abilities import ability
+from switchboard.batches import AwaitingBatch, Resume
 from switchboard.deadline import Deadline
+from switchboard.dlq import ORIGINAL_MESSAGE_ID
 from switchboard.escalation import Escalator
 from switchboard.intents import CLASSIFY_TOOL, Classification, Policy, direct_actions, parse_classification
 from switchboard.lifecycle import Lifecycle
 from switchboard.llm import BudgetedLlm, LedgerEntry, LlmError, emit_ledger
 from switchboard.metrics import Metric, count
-from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Service, TaskStatus
+from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Platform, Service, TaskStatus
 from switchboard.policy import PolicyGate
 from switchboard.ports import QueueSender, TaskRepository
 from switchboard.prompts import CLASSIFY_SYSTEM, repair_turns, user_turn
@@ -33,6 +39,48 @@ from switchboard.state import Task
 logger = Logger(child=True)
 
 ACTOR = "classify"
+CLASSIFY_TIER = "small"
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The model's stated confidence mapped to how often answers stated at that confidence were right.
+
+    ``points`` are (stated, observed) pairs, increasing in both, read by linear interpolation; the default is
+    the identity (the model's word taken as it is). ``fit`` builds the table from labelled answers (the
+    routing
+    corpus, or a sample of tasks a person reviewed): the share of right answers per confidence bin, made
+    monotone. The threshold of ``Policy`` applies to the calibrated value.
+    """
+
+    points: tuple[tuple[float, float], ...] = ((0.0, 0.0), (1.0, 1.0))
+
+    def __call__(self, stated: float) -> float:
+        stated = min(1.0, max(0.0, stated))
+        points = self.points
+        if stated <= points[0][0]:
+            return points[0][1]
+        for (x0, y0), (x1, y1) in pairwise(points):
+            if stated <= x1:
+                return y0 if x1 == x0 else y0 + (y1 - y0) * (stated - x0) / (x1 - x0)
+        return points[-1][1]
+
+    @classmethod
+    def fit(cls, answers: Iterable[tuple[float, bool]], bins: int = 5) -> Calibration:
+        """From (stated confidence, was it right) pairs: each bin's mean stated confidence and its share of
+        right answers, running-maximum so a higher stated confidence never calibrates lower."""
+        grouped: dict[int, list[tuple[float, bool]]] = {}
+        for stated, right in answers:
+            grouped.setdefault(min(bins - 1, int(max(0.0, min(1.0, stated)) * bins)), []).append(
+                (stated, right)
+            )
+        points: list[tuple[float, float]] = []
+        best = 0.0
+        for index in sorted(grouped):
+            group = grouped[index]
+            best = max(best, sum(right for _, right in group) / len(group))
+            points.append((sum(stated for stated, _ in group) / len(group), best))
+        return cls(tuple(points)) if len(points) >= 2 else cls()
 
 
 @dataclass
@@ -73,6 +121,8 @@ class ClassifyService:
         llm: BudgetedLlm | None,
         policy: Policy | None = None,
         gate: PolicyGate | None = None,
+        calibration: Calibration | None = None,
+        resume_queue_url: str | None = None,
     ) -> None:
         # The policy gate consults the same author directory as the rules (who is trusted), unless given one.
         self.lifecycle = Lifecycle(tasks, queue, act_queue_url, gate=gate or PolicyGate(authors=chain.memory))
@@ -82,6 +132,11 @@ class ClassifyService:
         self.claim_ttl_days = claim_ttl_days
         self.llm = llm
         self.policy = policy or Policy()
+        self.calibration = calibration or Calibration()
+        # Classify's own queue: set, a polled feed item's classification waits for the next Message Batch
+        # (``switchboard.batches``) and comes back through it; None, every call is made live.
+        self.resume_queue_url = resume_queue_url
+        self._owner: str | None = None
         self.escalator = Escalator(self.lifecycle, ACTOR)
 
     def begin(self, context: LambdaContext | None) -> None:
@@ -92,6 +147,7 @@ class ClassifyService:
     def process(self, event: InboundEvent, message_id: str) -> TaskStatus | None:
         """Advance the event's task as far as classify can take it. None means: a duplicate, skipped."""
         logger.set_correlation_id(event.event_id)
+        self._owner = message_id
         task = self.lifecycle.open(event, owner=message_id, claim_ttl_days=self.claim_ttl_days, actor=ACTOR)
         if task is None:
             claim = self.lifecycle.claim_of(event)
@@ -118,7 +174,11 @@ class ClassifyService:
 
     def _advance(self, task: Task, event: InboundEvent) -> TaskStatus:
         if task.status is TaskStatus.RECEIVED:
-            task = self._classify(task, event)
+            try:
+                task = self._classify(task, event)
+            except AwaitingBatch:
+                logger.info("classification waits for the next Message Batch", task_id=task.task_id)
+                return task.status
         if task.status is TaskStatus.CLASSIFIED and task.actions:
             task = self.lifecycle.dispatch(task, ACTOR)
         elif task.status is TaskStatus.CLASSIFIED and task.route == "decide":
@@ -137,7 +197,12 @@ class ClassifyService:
         count(Metric.NEEDS_CLASSIFICATION)
         verdict = self._ask_model(task, event)
         emit_ledger(verdict.ledger)
-        if verdict.classification is None or not verdict.sure:
+        if verdict.classification is not None and not verdict.sure:
+            # unsure: one medium-tier call in decide, with the small model's guess, not a second
+            # classification
+            detail = verdict.detail() | {"next": "decide", "unsure": True}
+            return self.lifecycle.classify(task, ACTOR, detail, route="decide")
+        if verdict.classification is None:
             return self.escalator.needs_human(
                 task,
                 event,
@@ -157,26 +222,24 @@ class ClassifyService:
         return self._classified(task, event, actions, verdict.detail())
 
     def _ask_model(self, task: Task, event: InboundEvent) -> Verdict:
-        """The small model first; the next tier only when it is unsure (or its answer was unusable)."""
-        verdict = Verdict(None, [], [])
+        """One classification by the small model, its confidence calibrated; sure at or over the threshold."""
+        verdict = Verdict(None, [CLASSIFY_TIER], [])
         if self.llm is None:
             verdict.error = "no model configured"
             return verdict
-        for tier in ("small", "medium"):
-            verdict.tiers.append(tier)
-            try:
-                classification = self._classify_once(task, event, tier, verdict.ledger)
-            except LlmError as exc:
-                verdict.error = str(exc)
-                return verdict
-            if classification is not None:
-                verdict.classification = classification
-                if classification.confidence >= self.policy.confidence_threshold:
-                    verdict.sure, verdict.error = True, None
-                    return verdict
-                verdict.error = f"{tier} model unsure ({classification.confidence:.2f})"
-            else:
-                verdict.error = f"{tier} model gave no valid classification"
+        try:
+            classification = self._classify_once(task, event, CLASSIFY_TIER, verdict.ledger)
+        except LlmError as exc:
+            verdict.error = str(exc)
+            return verdict
+        if classification is None:
+            verdict.error = f"{CLASSIFY_TIER} model gave no valid classification"
+            return verdict
+        calibrated = round(self.calibration(classification.confidence), 4)
+        verdict.classification = classification.model_copy(update={"confidence": calibrated})
+        verdict.sure = calibrated >= self.policy.confidence_threshold
+        if not verdict.sure:
+            verdict.error = f"{CLASSIFY_TIER} model unsure ({calibrated:.2f})"
         return verdict
 
     def _classify_once(
@@ -192,6 +255,7 @@ class ClassifyService:
             messages=messages,
             tools=[CLASSIFY_TOOL],
             max_tokens=200,
+            defer=self._deferred(task, event),
         )
         ledger.extend(answer.ledger)
         call = answer.call
@@ -200,15 +264,26 @@ class ClassifyService:
         try:
             return parse_classification(call.input)
         except ValidationError as exc:
+            # the same model sees its own turn back, thinking blocks first ([THINK]): no fallback to another
+            # tier, whose model would refuse another model's thinking blocks
             repaired = self.llm.choose_tool(
                 purpose="classify",
                 task_id=task.task_id,
                 tier=tier,
+                replay_of=call,
                 system=CLASSIFY_SYSTEM,
-                messages=repair_turns(messages, call.name, call.input, str(exc.errors(include_url=False))),
+                messages=repair_turns(
+                    messages,
+                    call.name,
+                    call.input,
+                    str(exc.errors(include_url=False)),
+                    call.blocks,
+                    call.tool_use_id,
+                ),
                 tools=[CLASSIFY_TOOL],
                 max_tokens=200,
                 use_cache=False,
+                fallback=False,
             )
             ledger.extend(repaired.ledger)
             if repaired.call is None:
@@ -217,6 +292,19 @@ class ClassifyService:
                 return parse_classification(repaired.call.input)
             except ValidationError:
                 return None
+
+    def _deferred(self, task: Task, event: InboundEvent) -> Resume | None:
+        """A polled feed item can wait for a batch (nobody waits on a webhook); it resumes through classify's
+        queue, as the claim's owner, so the redelivery resumes the claim instead of skipping a duplicate."""
+        if self.resume_queue_url is None or event.platform is not Platform.FEED or self._owner is None:
+            return None
+        return Resume(
+            self.resume_queue_url,
+            event.model_dump_json(),
+            group_id=event.conversation,
+            dedup_id=f"{task.task_id}#batch#classify",
+            attributes={ORIGINAL_MESSAGE_ID: self._owner},
+        )
 
     def _drop(self, task: Task, detail: dict[str, Any], reason: str) -> Task:
         return self.lifecycle.drop(task, ACTOR, detail, reason)

@@ -25,6 +25,38 @@ Sources, read 2026-12-01 from stored copies of Anthropic's platform docs (the st
 - [ERR] "Claude API errors", https://platform.claude.com/docs/en/api/errors.
 - [O5] "What's new in Claude Opus 5", https://platform.claude.com/docs/en/about-claude/models/whats-new-opus-5
   ("max_tokens is a hard limit on total output: thinking plus response text").
+
+Read 2026-12-02 (stored copies, no "last updated" date shown):
+- [EFF] "Effort", https://platform.claude.com/docs/en/build-with-claude/effort: "Set
+  output_config.effort on the request. With no value, the model's default level applies"; "Most Claude
+  models default to high effort ...; Claude Opus 5.5 and Claude Haiku 5.5 default to medium."
+- [CACHE] "Prompt caching", https://platform.claude.com/docs/en/build-with-claude/prompt-caching:
+  cache_control on a block caches the prefix up to it, in the order tools, system, messages; at most 4
+  breakpoints; 5-minute cache writes cost 1.25x the base input price, 1-hour writes 2x, cache reads 0.1x;
+  a prefix shorter than the model's minimum is not cached and the request still succeeds. Per-model minimums
+  for the 5.5 models are not on the stored official copy; Sonnet 5.5's 512 tokens is from third-party
+  coverage (apidog, "Claude Sonnet 5.5 vs Sonnet 5", 2026-09), Opus 5's 512 from third-party coverage
+  (dev.to, "Claude's prompt cache fails silently below 1,024 tokens"); for Haiku 5.5 we found none and use
+  Haiku 4.5's documented 4,096.
+- [STRICT] "Strict tool use",
+  https://platform.claude.com/docs/en/agents-and-tools/tool-use/strict-tool-use, and
+  "Structured outputs" (#json-schema-limitations, #how-sdk-transformation-works),
+  https://platform.claude.com/docs/en/build-with-claude/structured-outputs: strict: true constrains the tool
+  input to the schema by grammar-constrained sampling, for the supported subset of JSON Schema only: every
+  object needs additionalProperties false, and string constraints (minLength, maxLength, pattern), numeric
+  constraints (minimum, maximum, multipleOf ...) and minItems above 1 are not supported (the SDK's
+  transform_schema moves them into the description; code must still check them).
+- [THINK] "Thinking in tool and multi-turn workflows",
+  https://platform.claude.com/docs/build-with-claude/thinking-tool-workflows: "Pass thinking blocks back
+  complete and unmodified: when you return a tool result, the thinking blocks from the assistant message must
+  come back with it"; "Echo the assistant message exactly as received"; [S55] "Thinking blocks are tied to the
+  model and the conversation".
+- [BATCH] "Batch processing", https://platform.claude.com/docs/en/build-with-claude/batch-processing, and the
+  API reference "Create / Retrieve a Message Batch", "Retrieve Message Batch results": 50 % of the standard
+  price; a batch ends when every request succeeded, errored, was canceled or expired, at most 24 hours after
+  creation (expires_at); results are JSONL, one {custom_id, result} line per request; each request's params
+  are
+  validated asynchronously (an invalid one comes back errored, not as a 400 on create).
 """
 
 from __future__ import annotations
@@ -63,9 +95,15 @@ class ModelContract:
     sampling: bool  # False: temperature / top_p / top_k (other than the defaults) are answered with a 400
     tokenizer_factor: float  # tokens for the same text, relative to the old (Claude 4.5-era) tokenizer
     effort: Mapping[str, str] = field(default_factory=dict)  # what we send per purpose (our choice)
+    # The thinking field we send per purpose (our choice; None: omit it, adaptive thinking as by default).
+    thinking_sent: Mapping[str, str | None] = field(default_factory=dict)
+    cache_min_tokens: int = 4_096  # [CACHE]: a shorter prefix is not cached (no error)
 
     def max_tokens(self, purpose: str, answer_tokens: int) -> int:
-        """The answer's own budget plus room for the thinking that comes before it."""
+        """The answer's own budget plus room for the thinking that comes before it (a little when up-front
+        thinking is off: between_tools thinks only between tool calls, and we make one)."""
+        if self.thinking_sent.get(purpose) == "between_tools":
+            return answer_tokens + THINKING_HEADROOM["low"] // 4
         return answer_tokens + THINKING_HEADROOM[self.effort[purpose]]
 
 
@@ -79,17 +117,20 @@ CONTRACTS: dict[str, ModelContract] = {
     # tokenizer as Claude 4.7 and later models, so the same text counts as approximately 30% more tokens than
     # on Claude Haiku 4.5". Forced tool use is NOT among Haiku 5.5's breaking changes, so any/tool stay
     # accepted; we still send auto (see build_request). Whether thinking can be disabled and the default
-    # effort are not on the pages we found: not enforced.
+    # effort are not on the pages we found: not enforced. [EFF]: its default effort is medium; we send low for
+    # both purposes (a triage label and one tool choice need little thinking).
     "claude-haiku-5-5": ModelContract(
         model="claude-haiku-5-5",
         tool_choices=frozenset({"auto", "any", "tool", "none"}),
         thinking="default",
         thinking_types=frozenset({"adaptive", "disabled"}),
-        default_effort=None,
+        default_effort="medium",
         prefill=False,
         sampling=False,
         tokenizer_factor=1.3,
         effort={"classify": "low", "decide": "low"},
+        thinking_sent={"classify": None, "decide": None},
+        cache_min_tokens=4_096,
     ),
     # [S55]: "Forced tool use returns an error"; "Adaptive thinking is on by default, and the effort parameter
     # controls thinking depth. Its default on the Claude API is high"; thinking: {"type": "disabled"}
@@ -110,7 +151,11 @@ CONTRACTS: dict[str, ModelContract] = {
         prefill=True,
         sampling=True,
         tokenizer_factor=1.3,
-        effort={"classify": "low", "decide": "medium"},
+        # decide chooses one tool from a short list: effort low and no up-front thinking ([S55]: between_tools
+        # is "the lowest thinking setting", accepted at low, medium and high). Its default would be high.
+        effort={"classify": "low", "decide": "low"},
+        thinking_sent={"classify": None, "decide": "between_tools"},
+        cache_min_tokens=512,
     ),
     # [O55]: "Adaptive thinking is always on, and the effort parameter controls thinking depth; its default on
     # this model is medium"; "Forced tool use returns an error"; thinking {"type": "disabled"} or
@@ -129,7 +174,12 @@ CONTRACTS: dict[str, ModelContract] = {
         prefill=True,
         sampling=True,
         tokenizer_factor=1.3,
-        effort={"classify": "low", "decide": "medium"},
+        effort={
+            "classify": "low",
+            "decide": "medium",
+        },  # the fallback tier: its own default, medium, to decide
+        thinking_sent={"classify": None, "decide": None},
+        cache_min_tokens=512,
     ),
 }
 
@@ -174,10 +224,15 @@ def build_request(
     """The keyword arguments of ``messages.create`` for one tool-choosing call, following the table.
 
     - ``tool_choice`` is ``auto`` on every model: forced tool use is a 400 on Sonnet 5.5 and Opus 5.5 ([S55],
-      [O55]), and auto is valid everywhere; the system prompt asks for exactly one tool call instead.
-    - No ``thinking`` field (adaptive thinking, the documented default on all three models) and
-      ``output_config.effort`` set per model and purpose ([O55]: "output_config.effort to control thinking").
+      [O55]), and auto is valid everywhere; the system prompt asks for exactly one tool call instead, and
+      every
+      tool is ``strict`` ([STRICT]), its schema reduced to the supported subset (the dropped constraints are
+      written into the description, and our code validates the input against the full schema afterwards).
+    - ``thinking`` as the table says per purpose (omitted: adaptive, the documented default on all three), and
+      ``output_config.effort`` set per model and purpose ([EFF]).
     - ``max_tokens`` leaves room for thinking, which counts against it ([H55], [O5]).
+    - The tools and system prefix carries ``cache_control`` when it is at least the model's minimum cacheable
+      length ([CACHE]); below it the marker would be ignored, so it is not sent.
     - No sampling parameters and no assistant prefill: a final assistant turn is refused here, before a call.
     """
     if purpose not in PURPOSES:
@@ -185,15 +240,112 @@ def build_request(
     rules = contract(model)
     if messages and messages[-1].get("role") == "assistant":
         raise ValueError("the conversation must end with a user turn (assistant prefill)")
-    return {
+    strict_tools = [strict_tool(tool) for tool in tools]
+    text = f"{system}\n\n{CALL_ONE_TOOL}" if system else CALL_ONE_TOOL
+    system_block: dict[str, Any] = {"type": "text", "text": text}
+    if prefix_tokens(model, strict_tools, text) >= rules.cache_min_tokens:
+        system_block["cache_control"] = {"type": "ephemeral"}  # caches tools + system ([CACHE]: that order)
+    request: dict[str, Any] = {
         "model": model,
-        "system": f"{system}\n\n{CALL_ONE_TOOL}" if system else CALL_ONE_TOOL,
+        "system": [system_block],
         "messages": list(messages),
-        "tools": list(tools),
+        "tools": strict_tools,
         "tool_choice": {"type": "auto"},
         "max_tokens": rules.max_tokens(purpose, answer_tokens),
         "output_config": {"effort": rules.effort[purpose]},
     }
+    thinking = rules.thinking_sent.get(purpose)
+    if thinking is not None:
+        request["thinking"] = {"type": thinking}
+    return request
+
+
+def prefix_tokens(model: str, tools: Sequence[Mapping[str, Any]], system: str) -> int:
+    """The tools and system prefix in tokens, as the API counts them (the stand-in counts the same way)."""
+    return count_tokens([system, list(tools)], model)
+
+
+def count_tokens(value: Any, model: str | None) -> int:
+    """About 4 characters a token on the old tokenizer, times the model's documented tokenizer factor: how the
+    local stand-in counts, and close to what the API's count_tokens answers for our JSON-heavy prompts."""
+    factor = contract(model).tokenizer_factor if model else 1.0
+    return max(1, int(len(json.dumps(value, ensure_ascii=False)) * factor) // 4)
+
+
+# [STRICT]: the JSON Schema keywords a strict tool may not use (validated in code instead).
+STRICT_UNSUPPORTED = frozenset(
+    {
+        "minLength",
+        "maxLength",
+        "pattern",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "maxItems",
+        "uniqueItems",
+        "minProperties",
+        "maxProperties",
+    }
+)
+
+
+def strict_tool(tool: Mapping[str, Any]) -> dict[str, Any]:
+    """The tool with ``strict: true`` and its schema in the supported subset ([STRICT]): unsupported
+    constraints move into the description (as the SDK's ``transform_schema`` does), objects get
+    ``additionalProperties: false``."""
+    return {**tool, "strict": True, "input_schema": _strict_schema(tool.get("input_schema") or {})}
+
+
+def _strict_schema(schema: Any) -> Any:
+    if isinstance(schema, list):
+        return [_strict_schema(item) for item in schema]
+    if not isinstance(schema, Mapping):
+        return schema
+    out: dict[str, Any] = {}
+    moved: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in STRICT_UNSUPPORTED or (key == "minItems" and isinstance(value, int) and value > 1):
+            moved[key] = value
+        elif key in ("properties", "$defs", "definitions") and isinstance(value, Mapping):
+            out[key] = {name: _strict_schema(sub) for name, sub in value.items()}
+        elif key in ("items", "anyOf", "allOf", "additionalProperties") and not isinstance(value, bool):
+            out[key] = _strict_schema(value)
+        else:
+            out[key] = value
+    if out.get("type") == "object" or "properties" in out:
+        out["additionalProperties"] = False
+    if moved:
+        note = ", ".join(f"{key}: {json.dumps(value)}" for key, value in moved.items())
+        out["description"] = f"{out['description']} ({note})" if out.get("description") else f"({note})"
+    return out
+
+
+def strict_schema_problems(schema: Any, path: str = "input_schema") -> list[str]:
+    """Where a strict tool's schema leaves the supported subset ([STRICT]); empty: accepted."""
+    problems: list[str] = []
+    if isinstance(schema, list):
+        for index, item in enumerate(schema):
+            problems += strict_schema_problems(item, f"{path}.{index}")
+        return problems
+    if not isinstance(schema, Mapping):
+        return problems
+    for key, value in schema.items():
+        if key in STRICT_UNSUPPORTED or (key == "minItems" and isinstance(value, int) and value > 1):
+            problems.append(f"{path}: '{key}' is not supported in strict mode")
+        elif key in ("properties", "$defs", "definitions") and isinstance(value, Mapping):
+            for name, sub in value.items():
+                problems += strict_schema_problems(sub, f"{path}.{key}.{name}")
+        elif key in ("items", "anyOf", "allOf") or (
+            key == "additionalProperties" and isinstance(value, Mapping)
+        ):
+            problems += strict_schema_problems(value, f"{path}.{key}")
+    if (schema.get("type") == "object" or "properties" in schema) and schema.get(
+        "additionalProperties"
+    ) is not False:
+        problems.append(f"{path}: 'additionalProperties' must be explicitly set to false for objects")
+    return problems
 
 
 @dataclass(frozen=True)
@@ -246,7 +398,22 @@ def violations(request: Mapping[str, Any]) -> list[Violation]:
             value = request.get(name)
             if value is not None and not (name == "temperature" and value == 1):
                 found.append(Violation(name, f"{name} is not supported for this model; omit it."))
+    for index, tool in enumerate(request.get("tools") or []):
+        if isinstance(tool, Mapping) and tool.get("strict") is True:
+            for problem in strict_schema_problems(tool.get("input_schema"), f"tools.{index}.input_schema"):
+                found.append(Violation(f"tools.{index}", problem))
+    breakpoints = cache_breakpoints(request)
+    if breakpoints > MAX_CACHE_BREAKPOINTS:
+        found.append(
+            Violation(
+                "cache_control",
+                f"A maximum of {MAX_CACHE_BREAKPOINTS} blocks with cache_control may be provided. "
+                f"Found {breakpoints}.",
+            )
+        )
     messages = request.get("messages") or []
+    if thinks_up_front(request):
+        found += _unreplayed_thinking(messages)
     if not rules.prefill and messages and messages[-1].get("role") == "assistant":
         found.append(
             Violation(
@@ -256,6 +423,60 @@ def violations(request: Mapping[str, Any]) -> list[Violation]:
             )
         )
     return found
+
+
+MAX_CACHE_BREAKPOINTS = 4  # [CACHE]
+
+
+def cache_breakpoints(request: Mapping[str, Any]) -> int:
+    """How many blocks carry cache_control (tools, system blocks, message content blocks)."""
+
+    def marked(blocks: Any) -> int:
+        return (
+            sum(isinstance(b, Mapping) and "cache_control" in b for b in blocks)
+            if isinstance(blocks, list)
+            else 0
+        )
+
+    total = marked(request.get("tools")) + marked(request.get("system"))
+    return total + sum(
+        marked(m.get("content")) for m in request.get("messages") or [] if isinstance(m, Mapping)
+    )
+
+
+def thinks_up_front(request: Mapping[str, Any]) -> bool:
+    """Whether the model thinks before its first tool call: adaptive thinking (the default of every model in
+    the table), not between_tools ([S55]) and not disabled."""
+    if str(request.get("model")) not in CONTRACTS:
+        return False
+    thinking = request.get("thinking")
+    kind = thinking.get("type") if isinstance(thinking, Mapping) else "adaptive"
+    return kind in ("adaptive", "enabled")
+
+
+def _unreplayed_thinking(messages: Sequence[Any]) -> list[Violation]:
+    """[THINK]: the last assistant turn that called a tool must come back with its thinking blocks first."""
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if not isinstance(message, Mapping) or message.get("role") != "assistant":
+            continue
+        content = message.get("content")
+        blocks = content if isinstance(content, list) else []
+        if not any(isinstance(b, Mapping) and b.get("type") == "tool_use" for b in blocks):
+            return []
+        first = blocks[0].get("type") if isinstance(blocks[0], Mapping) else None
+        if first in ("thinking", "redacted_thinking"):
+            return []
+        return [
+            Violation(
+                f"messages.{index}.content.0.type",
+                f"messages.{index}.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
+                f"`{first}`. When `thinking` is enabled, a final `assistant` message must start with a "
+                "thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks). We "
+                "recommend you include thinking blocks from previous turns.",
+            )
+        ]
+    return []
 
 
 def estimate_tokens(*parts: Any, model: str | None = None) -> int:
@@ -270,6 +491,14 @@ def estimate_tokens(*parts: Any, model: str | None = None) -> int:
     return int(characters * factor) // CHARS_PER_TOKEN + 16
 
 
+def _as_dict(block: Any) -> dict[str, Any]:
+    """A content block as the JSON the API sent (SDK objects dumped without the fields it left unset)."""
+    if isinstance(block, Mapping):
+        return dict(block)
+    dump = getattr(block, "model_dump", None)
+    return dict(dump(mode="json", exclude_none=True)) if dump is not None else {"type": _get(block, "type")}
+
+
 def _get(block: Any, name: str) -> Any:
     return block.get(name) if isinstance(block, Mapping) else getattr(block, name, None)
 
@@ -282,6 +511,10 @@ class Answer:
     stop_reason: str | None
     declined: str | None = None  # the reason when the model's answer is unusable (refusal, cut off)
     thinking_blocks: int = 0
+    # The assistant turn as received (thinking blocks, signatures, the tool_use and its id), to be sent back
+    # unmodified when the tool call is answered ([THINK]).
+    blocks: tuple[dict[str, Any], ...] = ()
+    tool_use_id: str | None = None
 
 
 def read_answer(response: Any) -> Answer:
@@ -293,10 +526,16 @@ def read_answer(response: Any) -> Answer:
     stop_reason = _get(response, "stop_reason")
     content = _get(response, "content") or []
     thinking = sum(_get(block, "type") in ("thinking", "redacted_thinking") for block in content)
+    blocks = tuple(_as_dict(block) for block in content)
     for block in content:
         if _get(block, "type") == "tool_use":
             return Answer(
-                (str(_get(block, "name")), dict(_get(block, "input") or {})), stop_reason, None, thinking
+                (str(_get(block, "name")), dict(_get(block, "input") or {})),
+                stop_reason,
+                None,
+                thinking,
+                blocks,
+                str(_get(block, "id")),
             )
     declined = None
     if stop_reason == "refusal":

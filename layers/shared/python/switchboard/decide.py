@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard import action_ids, failures
 from switchboard.abilities import Ability, ability_for_tool, allowed_on
+from switchboard.batches import AwaitingBatch, Resume
 from switchboard.deadline import Deadline
 from switchboard.errors import InvalidParams, UnknownAbility
 from switchboard.escalation import Escalator
@@ -61,11 +62,15 @@ class DecideService:
         llm: BudgetedLlm | None,
         tier: str = DECIDE_TIER,
         gate: PolicyGate | None = None,
+        resume_queue_url: str | None = None,
     ) -> None:
         self.gate = gate or PolicyGate()
         self.lifecycle = Lifecycle(tasks, queue, act_queue_url, gate=self.gate)
         self.llm = llm
         self.tier = tier
+        # Decide's own queue: set, a decision on a platform where Switchboard never replies waits for the next
+        # Message Batch (``switchboard.batches``) and comes back through it; None, every call is made live.
+        self.resume_queue_url = resume_queue_url
         self.escalator = Escalator(self.lifecycle, ACTOR)
 
     def begin(self, context: LambdaContext | None) -> None:
@@ -91,7 +96,11 @@ class DecideService:
             # Deferred: written with the move that ends this step (DECIDED is too, with the dispatch).
             task = self.lifecycle.start_deciding(task, ACTOR, {"tier": self.tier}, defer=True)
         if task.status is TaskStatus.DECIDING:
-            task = self._decide(task, request)
+            try:
+                task = self._decide(task, request)
+            except AwaitingBatch:
+                logger.info("decision waits for the next Message Batch", task_id=task.task_id)
+                return task.status
         if task.status is TaskStatus.DECIDED:
             task = self.lifecycle.dispatch(task, ACTOR)
         return task.status
@@ -113,6 +122,7 @@ class DecideService:
                 system=DECIDE_SYSTEM,
                 messages=messages,
                 tools=tools,
+                defer=self._deferred(request),
             )
             ledger.extend(answer.ledger)
             try:
@@ -126,10 +136,14 @@ class DecideService:
                     purpose="decide",
                     task_id=task.task_id,
                     tier=self.tier,
+                    replay_of=call,
                     system=DECIDE_SYSTEM,
-                    messages=repair_turns(messages, call.name, call.input, error),
+                    messages=repair_turns(
+                        messages, call.name, call.input, error, call.blocks, call.tool_use_id
+                    ),
                     tools=tools,
                     use_cache=False,
+                    fallback=False,  # its own thinking blocks go back to the same model ([THINK])
                 )
                 ledger.extend(repaired.ledger)
                 action = self._validated(event, repaired.call, offered)
@@ -155,6 +169,18 @@ class DecideService:
             action,
             {"ability": action.ability, "policy": [verdict.to_json()], "llm": llm},
             defer=True,
+        )
+
+    def _deferred(self, request: DecideRequest) -> Resume | None:
+        """No one reads a reply on this platform (tickets, people): the decision can wait for a batch."""
+        event = request.event
+        if self.resume_queue_url is None or event.platform in REPLY_PLATFORMS:
+            return None
+        return Resume(
+            self.resume_queue_url,
+            request.model_dump_json(),
+            group_id=event.conversation,
+            dedup_id=f"{request.task_id}#batch#decide",
         )
 
     @staticmethod

@@ -228,3 +228,8 @@ class PolicyRefused(SwitchboardError):
         super().__init__(f"{ability}: refused by policy: {reason}")
         self.ability = ability
         self.reason = reason
+
+
+class AwaitingBatch(Exception):  # a signal, not a failure: not a SwitchboardError on purpose
+    """A model request was deferred to the next Message Batch (``switchboard.batches``): the task stays where
+    it is until its resume message; no failure handler may treat it as an error."""

@@ -23,7 +23,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from switchboard import claude
+from switchboard.batches import AwaitingBatch, Resume
 from switchboard.deadline import Deadline
+from switchboard.dynamo.batches import BatchItem, DynamoBatchStore
 from switchboard.errors import (
     BudgetExceeded,
     DeadlineReached,
@@ -48,14 +50,27 @@ PRICES_PER_MTOK: dict[str, tuple[Decimal, Decimal]] = {
     "claude-opus-4-5": (Decimal("5"), Decimal("25")),
 }
 PRICIEST = (Decimal("5"), Decimal("25"))
+# [CACHE] in switchboard.claude: 5-minute cache writes cost 1.25x the base input price, cache reads 0.1x;
+# [BATCH]: a Message Batches request costs 50 % of the standard price (input, output and cache alike).
+CACHE_WRITE_FACTOR = Decimal("1.25")
+CACHE_READ_FACTOR = Decimal("0.1")
+BATCH_FACTOR = Decimal("0.5")
 DEFAULT_TIERS = {"small": "claude-haiku-5-5", "medium": "claude-sonnet-5-5", "large": "claude-opus-5-5"}
 FALLBACK = {"small": "medium", "medium": "large", "large": "medium"}
 TIMEOUTS = {"small": 10.0, "medium": 20.0, "large": 30.0}
 MIN_CALL_SECONDS = 2.0  # less time than this left before the deadline: no new attempt is started
+# The longest wait between attempts, whatever the API's retry-after says: a longer wait holds the function
+# (and
+# its FIFO message group) for nothing, and the next tier is one fallback away.
+MAX_RETRY_WAIT = 8.0
+# Without a deadline (a caller that set none) the attempts of one tier fit in this many seconds.
+NO_DEADLINE_SECONDS = 60.0
+REAL_API_HOST = "api.anthropic.com"
 
 
 # The errors are defined in switchboard.errors; classify and decide import them from here as well.
 __all__ = [
+    "AwaitingBatch",
     "Budget",
     "BudgetExceeded",
     "BudgetedLlm",
@@ -83,6 +98,9 @@ class LlmConfig:
     daily_usd_cap: Decimal
     cache_ttl_seconds: int
     max_retries: int = 2
+    # Reserve budget by the API's own token counting (messages.count_tokens) instead of the estimate: on when
+    # the client talks to the real API with a key (``budgeted_llm``); the stand-in answers it as well.
+    count_tokens: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,6 +109,11 @@ class ToolCall:
 
     name: str
     input: dict[str, Any]
+    # The assistant turn as received, thinking blocks first, and the tool_use id: a tool result answering this
+    # call must send them back unmodified, to the same model ([THINK] in switchboard.claude).
+    blocks: tuple[dict[str, Any], ...] = ()
+    tool_use_id: str | None = None
+    model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +126,9 @@ class LedgerEntry:
     cached: bool
     latency_ms: int
     prices_date: str = PRICES_DATE
+    cache_write_tokens: int = 0  # prompt-cache writes (usage.cache_creation_input_tokens)
+    cache_read_tokens: int = 0  # prompt-cache reads (usage.cache_read_input_tokens)
+    batch: bool = False  # answered through the Message Batches API, at half price
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,11 +136,32 @@ class LedgerEntry:
             "model": self.model,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "batch": self.batch,
             "usd": self.usd,
             "cached": self.cached,
             "latency_ms": self.latency_ms,
             "prices_date": self.prices_date,
         }
+
+    @classmethod
+    def from_usage(
+        cls, tier: str, model: str, usage: Any, latency_ms: int, *, batch: bool = False
+    ) -> LedgerEntry:
+        """What one answer cost, from its ``usage`` (an SDK object or the JSON of a batch result)."""
+
+        def get(name: str) -> int:
+            value = usage.get(name) if isinstance(usage, dict) else getattr(usage, name, None)
+            return int(value or 0)
+
+        tokens_in, tokens_out = get("input_tokens"), get("output_tokens")
+        write, read = get("cache_creation_input_tokens"), get("cache_read_input_tokens")
+        usd = cost_usd(model, tokens_in, tokens_out, cache_write=write, cache_read=read, batch=batch)
+        usd = usd.quantize(Decimal("0.000001"))  # whole micro-dollars: what the budget counters add up
+        return cls(
+            tier, model, tokens_in, tokens_out, float(usd), False, latency_ms, PRICES_DATE, write, read, batch
+        )
 
 
 @dataclass(frozen=True)
@@ -123,9 +170,21 @@ class LlmAnswer:
     ledger: list[LedgerEntry]
 
 
-def cost_usd(model: str, input_tokens: int, output_tokens: int) -> Decimal:
+def cost_usd(
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    *,
+    cache_write: int = 0,
+    cache_read: int = 0,
+    batch: bool = False,
+) -> Decimal:
+    """Dollars for one answer: ``input_tokens`` are the uncached ones (the API reports cache writes and reads
+    apart), each priced at its multiplier; a batch answer at half of all of it."""
     price_in, price_out = PRICES_PER_MTOK.get(model, PRICIEST)  # an unknown model is priced as the priciest
-    return (price_in * input_tokens + price_out * output_tokens) / Decimal(1_000_000)
+    cached_in = cache_write * CACHE_WRITE_FACTOR + cache_read * CACHE_READ_FACTOR
+    usd = (price_in * (input_tokens + cached_in) + price_out * output_tokens) / Decimal(1_000_000)
+    return usd * BATCH_FACTOR if batch else usd
 
 
 def estimate_tokens(*parts: Any) -> int:
@@ -160,7 +219,9 @@ class Budget:
         )
 
     def settle(self, task_id: str, reserved_tokens: int, reserved_micro_usd: int, entry: LedgerEntry) -> None:
-        used_tokens = entry.input_tokens + entry.output_tokens
+        used_tokens = (
+            entry.input_tokens + entry.cache_write_tokens + entry.cache_read_tokens + entry.output_tokens
+        )
         used_micro = int(Decimal(str(entry.usd)) * 1_000_000)
         self.ledger.settle(
             task_id, self.day(), used_tokens - reserved_tokens, used_micro - reserved_micro_usd
@@ -183,10 +244,15 @@ class ResponseCache:
 
     def get(self, key: str) -> ToolCall | None:
         data = self.store.get(key)
-        return ToolCall(data["name"], data["input"]) if data is not None else None
+        if data is None or "name" not in data:
+            return None
+        blocks = tuple(data.get("blocks") or ())
+        return ToolCall(data["name"], data["input"], blocks, data.get("tool_use_id"), data.get("model"))
 
     def put(self, key: str, call: ToolCall) -> None:
-        self.store.put(key, {"name": call.name, "input": call.input}, self.ttl_seconds)
+        value: dict[str, Any] = {"name": call.name, "input": call.input, "blocks": list(call.blocks)}
+        value |= {"tool_use_id": call.tool_use_id, "model": call.model}
+        self.store.put(key, value, self.ttl_seconds)
 
 
 class BudgetedLlm:
@@ -202,6 +268,7 @@ class BudgetedLlm:
         api_key: Callable[[], str],
         base_url: str,
         sdk: Any = None,
+        batches: DynamoBatchStore | None = None,
     ) -> None:
         self.config = config
         self.budget = budget
@@ -209,6 +276,7 @@ class BudgetedLlm:
         self.api_key = api_key
         self.base_url = base_url
         self._sdk = sdk
+        self.batches = batches  # where deferred requests wait for the Message Batches API (None: never)
 
     def sdk(self) -> Any:
         if self._sdk is None:
@@ -231,14 +299,23 @@ class BudgetedLlm:
         use_cache: bool = True,
         fallback: bool = True,
         purpose: str | None = None,
+        replay_of: ToolCall | None = None,
+        defer: Resume | None = None,
     ) -> LlmAnswer:
         """Ask ``tier`` to choose exactly one of ``tools``. Falls back one tier on transient errors and on a
         refusal. ``purpose`` ("classify" or "decide") sets effort and thinking room; ``max_tokens`` is the
-        answer's own budget. Without ``purpose`` it is read from ``max_tokens`` (classify asks for 200)."""
+        answer's own budget. Without ``purpose`` it is read from ``max_tokens`` (classify asks for 200).
+        ``replay_of``: the call the conversation answers (a repair), asked of the tier whose model made it.
+        ``defer``: the work can wait; unless its batch already answered, the request joins the next Message
+        Batch and ``AwaitingBatch`` is raised (``switchboard.batches``)."""
         purpose = purpose or claude.purpose_for(max_tokens)
+        if replay_of is not None:  # the conversation carries this call's thinking blocks: back to its model
+            tier = self.tier_of(replay_of.model, tier)
         ledger: list[LedgerEntry] = []
         try:
-            call = self._call(task_id, tier, system, messages, tools, max_tokens, use_cache, ledger, purpose)
+            call = self._call(
+                task_id, tier, system, messages, tools, max_tokens, use_cache, ledger, purpose, defer
+            )
         except (ModelUnavailable, ModelDeclined) as exc:
             if not fallback or (isinstance(exc, ModelDeclined) and exc.stop_reason != "refusal"):
                 raise
@@ -247,9 +324,13 @@ class BudgetedLlm:
                 "model tier unavailable, falling back", tier=tier, fallback=backup, task_id=task_id
             )
             call = self._call(
-                task_id, backup, system, messages, tools, max_tokens, use_cache, ledger, purpose
+                task_id, backup, system, messages, tools, max_tokens, use_cache, ledger, purpose, defer
             )
         return LlmAnswer(call, ledger)
+
+    def tier_of(self, model: str | None, default: str) -> str:
+        """The tier that routes to ``model`` (a repair goes back to the model that answered), else default."""
+        return next((tier for tier, name in self.config.tiers.items() if name == model), default)
 
     def _call(
         self,
@@ -262,70 +343,125 @@ class BudgetedLlm:
         use_cache: bool,
         ledger: list[LedgerEntry],
         purpose: str = "decide",
+        defer: Resume | None = None,
     ) -> ToolCall | None:
         model = self.config.tiers[tier]
         worst_output = claude.contract(model).max_tokens(purpose, max_tokens)  # thinking counts against it
-        request = {"model": model, "system": system, "messages": messages, "tools": tools}
-        key = self.cache.key(request)
+        key = self.cache.key({"model": model, "system": system, "messages": messages, "tools": tools})
         if use_cache and (hit := self.cache.get(key)) is not None:
             ledger.append(LedgerEntry(tier, model, 0, 0, 0.0, cached=True, latency_ms=0))
             return hit
-        reserved_tokens = estimate_tokens(system, messages, tools) + worst_output
-        reserved_micro = int(cost_usd(model, reserved_tokens, worst_output) * 1_000_000) + 1
+        request = claude.build_request(model, purpose, system, messages, tools, max_tokens)
+        batched = defer is not None and self.batches is not None
+        if batched and (stored := self.batches.answer(key)) is not None:  # type: ignore[union-attr]
+            if stored["result"].get("type") == "succeeded":
+                return self._from_batch(task_id, tier, model, key, stored, use_cache, ledger)
+            self._give_back(task_id, tier, model, key, stored)  # errored or expired: the call is made live
+            batched = False
+        reserved_tokens = self._input_tokens(request) + worst_output
+        # the worst case: every input token written to the prompt cache (1.25x), all the output spent
+        reserved_micro = int(cost_usd(model, 0, worst_output, cache_write=reserved_tokens) * 1_000_000) + 1
         self.budget.reserve(task_id, reserved_tokens, reserved_micro)
+        if batched:
+            assert self.batches is not None and defer is not None
+            item = BatchItem(key, request, task_id, tier, reserved_tokens, reserved_micro, defer.to_json())
+            if not self.batches.defer(item):  # already waiting: this reservation is not needed
+                self.budget.settle(
+                    task_id, reserved_tokens, reserved_micro, LedgerEntry(tier, model, 0, 0, 0, False, 0)
+                )
+            raise AwaitingBatch(f"{tier}: the request waits for the next Message Batch")
         started = time.monotonic()
         try:
-            response = self._create(tier, model, system, messages, tools, max_tokens, purpose)
+            response = self._create(tier, request)
         except BaseException:
             self.budget.settle(
                 task_id, reserved_tokens, reserved_micro, LedgerEntry(tier, model, 0, 0, 0, False, 0)
             )
             raise
-        usage = response.usage
-        entry = LedgerEntry(
-            tier=tier,
-            model=model,
-            input_tokens=int(usage.input_tokens),
-            output_tokens=int(usage.output_tokens),
-            usd=float(cost_usd(model, int(usage.input_tokens), int(usage.output_tokens))),
-            cached=False,
-            latency_ms=int((time.monotonic() - started) * 1000),
-        )
+        entry = LedgerEntry.from_usage(tier, model, response.usage, int((time.monotonic() - started) * 1000))
         ledger.append(entry)
         self.budget.settle(task_id, reserved_tokens, reserved_micro, entry)
         answer = claude.read_answer(response)  # by block type: thinking blocks may come first
         if answer.declined is not None:
             raise ModelDeclined(f"{tier}: {answer.declined}", answer.stop_reason)
-        call = ToolCall(*answer.tool) if answer.tool is not None else None
+        call = (
+            ToolCall(*answer.tool, blocks=answer.blocks, tool_use_id=answer.tool_use_id, model=model)
+            if answer.tool is not None
+            else None
+        )
         if call is not None and use_cache:
             self.cache.put(key, call)
         return call
 
-    def _create(
+    def _from_batch(
         self,
+        task_id: str,
         tier: str,
         model: str,
-        system: str,
-        messages: list[dict[str, Any]],
-        tools: list[dict[str, Any]],
-        max_tokens: int,
-        purpose: str = "decide",
-    ) -> Any:
+        key: str,
+        stored: dict[str, Any],
+        use_cache: bool,
+        ledger: list[LedgerEntry],
+    ) -> ToolCall | None:
+        """The batch's answer, at half price, settled against the reservation made when it was deferred."""
+        assert self.batches is not None
+        item, message = stored["item"], stored["result"]["message"]
+        entry = LedgerEntry.from_usage(tier, model, message["usage"], 0, batch=True)
+        ledger.append(entry)
+        self.budget.settle(task_id, item["reserved_tokens"], item["reserved_micro_usd"], entry)
+        self.batches.picked_up(key)
+        answer = claude.read_answer(message)
+        if answer.declined is not None:
+            raise ModelDeclined(f"{tier}: {answer.declined}", answer.stop_reason)
+        if answer.tool is None:
+            return None
+        call = ToolCall(*answer.tool, blocks=answer.blocks, tool_use_id=answer.tool_use_id, model=model)
+        if use_cache:
+            self.cache.put(key, call)
+        return call
+
+    def _give_back(self, task_id: str, tier: str, model: str, key: str, stored: dict[str, Any]) -> None:
+        assert self.batches is not None
+        item = stored["item"]
+        logger.warning("batch request not answered, calling live", task_id=task_id, result=stored["result"])
+        self.budget.settle(
+            task_id,
+            item["reserved_tokens"],
+            item["reserved_micro_usd"],
+            LedgerEntry(tier, model, 0, 0, 0, False, 0),
+        )
+        self.batches.picked_up(key)
+
+    def _input_tokens(self, request: dict[str, Any]) -> int:
+        """The prompt's tokens for the reservation: the API's own count (``messages.count_tokens``, free, and
+        counted by the model's tokenizer) where configured, else the generous estimate. A failed count falls
+        back to the estimate rather than failing the call."""
+        estimate = estimate_tokens(request["system"], request["messages"], request["tools"])
+        if not self.config.count_tokens:
+            return estimate
         import anthropic
 
-        request = claude.build_request(model, purpose, system, messages, tools, max_tokens)
-        if self.deadline is None:
-            try:
-                return self.sdk().messages.create(**request, timeout=TIMEOUTS[tier])
-            except (anthropic.APIConnectionError, anthropic.APIStatusError) as exc:
-                raise _llm_error(tier, exc) from None
-        return self._create_by(self.deadline, tier, request)
+        try:
+            counted = self.sdk().messages.count_tokens(
+                model=request["model"],
+                system=request["system"],
+                messages=request["messages"],
+                tools=request["tools"],
+                timeout=MIN_CALL_SECONDS,
+            )
+        except (anthropic.APIConnectionError, anthropic.APIStatusError) as exc:
+            logger.warning("token count failed, reserving by the estimate", error=exc.__class__.__name__)
+            return estimate
+        return int(counted.input_tokens)
 
-    def _create_by(self, deadline: Deadline, tier: str, request: dict[str, Any]) -> Any:
+    def _create(self, tier: str, request: dict[str, Any]) -> Any:
         """The SDK's retries, done here so each attempt and each wait fits in the time left: an attempt's
-        timeout is what remains (at most the tier's), and a retry that could not finish is not started."""
+        timeout is what remains (at most the tier's), a retry that could not finish is not started, and a
+        retry-after longer than ``MAX_RETRY_WAIT`` is cut to it. Without a deadline the tier's attempts fit in
+        ``NO_DEADLINE_SECONDS``."""
         import anthropic
 
+        deadline = self.deadline or Deadline.after(NO_DEADLINE_SECONDS)
         sdk = self.sdk().with_options(max_retries=0)
         attempt = 0
         while True:
@@ -338,7 +474,7 @@ class BudgetedLlm:
                 return sdk.messages.create(**request, timeout=min(TIMEOUTS[tier], left))
             except (anthropic.APIConnectionError, anthropic.APIStatusError) as exc:
                 error = _llm_error(tier, exc)
-                wait = _retry_after(exc) or min(0.5 * 2**attempt, 8.0)
+                wait = min(_retry_after(exc) or 0.5 * 2**attempt, MAX_RETRY_WAIT)
                 attempt += 1
                 if (
                     not isinstance(error, ModelUnavailable)
@@ -400,6 +536,7 @@ def budgeted_llm(settings: LlmMixin, memory_table: str) -> BudgetedLlm:
         task_token_cap=settings.llm_task_token_cap,
         daily_usd_cap=settings.llm_daily_usd_cap,
         cache_ttl_seconds=settings.llm_cache_ttl_seconds,
+        count_tokens=REAL_API_HOST in settings.llm_api_url,  # the real API, where the key is a real one
     )
     from switchboard.dynamo import DynamoBudgetLedger, DynamoLlmCache
 
@@ -409,4 +546,5 @@ def budgeted_llm(settings: LlmMixin, memory_table: str) -> BudgetedLlm:
         ResponseCache(DynamoLlmCache(memory_table), settings.llm_cache_ttl_seconds),
         api_key,
         settings.llm_api_url,
+        batches=DynamoBatchStore(memory_table) if settings.llm_batches else None,
     )

@@ -62,21 +62,37 @@ def user_turn(event: InboundEvent, facts: dict[str, Any] | None = None) -> list[
 
 
 def repair_turns(
-    messages: list[dict[str, Any]], tool_name: str, tool_input: dict[str, Any], error: str
+    messages: list[dict[str, Any]],
+    tool_name: str,
+    tool_input: dict[str, Any],
+    error: str,
+    blocks: tuple[dict[str, Any], ...] = (),
+    tool_use_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The one repair attempt: the model's invalid tool call, answered with the validation error."""
+    """The one repair attempt: the model's invalid tool call, answered with the validation error.
+
+    The assistant turn goes back exactly as it was received, thinking blocks (with their signatures) before
+    the
+    tool_use, and the result answers that tool_use's own id: with thinking on, a tool_use without its thinking
+    block is a 400 ("Thinking in tool and multi-turn workflows", https://platform.claude.com/docs/build-with-
+    claude/thinking-tool-workflows: "Pass thinking blocks back complete and unmodified"). Only a call known
+    without its blocks (none recorded) is rebuilt from its name and input.
+    """
+    if blocks and tool_use_id:
+        assistant: list[dict[str, Any]] = [dict(block) for block in blocks]
+        use_id = tool_use_id
+    else:
+        use_id = "toolu_repair"
+        assistant = [{"type": "tool_use", "id": use_id, "name": tool_name, "input": tool_input}]
     return [
         *messages,
-        {
-            "role": "assistant",
-            "content": [{"type": "tool_use", "id": "toolu_repair", "name": tool_name, "input": tool_input}],
-        },
+        {"role": "assistant", "content": assistant},
         {
             "role": "user",
             "content": [
                 {
                     "type": "tool_result",
-                    "tool_use_id": "toolu_repair",
+                    "tool_use_id": use_id,
                     "is_error": True,
                     "content": f"Invalid tool call: {error}. Call one tool again with valid parameters.",
                 }

@@ -159,6 +159,8 @@ class LlmMixin(EnvSettings):
     llm_daily_usd_cap: Decimal = Decimal("25")
     llm_cache_ttl_seconds: int = 86_400
     llm_confidence_threshold: float = 0.7
+    # Work that can wait goes through the Message Batches API (switchboard.batches); off: every call is live.
+    llm_batches: bool = False
 
     def tiers(self) -> dict[str, str]:
         return {"small": self.llm_tier_small, "medium": self.llm_tier_medium, "large": self.llm_tier_large}
@@ -180,6 +182,7 @@ class AgentSettings(
     decide_queue_url: str
     processed_ttl_days: int = 14
     task_ttl_days: int = 90
+    ingest_queue_url: str | None = None  # classify's own queue: a task that waited for a batch resumes there
 
 
 class ActSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin, PolicyMixin):
@@ -310,6 +313,15 @@ class PollSettings(ObservabilityMixin, MemoryTableMixin):
 @lru_cache(maxsize=1)
 def poll_settings() -> PollSettings:
     return PollSettings.from_environment()
+
+
+class BatchSettings(ObservabilityMixin, MemoryTableMixin, LlmMixin):
+    """The scheduled batch function: the batch state, and the key of the Messages API."""
+
+
+@lru_cache(maxsize=1)
+def batch_settings() -> BatchSettings:
+    return BatchSettings()
 
 
 class TriageSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin):
