@@ -76,7 +76,14 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FunctionSp
     layer = work / shared["Metadata"]["aws:asset:path"]
     shutil.copytree(CDK_OUT / shared["Metadata"]["aws:asset:path"], layer)
     (layer / "python" / "switchboard" / f"{SOURCE_ONLY_MODULE}.py").unlink()
-    health["Properties"] = {**health["Properties"], "Handler": "probe.handler", "Environment": {}}
+    # The probe imports anthropic and pydantic cold; on a loaded machine that outlasts health's 5 s timeout,
+    # which is not what these tests are about, so the probe gets a minute.
+    health["Properties"] = {
+        **health["Properties"],
+        "Handler": "probe.handler",
+        "Environment": {},
+        "Timeout": 60,
+    }
     deps["Metadata"] = {
         **deps["Metadata"],
         "aws:asset:path": str(CDK_OUT / deps["Metadata"]["aws:asset:path"]),
