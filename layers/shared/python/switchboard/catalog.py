@@ -248,6 +248,9 @@ class Env(StrEnum):
     ALERT_TOPIC_ARN = "ALERT_TOPIC_ARN"
     DLQ_URLS = "DLQ_URLS"
     QUEUE_URLS = "QUEUE_URLS"
+    # the act workers that render text (GitHub, Slack, escalation): links that stay links
+    LINK_ALLOW_LIST = "LINK_ALLOW_LIST"  # the CDK context linkAllowList: hosts beyond the platform's own
+    TICKETS_API_URL = "TICKETS_API_URL"  # the deployed tickets service: its links are allowed
 
 
 # -- metrics -----------------------------------------------------------------------------------------------

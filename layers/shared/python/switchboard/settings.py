@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from switchboard import catalog
 from switchboard.models import FeedSpec, Platform, Service
 from switchboard.policy import LabelPolicy, PolicyConfig
+from switchboard.render import LinkPolicy
 
 
 class _Base(BaseSettings):
@@ -171,6 +172,9 @@ class ActSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin, PolicyM
     followups_queue_url: str | None = None
     followup_delays_seconds: tuple[int, ...] = (10, 30, 90)
     tickets_public_url_template: str | None = None
+    # links that stay links in rendered text (``switchboard.render.LinkPolicy``): CDK context linkAllowList
+    link_allow_list: str = ""
+    tickets_api_url: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -180,6 +184,7 @@ class ActSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin, PolicyM
     @model_validator(mode="after")
     def _what_the_service_needs(self) -> ActSettings:
         spec = catalog.service(self.service.value)
+        LinkPolicy.parse_hosts(self.link_allow_list)  # a malformed list fails the cold start
         if _placeholder_url(self.service_api_url):
             how = f"deploy with `-c {spec.api_url_context}=https://...`" if spec.api_url_context else "set it"
             raise ValueError(
