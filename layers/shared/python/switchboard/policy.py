@@ -247,7 +247,8 @@ class PolicyGate:
     def needs_standing(self, action: ActionRequest) -> bool:
         """Whether the rules for ``action`` depend on who it acts for (close, assign others): only then does
         the act layer look the author up."""
-        return judge(action.ability, action.params, Standing(), Chooser.MODEL, self.config) is not None
+        nobody = judge(action.ability, action.params, Standing(), Chooser.MODEL, self.config)
+        return nobody is not None and self.static_check(action) is None
 
     def at_execution(
         self, action: ActionRequest, event: InboundEvent, history: Iterable[Mapping[str, Any]]
