@@ -25,6 +25,7 @@ from infra.switches import KillSwitches
 from switchboard import catalog
 from switchboard.catalog import Env, ServiceSpec, queue_url_env
 from switchboard.policy import LabelPolicy
+from switchboard.render import LinkPolicy
 
 LLM_API_URL: Final = "https://api.anthropic.com"
 DEFAULT_ESCALATION_CHANNEL: Final = "switchboard-escalations"
@@ -55,6 +56,7 @@ class Functions(Construct):
         escalation_channel: str = DEFAULT_ESCALATION_CHANNEL,
         llm_daily_usd_cap: float = DEFAULT_LLM_DAILY_USD_CAP,
         label_policy: str = "",
+        link_allow_list: str = "",
     ) -> None:
         super().__init__(scope, construct_id)
         self._queues = queues
@@ -70,10 +72,14 @@ class Functions(Construct):
             {repo: list(labels) for repo, labels in LabelPolicy.parse(label_policy).lists.items()},
             sort_keys=True,
         )
+        # Hosts whose links stay links in rendered text (CDK context ``linkAllowList``), checked here so
+        # that a bad one fails the synth; the act workers that render text read it (``switchboard.render``).
+        self._link_allow_list = json.dumps(list(LinkPolicy.parse_hosts(link_allow_list)))
         # Each service's API: the catalog's default unless the stack was given another (CDK context).
         self._service_api_urls = {
             spec.name: (service_api_urls or {}).get(spec.name, spec.api_url) for spec in catalog.services()
         }
+        self.label_policy = self._label_policy  # the stack's output of it, for `switchboard tasks resolve`
         self.ingest = {platform: self._build_ingest(platform) for platform in catalog.webhook_platforms()}
         self.health = self._build_health(version)
         self.classify = self._build_classify()
@@ -218,6 +224,14 @@ class Functions(Construct):
                         for name in catalog.sends_to(spec)
                     },
                     **({Env.ESCALATION_CHANNEL: self._escalation_channel} if spec.escalation else {}),
+                    **(
+                        {
+                            Env.LINK_ALLOW_LIST: self._link_allow_list,
+                            Env.TICKETS_API_URL: self._service_api_urls["tickets"],
+                        }
+                        if spec.platform or spec.escalation
+                        else {}
+                    ),
                 },
             ),
         )

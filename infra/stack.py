@@ -92,6 +92,7 @@ class SwitchboardStack(Stack):
             escalation_channel=self._context_str("escalationChannel") or DEFAULT_ESCALATION_CHANNEL,
             llm_daily_usd_cap=self._llm_daily_usd_cap(),
             label_policy=self._label_policy(),
+            link_allow_list=self._link_allow_list(),
         )
         self.watch = Watch(
             self,
@@ -139,6 +140,13 @@ class SwitchboardStack(Stack):
             return ""
         return value if isinstance(value, str) else json.dumps(value)
 
+    def _link_allow_list(self) -> str:
+        """Context ``linkAllowList``: hosts whose links stay links (a JSON list, or names and commas)."""
+        value = self.node.try_get_context("linkAllowList")
+        if value is None or value == "":
+            return ""
+        return value if isinstance(value, str) else json.dumps(value)
+
     def _llm_daily_usd_cap(self) -> float:
         value = self.node.try_get_context("llmDailyUsdCap")
         return float(value) if value is not None else DEFAULT_LLM_DAILY_USD_CAP
@@ -163,6 +171,10 @@ class SwitchboardStack(Stack):
                 "Kill switch: SSM parameter, abilities not to carry out",
             ),
             "AlertTopicArn": (self.monitoring.alert_topic.topic_arn, "Alert topic"),
+            "LabelPolicy": (
+                self.functions.label_policy,
+                "The label allow-list the functions get (LABEL_POLICY): what `tasks resolve` checks",
+            ),
             "DlqUrls": (
                 self.to_json_string({name: dlq.queue_url for name, dlq in self.queues.dlqs.items()}),
                 "Dead-letter queue URLs by queue name (JSON)",

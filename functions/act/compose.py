@@ -18,7 +18,7 @@ from switchboard.act import AccessEscalation, ActService
 from switchboard.actions.tickets import TicketsExecutor
 from switchboard.actworker import ActWorker, CallWindow, idempotent_runner, make_executor
 from switchboard.breaker import BreakerConfig, CircuitBreaker
-from switchboard.dynamo import DynamoBreakerStore
+from switchboard.dynamo import DynamoAuthorDirectory, DynamoBreakerStore
 from switchboard.followups import Followups
 from switchboard.killswitch import KillSwitches
 from switchboard.memory import DAY
@@ -110,7 +110,10 @@ def build_act_worker(
         escalation=escalation,
         stager=followups,
         deadline=deadline.check,
-        gate=PolicyGate(settings.policy_config()),
+        # the same trust lookup as decide's gate (the act layer re-checks a close or an assignment)
+        gate=PolicyGate(
+            settings.policy_config(), DynamoAuthorDirectory(settings.memory_table_name, dynamodb)
+        ),
     )
     return ActWorker(
         settings,

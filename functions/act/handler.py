@@ -24,11 +24,14 @@ from switchboard.settings import act_settings
 logger = Logger()
 metrics = Metrics()
 
+# The settings are validated at init (the cold start), before any invocation: a misconfigured worker
+# (act-tickets deployed without ticketsApiUrl) fails its init with the settings error, which Lambda logs once
+# per init, and takes no record it could only fail.
+act_settings()
+
 
 @lru_cache(maxsize=1)
 def worker() -> ActWorker:
-    # The settings are validated here, before any record: a misconfigured worker (act-tickets deployed without
-    # ticketsApiUrl) fails the invocation with the settings error and takes no action it could only fail.
     settings = act_settings()
     token = parameters.get_secret(settings.service_token_secret_id, max_age=300)
     return build_act_worker(settings, str(token))

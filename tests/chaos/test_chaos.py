@@ -277,16 +277,17 @@ def test_bad_input_is_rejected_and_never_enqueued(stack: Stack) -> None:
     std_headers = signed_headers("standard", std_body, "", "msg_" + run_id(), stack.secret("standard"))
     from switchboard.adapters.slack import sign as slack_sign
     from switchboard.adapters.standard import sign as standard_sign
+    from switchboard.ingest import split_secrets  # the secrets as the ingest function reads them: verbatim
 
     unsigned = {k: v for k, v in good.items() if k != "X-Hub-Signature-256"}
     stale_slack = slack_headers | {
         "X-Slack-Request-Timestamp": stale,
-        "X-Slack-Signature": slack_sign(stack.secret("slack").split()[0], stale, slack_body),
+        "X-Slack-Signature": slack_sign(split_secrets(stack.secret("slack"), "slack")[0], stale, slack_body),
     }
     stale_standard = std_headers | {
         "webhook-timestamp": stale,
         "webhook-signature": standard_sign(
-            stack.secret("standard").split()[0], std_headers["webhook-id"], stale, std_body
+            split_secrets(stack.secret("standard"), "standard")[0], std_headers["webhook-id"], stale, std_body
         ),
     }
     cases: list[tuple[str, str, bytes, dict[str, str], int]] = [

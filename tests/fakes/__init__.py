@@ -56,6 +56,7 @@ class FakeAuthorMemory:
     blocked: set[str] = field(default_factory=set)
     trusted: set[str] = field(default_factory=set)
     counts: dict[str, int] = field(default_factory=dict)
+    counted: dict[str, list[str]] = field(default_factory=dict)
 
     def profile(self, platform: str, author: str) -> AuthorProfile:
         return AuthorProfile(blocked=author in self.blocked, trusted=author in self.trusted)
@@ -70,6 +71,17 @@ class FakeAuthorMemory:
     def count_request(self, platform: str, author: str, window_seconds: int, now: float | None = None) -> int:
         self.counts[author] = self.counts.get(author, 0) + 1
         return self.counts[author]
+
+    def count_once(
+        self, platform: str, author: str, window_seconds: int, key: str, limit: int, now: float | None = None
+    ) -> int:
+        keys = self.counted.setdefault(author, [])
+        if key in keys:
+            return min(self.counts.get(author, 0), limit)
+        if self.counts.get(author, 0) >= limit:
+            return limit + 1
+        keys.append(key)
+        return self.count_request(platform, author, window_seconds, now)
 
 
 def github_event(

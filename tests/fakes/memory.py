@@ -50,6 +50,7 @@ class MemoryAuthorDirectory:
     clock: FakeClock = field(default_factory=FakeClock)
     profiles: dict[tuple[str, str], AuthorProfile] = field(default_factory=dict)
     windows: dict[tuple[str, str, int], int] = field(default_factory=dict)
+    keys: dict[tuple[str, str, int], set[str]] = field(default_factory=dict)
 
     def profile(self, platform: str, author: str) -> AuthorProfile:
         return self.profiles.get((platform, author), AuthorProfile())
@@ -63,6 +64,21 @@ class MemoryAuthorDirectory:
         key = (platform, author, start)
         self.windows[key] = self.windows.get(key, 0) + 1
         return self.windows[key]
+
+    def count_once(
+        self, platform: str, author: str, window_seconds: int, key: str, limit: int, now: float | None = None
+    ) -> int:
+        now = self.clock() if now is None else now
+        start = int(now) // window_seconds * window_seconds
+        window = (platform, author, start)
+        counted = self.keys.setdefault(window, set())
+        if key in counted:
+            return min(self.windows.get(window, 0), limit)
+        if self.windows.get(window, 0) >= limit:
+            return limit + 1
+        counted.add(key)
+        self.windows[window] = self.windows.get(window, 0) + 1
+        return self.windows[window]
 
 
 @dataclass

@@ -24,7 +24,7 @@ from functions.act.compose import build_act_worker
 from switchboard.actions.github import marker
 from switchboard.actworker import ActWorker
 from switchboard.breaker import BreakerConfig, BreakerState, CircuitBreaker, Permit
-from switchboard.dynamo import DynamoBreakerStore
+from switchboard.dynamo import DynamoAuthorDirectory, DynamoBreakerStore
 from switchboard.errors import (
     AccessDenied,
     BreakerOpen,
@@ -36,6 +36,7 @@ from switchboard.errors import (
 )
 from switchboard.killswitch import parse_ability_list
 from switchboard.models import ActionRequest, InboundEvent, Platform, Service, TaskStatus
+from switchboard.policy import Chooser, PolicyGate
 from switchboard.retry import Outcome, RetryPolicy
 from switchboard.settings import ActSettings
 from switchboard.sqs import SqsQueueSender
@@ -154,14 +155,24 @@ class Stack:
     def dispatch(
         self, ability: str, params: dict[str, Any], platform: Platform = Platform.GITHUB
     ) -> ActionRequest:
-        """Open a task, dispatch one action to its act queue, as classify does."""
+        """Open a task, dispatch one action to its act queue, as classify does. A close or an assignment
+        passes the gate by its author's standing (mona, a trusted account: the act layer looks her up again),
+        with the verdict recorded; the labels are the worker's to check (its own label policy)."""
         event = inbound(platform, f"{REPO}#7-{uuid.uuid4().hex[:6]}")
         service = Service(ability.split(".")[0])
         action = ActionRequest.for_task(event, 0, ability, service, params)
+        authors = DynamoAuthorDirectory(self.tables[1], self.dynamodb)
+        authors.set_flags(platform.value, event.author or "", blocked=False, trusted=True)
+        gate = PolicyGate(authors=authors)
+        verdicts = []
+        if gate.needs_standing(action):
+            verdict = gate.check(action, event, Chooser.RULE, count_rate=False)
+            assert verdict.allowed, verdict
+            verdicts.append(verdict.to_json())
         task = self.store.claim_and_open(event, owner="test", claim_ttl_days=1)
         assert task is not None
         task = self.store.transition(task, TaskStatus.CLASSIFIED, "classify", {}, actions=[action])
-        self.store.transition(task, TaskStatus.DISPATCHED, "classify", {})
+        self.store.transition(task, TaskStatus.DISPATCHED, "classify", {"policy": verdicts})
         self.send(action)
         return action
 

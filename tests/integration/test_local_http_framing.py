@@ -228,3 +228,105 @@ def test_a_content_length_is_one_run_of_digits_within_the_limit(value: str) -> N
 def test_more_than_one_content_length_is_refused_even_when_they_agree(values: list[str]) -> None:
     with pytest.raises(FramingError):
         body_framing(headers_of(*(("Content-Length", value) for value in values)))
+
+
+# -- a request dripped slowly: one deadline for the request line, the headers and the body -------------------
+
+
+@pytest.fixture(scope="module")
+def strict() -> Iterator[ApiServer]:
+    """A server whose whole-request deadline is shorter than its body deadline, to see the former act."""
+
+    def echo(function: str, event: Any) -> InvokeResult:
+        return InvokeResult(function, "r-1", {"statusCode": 200, "body": event.get("body", "")})
+
+    api = ApiServer(
+        ("127.0.0.1", 0),
+        routes=[Route("POST /echo", "Echo")],
+        invoke=echo,
+        control=NoControl(),
+        api_id="local",
+        read_timeout=READ_TIMEOUT,
+        body_deadline=10 * BODY_DEADLINE,
+        request_deadline=BODY_DEADLINE,
+    )
+    thread = threading.Thread(target=api.serve_forever, daemon=True)
+    thread.start()
+    yield api
+    api.shutdown()
+    api.server_close()
+    thread.join(timeout=5)
+
+
+HEAD = b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: " + b"a" * 200 + b"\r\nContent-Length: 2\r\n\r\nok"
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "request line",  # the request line itself dripped
+        "headers",  # the request line at once, the headers dripped
+        "body",  # line and headers at once, the body dripped (the request's deadline, not the body's)
+    ],
+)
+def test_a_request_dripped_within_every_read_timeout_is_408_at_its_deadline(
+    strict: ApiServer, where: str
+) -> None:
+    cut = {"request line": 0, "headers": HEAD.index(b"\r\n") + 2, "body": HEAD.index(b"\r\n\r\n") + 4}[where]
+    raw = HEAD if where != "body" else HEAD.replace(b"Content-Length: 2", b"Content-Length: 400") + b"x" * 398
+    host, port = strict.server_address[:2]
+    started = time.monotonic()
+    with socket.create_connection((str(host), port), timeout=PATIENCE) as sock:
+        sock.sendall(raw[:cut])
+        sock.settimeout(READ_TIMEOUT / 4)
+        answer = b""
+        for byte in raw[cut:]:
+            if time.monotonic() - started > PATIENCE:
+                pytest.fail(f"the server held a dripping {where} for {PATIENCE}s")
+            try:
+                sock.sendall(bytes([byte]))
+                answer += sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if answer:
+                break
+    took = time.monotonic() - started
+    assert status_of(answer) == 408, answer[:200]
+    assert BODY_DEADLINE - 0.2 < took < BODY_DEADLINE + 1.0
+
+
+@given(st.integers(1, 60), st.floats(0.0, 0.01))
+@settings(max_examples=8, deadline=None)
+def test_a_request_that_arrives_in_time_in_pieces_is_answered(pieces: int, pause: float) -> None:
+    """The request line, headers and body in ``pieces`` pieces, within the deadline (at most 60 pieces
+    0.01 s apart): answered 200."""
+    # the module's server (the fixture cannot be used with given): one of its own
+    api = ApiServer(
+        ("127.0.0.1", 0),
+        routes=[Route("POST /echo", "Echo")],
+        invoke=lambda function, event: InvokeResult(function, "r", {"statusCode": 200, "body": "x"}),
+        control=NoControl(),
+        api_id="local",
+        read_timeout=READ_TIMEOUT,
+        request_deadline=BODY_DEADLINE,
+    )
+    thread = threading.Thread(target=api.serve_forever, daemon=True)
+    thread.start()
+    try:
+        raw = HEAD.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+        size = max(1, len(raw) // pieces)
+        host, port = api.server_address[:2]
+        with socket.create_connection((str(host), port), timeout=PATIENCE) as sock:
+            for start in range(0, len(raw), size):
+                sock.sendall(raw[start : start + size])
+                time.sleep(pause)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        assert status_of(answer) == 200
+    finally:
+        api.shutdown()
+        api.server_close()
+        thread.join(timeout=5)

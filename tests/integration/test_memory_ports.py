@@ -104,6 +104,19 @@ def test_an_author_has_flags_and_counts_per_window(ports: Ports) -> None:
     assert ports.authors.count_request("github", "hubot", 60, now=start) == 1
 
 
+def test_an_action_is_counted_once_per_window_and_a_full_window_counts_no_more(ports: Ports) -> None:
+    start = 1_800_000_000 // 60 * 60
+    count = ports.authors.count_once
+    assert [count("github-acts", "mona", 60, f"t#{n}", 3, now=start) for n in range(3)] == [1, 2, 3]
+    assert (
+        count("github-acts", "mona", 60, "t#1", 3, now=start + 1) <= 3
+    )  # a retry: allowed again, not counted
+    assert count("github-acts", "mona", 60, "t#9", 3, now=start + 2) == 4  # over: refused
+    assert count("github-acts", "mona", 60, "t#9", 3, now=start + 3) == 4  # and not remembered
+    assert count("github-acts", "mona", 60, "t#0", 3, now=start + 4) <= 3
+    assert count("github-acts", "mona", 60, "t#9", 3, now=start + 60) == 1  # the next window
+
+
 def test_a_budget_reservation_takes_both_counters_or_neither(ports: Ports) -> None:
     caps = {"token_cap": 250, "micro_usd_cap": 5_000}
     day = "2026-11-22"

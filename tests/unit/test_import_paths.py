@@ -28,6 +28,14 @@ ENVIRONMENT = {
     "LLM_API_URL": "https://api.anthropic.com",
     "LLM_SECRET_ID": "arn:llm",
     "AWS_DEFAULT_REGION": "us-east-1",
+    # act validates its settings at init (the cold start): a worker's environment, as the template sets it
+    "SERVICE": "github",
+    "ACT_QUEUE_URL": "https://sqs.local/act-github.fifo",
+    "MAX_RECEIVE_COUNT": "5",
+    "SERVICE_API_URL": "https://api.github.com",
+    "SERVICE_TOKEN_SECRET_ID": "arn:token",
+    "SHADOW_MODE_PARAMETER": "/switchboard/shadow-mode",
+    "DISABLED_ABILITIES_PARAMETER": "/switchboard/disabled-abilities",
 }
 
 

@@ -135,11 +135,15 @@ def test_acting_abilities_are_rate_limited_per_author_but_not_for_trusted_accoun
     authors = MemoryAuthorDirectory()
     gate = PolicyGate(PolicyConfig(acting_rate_limit=2), authors)
     event = github_event("/label bug")
-    label = ActionRequest.for_task(
-        event, 0, "github.add_labels", Service.GITHUB, {"repo": REPO, "number": 7, "labels": ["bug"]}
-    )
-    assert [gate.check(label, event, Chooser.RULE).allowed for _ in range(3)] == [True, True, False]
-    assert "over 2 acting actions" in gate.check(label, event, Chooser.RULE).reason
+    labels = [
+        ActionRequest.for_task(
+            event, n, "github.add_labels", Service.GITHUB, {"repo": REPO, "number": 7, "labels": ["bug"]}
+        )
+        for n in range(4)
+    ]
+    assert [gate.check(label, event, Chooser.RULE).allowed for label in labels[:3]] == [True, True, False]
+    assert "over 2 acting actions" in gate.check(labels[3], event, Chooser.RULE).reason
+    label = labels[0]
     comment = ActionRequest.for_task(
         event, 0, "github.comment", Service.GITHUB, {"repo": REPO, "number": 7, "body": "hi"}
     )

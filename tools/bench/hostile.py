@@ -63,6 +63,10 @@ KINDS: dict[str, tuple[str, str]] = {
     "expanding ligatures": ("", "\ufdfa"),
     "control characters": ("", "\x00\u200b\u202e"),
     "mixed": ("", "<a <!-- &#99999999999; <script \u0301\u0316 &amp;"),
+    "code elements": ("", "<code></code>"),
+    "quoted lines": ("<pre>", "a\n"),
+    "command lines": ("", "/label bug\n"),
+    "commands after forged fences": ("```\n", "```<b>\n/label x\n"),
 }
 
 

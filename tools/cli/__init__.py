@@ -248,6 +248,16 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
+def deployed_gate(target: Target) -> Any:
+    """The policy gate with the deployed functions' settings: their ``LABEL_POLICY`` (the stack's
+    ``LabelPolicy`` output holds the same value) read through their settings model. A person on call needs
+    no trust lookup: the gate gives them authority, and their actions count against no rate."""
+    from switchboard.policy import PolicyGate
+    from switchboard.settings import PolicyMixin
+
+    return PolicyGate(PolicyMixin(label_policy=target.output("LabelPolicy")).policy_config())
+
+
 def cmd_resolve(args: argparse.Namespace) -> int:
     from switchboard.models import Service
     from switchboard.operations import resolve_closed, resolve_with_action
@@ -268,6 +278,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
             ability_name=args.ability,
             params=json.loads(args.params or "{}"),
             note=args.note or "",
+            gate=deployed_gate(target),
         )
     print(json.dumps(task.to_json(), indent=2) if args.json else render_timeline(task.to_json()))
     return 0

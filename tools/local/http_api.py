@@ -10,9 +10,15 @@ URI). Requests become the exact 2.0 event; the function's result is mapped back 
 - no matching route: 404 `{"message":"Not Found"}`; a body over 10 MB: 413.
 
 Reading a request is bounded, so no client can hold a connection (and its thread) for ever:
-- every read waits at most `read_timeout` (a request line or header that does not arrive closes the
-  connection), and the whole body must arrive within `body_deadline`: else 408 `{"message":"Request
-  Timeout"}` and the connection is closed;
+- every read waits at most `read_timeout` (an idle connection, or a request line or header that stops
+  arriving, is closed);
+- the whole request, request line, headers and body, must arrive within `request_deadline` of its first
+  byte, however slowly it drips (a byte every few seconds passes every per-read timeout), and the body within
+  `body_deadline` of the headers' end: else 408 `{"message":"Request Timeout"}` and the connection is
+  closed. API Gateway documents no bound of its own on reading a request; 30 s is the bound it puts on a
+  whole HTTP API exchange (its integration timeout, 30 s for HTTP APIs and not raisable: "Amazon API
+  Gateway quotas", https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html, as quoted by
+  AWS re:Post answers, read 2026-12-02), so no request here takes longer to arrive;
 - the body's framing is checked as RFC 9112 section 6 asks (https://www.rfc-editor.org/rfc/rfc9112#section-6):
   a `Content-Length` that is not one run of digits, appears twice, or comes with `Transfer-Encoding`; a
   transfer coding other than `chunked`; a chunk size that is not hexadecimal (`-1`), a chunk not followed by
@@ -32,8 +38,10 @@ import binascii
 import io
 import json
 import logging
+import math
 import re
 import secrets
+import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -52,6 +60,7 @@ MAX_PAYLOAD_BYTES: Final = 10 * 1024 * 1024
 #: The longest wait for any one read of a request, and for the whole body.
 READ_TIMEOUT_SECONDS: Final = 10.0
 BODY_DEADLINE_SECONDS: Final = 30.0
+REQUEST_DEADLINE_SECONDS: Final = 30.0
 #: A chunk-size or trailer line longer than this is malformed; more trailer lines than this too.
 MAX_LINE_BYTES: Final = 8_192
 MAX_TRAILER_LINES: Final = 64
@@ -328,6 +337,7 @@ class ApiServer(ThreadingHTTPServer):
         api_id: str,
         read_timeout: float = READ_TIMEOUT_SECONDS,
         body_deadline: float = BODY_DEADLINE_SECONDS,
+        request_deadline: float = REQUEST_DEADLINE_SECONDS,
     ) -> None:
         super().__init__(address, _ApiRequestHandler)
         self.routes = routes
@@ -336,11 +346,49 @@ class ApiServer(ThreadingHTTPServer):
         self.api_id = api_id
         self.read_timeout = read_timeout
         self.body_deadline = body_deadline
+        self.request_deadline = request_deadline
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The connection's reads: each waits at most ``read_timeout``, and none past the current request's
+    deadline, ``request_deadline`` after its first byte (``next_request``: the wait for the next one)."""
+
+    def __init__(self, connection: socket.socket, read_timeout: float, request_deadline: float) -> None:
+        self.connection = connection
+        self.read_timeout = read_timeout
+        self.request_deadline = request_deadline
+        self.deadline: float | None = None
+        self.started = self.timed_out = False
+
+    def next_request(self) -> None:
+        self.deadline, self.started, self.timed_out = None, False, False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        timeout = self.read_timeout
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                self.timed_out = True
+                raise TimeoutError("the request did not arrive in time")
+            timeout = min(timeout, left)
+        self.connection.settimeout(timeout)
+        try:
+            count = self.connection.recv_into(buffer)
+        except TimeoutError:
+            self.timed_out = True
+            raise
+        if count and not self.started:
+            self.started = True
+            self.deadline = time.monotonic() + self.request_deadline
+        return count
 
 
 class _ApiRequestHandler(BaseHTTPRequestHandler):
@@ -352,6 +400,27 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.settimeout(self.server.read_timeout)  # every read, the request line included
+        self.rfile.close()  # read through the deadline instead (the socket stays open: the handler's)
+        self._reader = _DeadlineReader(
+            self.connection, self.server.read_timeout, self.server.request_deadline
+        )
+        self.rfile = io.BufferedReader(self._reader)
+
+    def handle_one_request(self) -> None:
+        """One request, its request line and headers within the request's deadline: a request that stops
+        arriving, or does not arrive in time, is answered 408 and its connection closed (the standard handler
+        would close it without an answer); an idle connection is closed quietly."""
+        self._reader.next_request()
+        self._answered = False
+        self.requestline, self.request_version, self.command = "", self.protocol_version, ""  # for a 408
+        super().handle_one_request()
+        if self._reader.timed_out and self._reader.started and not self._answered:
+            self.close_connection = True
+            self._send_quietly(json_response(408, {"message": "Request Timeout"}), _request_id())
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self._answered = True
+        super().send_response(code, message)
 
     def do_GET(self) -> None:
         self._handle()
@@ -363,7 +432,7 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         request_id = _request_id()
-        deadline = time.monotonic() + self.server.body_deadline
+        deadline = min(time.monotonic() + self.server.body_deadline, self._reader.deadline or math.inf)
         try:
             body = self._read_body(deadline)
         except PayloadTooLargeError:

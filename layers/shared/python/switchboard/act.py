@@ -2,8 +2,9 @@
 
 For each action message, in this order:
 1. the ability must be on the allow-list, for this service, with valid parameters, and pass the policy gate's
-   rules that hold for any author (``PolicyGate.static_check``: the label allow-list, how many assignees), as
-   defence in depth behind the gate at dispatch (else FAILED, consumed);
+   rules that hold for any author (``PolicyGate.static_check``: the label allow-list, how many assignees) and,
+   for a close or an assignment, those that depend on the author, with the same trust lookup as at dispatch
+   (``PolicyGate.at_execution``), as defence in depth behind the gate at dispatch (else FAILED, consumed);
 2. the kill switches (SSM): a disabled ability makes no call and DROPs the task; in shadow mode the call is
    described on the task ("would call POST /repos/…", with the body) and not made;
 3. the external call runs inside Powertools idempotency keyed by the action id, behind the service's circuit
@@ -213,6 +214,9 @@ class ActService:
                 action.service.value, f"refused: {action.ability} belongs to {spec.service.value}"
             )
         refused = self.gate.static_check(action)
+        if refused is None and self.gate.needs_standing(action):  # close, assign: who asked, as at dispatch
+            task = self.lifecycle.tasks.get(action.task_id)
+            refused = self.gate.at_execution(action, task.inbound_event(), task.history)
         if refused is not None:
             raise PermanentActionError(action.service.value, f"refused by policy: {refused}")
 

@@ -42,6 +42,7 @@ from switchboard.errors import MalformedMessage, OutOfTime, RecordFailed
 from switchboard.followups import FOLLOWUP_KIND, KIND_ATTRIBUTE, FollowUp, Followups
 from switchboard.models import ActionRequest, TaskStatus
 from switchboard.ports import Visibility
+from switchboard.render import LinkPolicy
 from switchboard.retry import (
     Delivery,
     Outcome,
@@ -62,10 +63,20 @@ def make_executor(settings: ActSettings, token: str) -> Executor:
     module_name, _, class_name = spec.executor.partition(":")
     executor_class = getattr(importlib.import_module(module_name), class_name)
     url, timeout = settings.service_api_url, settings.http_timeout_seconds
+    renders_for = spec.platform or ("slack" if spec.escalation else None)  # where its text is shown
+    links = (
+        {
+            "links": LinkPolicy.for_platform(
+                renders_for, LinkPolicy.parse_hosts(settings.link_allow_list), settings.tickets_api_url
+            )
+        }
+        if renders_for
+        else {}
+    )
     if spec.escalation:
-        executor: Executor = executor_class(url, token, timeout, settings.escalation_channel)
+        executor: Executor = executor_class(url, token, timeout, settings.escalation_channel, **links)
     else:
-        executor = executor_class(url, token, timeout)
+        executor = executor_class(url, token, timeout, **links)
     return executor
 
 

@@ -251,6 +251,9 @@ class Env(StrEnum):
     # the Message Batches API (switchboard.batches): classify, decide and the batch function
     LLM_BATCHES = "LLM_BATCHES"
     INGEST_QUEUE_URL = "INGEST_QUEUE_URL"
+    # the act workers that render text (GitHub, Slack, escalation): links that stay links
+    LINK_ALLOW_LIST = "LINK_ALLOW_LIST"  # the CDK context linkAllowList: hosts beyond the platform's own
+    TICKETS_API_URL = "TICKETS_API_URL"  # the deployed tickets service: its links are allowed
 
 
 # -- metrics -----------------------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 Whoever chose the action (a rule, the model, a plan, a person on call, or the agent itself for a follow-up's
 reply), it passes here: ``Lifecycle.dispatch``, ``Lifecycle.escalate`` and ``Lifecycle.resolve_with_action``
-ask the gate before ``action_ids.send_action``, and the act layer asks again at execution (``static_check``:
-the rules that need no author, as defence in depth for an action that reached an act queue another way). The
+ask the gate before ``action_ids.send_action``, and the act layer asks again at execution, as defence in depth
+for an action that reached an act queue another way: ``static_check`` (the rules that need no author) for
+every action, and for those whose rules depend on the author (close, assign others) ``at_execution``, with
+the same trust lookup as at dispatch. The
 prompts describe the task; they hold no policy (seed 000: "Mixing behavioral policy into your prompts makes it
 invisible, untestable, and fragile").
 
@@ -19,8 +21,8 @@ The rules, by ability:
   ``labelPolicy``), for everyone: the list says which labels exist to be applied.
 - ``tickets.create``: allowed.
 - acting abilities (``ACTING``: labels, assign, close, tickets): at most ``acting_rate_limit`` per author and
-  window (the author directory's rate windows, under ``<platform>-acts``); trusted accounts and people on call
-  are not counted.
+  window (the author directory's rate windows, under ``<platform>-acts``), each action id counted once (a
+  retried dispatch is not counted again); trusted accounts and people on call are not counted.
 - the agent itself (``Chooser.AGENT``: a follow-up's reply, an access escalation) may only reply or escalate.
 
 Every verdict (allowed, or refused with the reason) is recorded in the task's history under ``policy``.
@@ -242,6 +244,25 @@ class PolicyGate:
         anyone = Standing(author=None, trusted=True)
         return judge(action.ability, action.params, anyone, Chooser.PERSON, self.config)
 
+    def needs_standing(self, action: ActionRequest) -> bool:
+        """Whether the rules for ``action`` depend on who it acts for (close, assign others): only then does
+        the act layer look the author up."""
+        nobody = judge(action.ability, action.params, Standing(), Chooser.MODEL, self.config)
+        return nobody is not None and self.static_check(action) is None
+
+    def at_execution(
+        self, action: ActionRequest, event: InboundEvent, history: Iterable[Mapping[str, Any]]
+    ) -> str | None:
+        """The act layer's re-check of an action whose rules depend on its author: the same rules and the
+        same trust lookup (this gate's author directory) as at dispatch, without counting the rate again.
+        Who chose it comes from the verdict recorded for this action id at dispatch, else from the history
+        (``chooser_of``): an action that reached the act queue with no verdict has no person's authority.
+        None when allowed, else why not."""
+        entries = list(history)
+        chosen_by = _recorded_chooser(entries, action.action_id) or chooser_of(entries)
+        verdict = self.check(action, event, chosen_by, count_rate=False)
+        return None if verdict.allowed else verdict.reason
+
     def offered(self, event: InboundEvent, abilities: Iterable[Ability]) -> list[Ability]:
         """The abilities this event's author may use at all (the model is offered only these)."""
         standing = self.standing(event)
@@ -275,10 +296,15 @@ class PolicyGate:
             or chosen_by is Chooser.PERSON
         ):
             return None
-        used = self.authors.count_request(
-            f"{event.platform.value}-acts", standing.author, self.config.acting_rate_window_seconds
-        )
+        # counted once per action id: a retried dispatch of the same action is not counted again
         limit = self.config.acting_rate_limit
+        used = self.authors.count_once(
+            f"{event.platform.value}-acts",
+            standing.author,
+            self.config.acting_rate_window_seconds,
+            action.action_id,
+            limit,
+        )
         if used > limit:
             window = self.config.acting_rate_window_seconds
             return f"{standing.author} is over {limit} acting actions per {window} s"
@@ -295,6 +321,21 @@ def _why_allowed(action: ActionRequest, standing: Standing) -> str:
     if action.ability == "github.close" and standing.issue_author:
         return "the issue's author"
     return "within policy"
+
+
+def _recorded_chooser(history: Iterable[Mapping[str, Any]], action_id: str) -> Chooser | None:
+    """Who chose ``action_id``, by the allowed verdict the gate recorded for it (None: no such verdict)."""
+    for entry in history:
+        detail = entry.get("detail")
+        verdicts = detail.get("policy") if isinstance(detail, Mapping) else None
+        for verdict in verdicts if isinstance(verdicts, list) else []:
+            mine = isinstance(verdict, Mapping) and verdict.get("action_id") == action_id
+            if mine and verdict.get("allowed"):
+                try:
+                    return Chooser(verdict.get("chosen_by"))
+                except ValueError:
+                    return None
+    return None
 
 
 def chooser_of(history: Iterable[Mapping[str, Any]]) -> Chooser:

@@ -134,6 +134,13 @@ class AuthorDirectory(Protocol):
         """Add one request to the author's current window; the count including this one."""
         ...
 
+    def count_once(
+        self, platform: str, author: str, window_seconds: int, key: str, limit: int, now: float | None = None
+    ) -> int:
+        """Count ``key`` in the author's current window at most once; the count with it (``limit + 1`` when
+        the window is full; a key counted before: at most the count it was allowed at)."""
+        ...
+
 
 class BudgetLedger(Protocol):
     """Atomic LLM spending counters: tokens per task and micro-dollars per UTC day (``YYYY-MM-DD``)."""

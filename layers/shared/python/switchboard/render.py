@@ -17,7 +17,11 @@ text may hide its target. So:
   link, any other shows its text and its real URL, as plain text; ``&``, ``<``, ``>`` everywhere else are
   escaped;
 - a raw ``@channel``, ``@here``, ``@everyone`` (which Slack turns into a broadcast with ``link_names``) gets
-  the same word joiner.
+  the same word joiner;
+- a bare domain (``example.com``, ``evil.example.io/path``), which Slack's clients make a link although the
+  text has no scheme (seen in the wild: "strings like tablename.id" become links,
+  https://gitlab.com/postgres-ai/joe/-/issues/139), gets a word joiner before each dot unless its host is
+  allowed.
 
 GitHub (``github``), after GitHub's "Basic writing and formatting syntax" (https://docs.github.com/get-started/
 writing-on-github/getting-started-with-writing-and-formatting-on-github/basic-writing-and-formatting-syntax,
@@ -27,7 +31,9 @@ writing-on-github/getting-started-with-writing-and-formatting-on-github/basic-wr
   sees no mention) unless the login is in ``allow_mentions``;
 - ``&`` and ``<`` are escaped, so raw HTML (``<script>``, ``<a href>``, ``<img>``) and HTML entities
   (``&#64;user``) are shown as text;
-- a link (a Markdown link or image, or a bare URL, which GitHub links automatically) to a host that is not
+- a link (a Markdown link or image, or a bare URL, which GitHub links automatically: GFM's autolinks
+  extension links ``www.`` names, ``http(s)://`` URLs, e-mail addresses and ``mailto:``/``xmpp:``,
+  https://github.github.com/gfm/#autolinks-extension-, not a bare ``example.com``) to a host that is not
   allowed, and any other Markdown link syntax, is shown as plain text: in a code span, with a word joiner
   after each colon and before each dot, so neither the Markdown renderer nor an autolinker sees a link
   whatever backticks are around it.
@@ -39,6 +45,7 @@ host by default; a subdomain of an allowed host is allowed.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -53,6 +60,12 @@ GITHUB_HOSTS: Final = frozenset({"github.com", "githubusercontent.com", "github.
 SLACK_HOSTS: Final = frozenset({"slack.com"})
 
 
+_HOST_NAME: Final = re.compile(
+    r"(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]"
+    r"(?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?"
+)
+
+
 def _host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
@@ -64,10 +77,35 @@ class LinkPolicy:
     hosts: frozenset[str]
 
     @classmethod
-    def for_platform(cls, platform: str, extra: Iterable[str] = ()) -> LinkPolicy:
+    def for_platform(
+        cls, platform: str, extra: Iterable[str] = (), tickets_api_url: str | None = None
+    ) -> LinkPolicy:
         own = {"github": GITHUB_HOSTS, "slack": SLACK_HOSTS}.get(platform, frozenset())
-        tickets = _host_of(catalog.service("tickets").api_url)
+        tickets = _host_of(tickets_api_url or catalog.service("tickets").api_url)
         return cls(frozenset({*own, *(h.lower() for h in extra if h), *([tickets] if tickets else [])}))
+
+    @staticmethod
+    def parse_hosts(value: str | Iterable[str] | None) -> tuple[str, ...]:
+        """The hosts of ``linkAllowList``: a JSON list of host names (``["docs.example.com"]``) or names
+        separated by commas or spaces; empty: none beyond the defaults. A name with a scheme, a path, a port
+        or a wildcard is refused (a subdomain of a listed host is allowed anyway)."""
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            text = value.strip()
+            items: Iterable[object] = json.loads(text) if text.startswith("[") else re.split(r"[,\s]+", text)
+        else:
+            items = value
+        hosts: list[str] = []
+        for item in items:
+            if item == "":
+                continue
+            if not isinstance(item, str) or not _HOST_NAME.fullmatch(item):
+                raise ValueError(
+                    f"linkAllowList: {item!r} is not a host name (docs.example.com: no scheme, path or *)"
+                )
+            hosts.append(item.lower().rstrip("."))
+        return tuple(dict.fromkeys(hosts))
 
     def allows(self, url: str) -> bool:
         """An absolute http(s) URL to an allowed host, with nothing in it that parsers read differently."""
@@ -180,10 +218,10 @@ def slack(text: str, links: LinkPolicy | None = None) -> str:
         out, last = [], 0
         for match in _BARE_URL.finditer(segment):
             url = match.group(0).rstrip(_TRAILING)
-            out.append(_slack_plain(segment[last : match.start()]))
+            out.append(_slack_plain(segment[last : match.start()], links))
             out.append(_slack_escape(url) if links.allows(url) else plain_url(_slack_escape(url)))
             last = match.start() + len(url)
-        out.append(_slack_plain(segment[last:]))
+        out.append(_slack_plain(segment[last:], links))
         return "".join(out)
 
     out, last = [], 0
@@ -196,8 +234,25 @@ def slack(text: str, links: LinkPolicy | None = None) -> str:
     return _SLACK_BROADCAST.sub(lambda m: "@" + JOINER + m.group(1), "".join(out))
 
 
-def _slack_plain(segment: str) -> str:
-    return _SLACK_BROADCAST.sub(lambda m: "@" + JOINER + m.group(1), _slack_escape(segment))
+#: A bare domain name, as Slack's clients link it (an e-mail address's domain too, which becomes a mailto:
+#: link): labels and a final label of letters (a top-level domain), optionally a path. Only at the start of
+#: a word, each label read possessively: a dotted run costs about its length.
+_BARE_DOMAIN: Final = re.compile(
+    r"(?<![\w./:-])(?:[A-Za-z0-9-]++\.)+[A-Za-z]{2,63}(?![\w-])(?P<path>/[^\s<>|]*+)?+"
+)
+
+
+def _slack_plain(segment: str, links: LinkPolicy) -> str:
+    text = _SLACK_BROADCAST.sub(lambda m: "@" + JOINER + m.group(1), _slack_escape(segment))
+    return _BARE_DOMAIN.sub(lambda m: _inert_domain(m, links), text)
+
+
+def _inert_domain(match: re.Match[str], links: LinkPolicy) -> str:
+    """A bare domain as text that no client links (a word joiner before each dot), unless it is allowed."""
+    name = match.group(0)
+    if links.allows("https://" + name):
+        return name
+    return name.replace(".", JOINER + ".")
 
 
 def _slack_token(inner: str, links: LinkPolicy, render: Callable[[str], str]) -> str:

@@ -19,6 +19,7 @@ from switchboard.fields import DECISION_MAX, DECISION_MIN
 from switchboard.memory import AuthorProfile
 from switchboard.models import InboundEvent, Platform
 from switchboard.ports import AuthorDirectory
+from switchboard.prose import HELP_FORMS, prose
 from switchboard.sanitize import extract_links
 
 
@@ -202,75 +203,6 @@ class SpamAndAbuse:
         return None
 
 
-_FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
-_QUOTE = re.compile(r"^ {0,3}>")
-_INDENTED = re.compile(r"^(?: {4}| {0,3}\t)")
-_BACKTICKS = re.compile(r"`+")
-# a line that starts a block of its own (a list item, a heading, a thematic break) ends a quote's laziness
-_BLOCK_START = re.compile(
-    r"^ {0,3}(?:[-+*](?:[ \t]|$)|\d{1,9}[.)](?:[ \t]|$)|#{1,6}(?:[ \t]|$)|(?:[*_-][ \t]*){3,}$)"
-)
-
-
-def prose(text: str) -> str:
-    """``text`` with everything that is not prose blanked, line for line, as GitHub renders Markdown:
-    fenced code blocks (``` or ~~~, to their closing fence or the end), indented code blocks, block quotes
-    (with their lazy continuation lines) and inline code spans (which may run over lines). A command is a
-    command only in what is left: what a person quotes or shows as code is not an order."""
-    kept: list[str] = []
-    fence: str | None = None
-    quoted = in_paragraph = False
-    for line in text.split("\n"):
-        if fence is not None:
-            kept.append("")
-            stripped = line.strip()
-            if len(line) - len(line.lstrip(" ")) <= 3 and stripped and set(stripped) == {fence[0]}:
-                fence = None if len(stripped) >= len(fence) else fence
-            continue
-        opening = _FENCE.match(line)
-        if opening and not (opening["fence"][0] == "`" and "`" in opening["info"]):
-            fence, quoted, in_paragraph = opening["fence"], False, False
-            kept.append("")
-        elif not line.strip():
-            quoted = in_paragraph = False
-            kept.append("")
-        elif _QUOTE.match(line) or (quoted and not _BLOCK_START.match(line)):  # a quote, or its lazy line
-            quoted = True
-            kept.append("")
-        elif _INDENTED.match(line) and not in_paragraph:  # an indented code block
-            kept.append("")
-        else:  # a paragraph's line: its leading white space is not part of its text
-            in_paragraph, quoted = True, False
-            kept.append(line.lstrip(" \t"))
-    return "\n\n".join(_without_code_spans(paragraph) for paragraph in "\n".join(kept).split("\n\n"))
-
-
-def _without_code_spans(paragraph: str) -> str:
-    """Blank each code span (a run of backticks up to the next run of the same length), keeping newlines."""
-    if "`" not in paragraph:
-        return paragraph
-    runs = [(run.start(), run.end()) for run in _BACKTICKS.finditer(paragraph)]
-    closer: list[int | None] = [None] * len(runs)
-    last: dict[int, int] = {}
-    for index in range(len(runs) - 1, -1, -1):  # the next run of the same length, for every run
-        length = runs[index][1] - runs[index][0]
-        closer[index] = last.get(length)
-        last[length] = index
-    parts: list[str] = []
-    position = index = 0
-    while index < len(runs):
-        match = closer[index]
-        if match is None:
-            index += 1
-            continue
-        start, end = runs[index][0], runs[match][1]
-        parts.append(paragraph[position:start])
-        parts.append("".join("\n" if ch == "\n" else " " for ch in paragraph[start:end]))
-        position, index = end, match + 1
-    parts.append(paragraph[position:])
-    return "".join(parts)
-
-
 class Command:
     """Base for ``/command args`` rules on a line of their own, in prose (``prose``). Subclasses set name,
     command and act."""
@@ -351,7 +283,7 @@ class HelpCommand:
     name: ClassVar[str] = "command_help"
 
     def evaluate(self, event: InboundEvent, context: RuleContext) -> RuleResult | None:
-        if prose(event.text).strip().lower().lstrip("/!") not in {"help", "@switchboard help"}:
+        if prose(event.text).strip().lower().lstrip("/!") not in HELP_FORMS:
             return None
         answer = reply(event, HELP_TEXT)
         return Act(self.name, (answer,)) if answer else Drop(self.name, "no_reply_channel")

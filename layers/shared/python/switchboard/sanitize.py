@@ -29,6 +29,7 @@ import re
 import unicodedata
 
 from switchboard import fields
+from switchboard.prose import command_lines, prose
 
 NULLISH = frozenset({"null", "undefined", "none", "nil", "nan"})
 TEXT_LIMIT = fields.EVENT_TEXT_LIMIT
@@ -48,6 +49,12 @@ _DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 _RAW_TEXT = frozenset({"script", "style"})  # content is not markup: it ends only at its own end tag
 _SKIP = frozenset({"template", "iframe", "object", "noscript"})  # elements whose content is dropped
 _BREAKS = frozenset({"br", "p", "div", "li"})
+# Elements whose content a reader sees as code or as a quote, as GitHub renders them (github/markup: the HTML
+# is sanitized to an allow-list, which keeps pre, code, tt, kbd, samp, blockquote, q, details): their content
+# is kept, each of its lines quoted (``> ``), so that no command is read in it. ``<details>`` is not among
+# them: GitHub renders its content as Markdown, prose that is shown when it is opened.
+_QUOTING = frozenset({"pre", "code", "tt", "kbd", "samp", "blockquote", "q"})
+_QUOTE_MARK = "> "
 _NAME = re.compile(r"[^\t\n\f\r />]{0,16}")  # enough of a tag's name to know the ones above
 _GT = re.compile(">")
 _COMMENT_END = re.compile(r"--!?>")
@@ -74,12 +81,54 @@ class _Finder:
         return None if self.found is None else self.found.end()
 
 
+class _Parts:
+    """The output of ``strip_html``: pieces of text, with the content of ``_QUOTING`` elements quoted line for
+    line. Whether the current line holds visible text yet is found lazily (each piece is read once), so
+    entering a quoting element mid-line adds no mark and entering it at a line's start adds one."""
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.quoting = 0
+        self._read = 0
+        self._visible = False
+
+    def add(self, piece: str) -> None:
+        if self.quoting:
+            piece = piece.replace("\n", "\n" + _QUOTE_MARK)
+        self.pieces.append(piece)
+
+    def enter_quote(self) -> None:
+        if not self.quoting and not self._line_has_text():
+            self.pieces.append(_QUOTE_MARK)
+        self.quoting += 1
+
+    def leave_quote(self) -> None:
+        self.quoting -= 1 if self.quoting else 0
+
+    def _line_has_text(self) -> bool:
+        for piece in self.pieces[self._read :]:
+            newline = piece.rfind("\n")
+            tail = piece if newline < 0 else piece[newline + 1 :]
+            self._visible = (self._visible and newline < 0) or any(_is_visible(ch) for ch in tail)
+        self._read = len(self.pieces)
+        return self._visible
+
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+
+def _is_visible(ch: str) -> bool:
+    """Whether ``ch`` is still there, and not white space, once cleaning is done."""
+    return not ch.isspace() and unicodedata.category(ch) not in _DROPPED_CATEGORIES
+
+
 def strip_html(text: str) -> str:
     """The text of ``text`` read as HTML: tags, comments and declarations dropped, the contents of scripts,
-    styles and the ``_SKIP`` elements dropped, character references decoded."""
+    styles and the ``_SKIP`` elements dropped, the contents of ``_QUOTING`` elements quoted, character
+    references decoded."""
     if "<" not in text and "&" not in text:
         return text
-    parts: list[str] = []
+    parts = _Parts()
     gt = _Finder(text, _GT)
     comment_end = _Finder(text, _COMMENT_END)
     cdata_end = _Finder(text, _CDATA_END)
@@ -91,7 +140,7 @@ def strip_html(text: str) -> str:
         if opener < 0:
             opener = size
         if opener > position and not skipping:
-            parts.append(decode_references(text[position:opener]))
+            parts.add(decode_references(text[position:opener]))
         if opener >= size:
             break
         after = opener + 1
@@ -112,6 +161,8 @@ def strip_html(text: str) -> str:
             name = _NAME.match(text, after + closing)[0].lower()  # type: ignore[index]
             if end is not None and closing:
                 skipping -= 1 if name in _SKIP and skipping else 0
+                if name in _QUOTING and not skipping:
+                    parts.leave_quote()
             elif end is not None and name in _RAW_TEXT:
                 finder = raw_ends.setdefault(
                     name, _Finder(text, re.compile(rf"</{name}(?=[\t\n\f\r />])", re.IGNORECASE))
@@ -122,15 +173,17 @@ def strip_html(text: str) -> str:
                 continue
             elif end is not None and name in _SKIP:
                 skipping += 1
+            elif end is not None and name in _QUOTING and not skipping:
+                parts.enter_quote()
             if end is not None and not closing and name in _BREAKS and not skipping:
-                parts.append("\n")
+                parts.add("\n")
         if end is None:  # no terminator: not markup, just a "<" (``defang`` makes it inert)
             if not skipping:
-                parts.append("<")
+                parts.add("<")
             position = after
         else:
             position = end
-    return "".join(parts)
+    return parts.text()
 
 
 def decode_references(text: str) -> str:
@@ -203,13 +256,45 @@ def clean_text(value: object, limit: int = TEXT_LIMIT) -> str:
     """The full treatment for free text a person wrote: at most ``limit`` characters, never nullish."""
     if not isinstance(value, str):
         return ""
-    text = nfkc(value).replace("\r\n", "\n").replace("\r", "\n")
+    written = value.replace("\r\n", "\n").replace("\r", "\n")
+    text = commands_as_written(written, _clean(nfkc(value)))
+    text = text[:limit].rstrip()
+    return "" if is_nullish(text) else text
+
+
+def _clean(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = drop_control_chars(strip_html(text))
     # again: decoding and dropping can form new sequences (a decoded fullwidth "<", "e" + ZWJ + accent)
     text = defang(nfkc(text))
-    text = _BLANK_LINES.sub("\n\n", _SPACES.sub(" ", text)).strip()
-    text = text[:limit].rstrip()
-    return "" if is_nullish(text) else text
+    return _BLANK_LINES.sub("\n\n", _SPACES.sub(" ", text)).strip()
+
+
+# A line as written that may clean to a command line: it holds a "/", or what cleaning decodes or drops
+# (a reference, a tag, a control or non-ASCII character), or "help".
+_MAY_COMMAND = re.compile(r"[/&<\x00-\x08\x0b-\x1f\x7f]|[^\x00-\x7f]|help", re.IGNORECASE)
+
+
+def commands_as_written(written: str, cleaned: str) -> str:
+    """``cleaned`` with each command line that the text as written did not have in its prose quoted.
+
+    Cleaning changes what a line is in Markdown: a dropped tag or zero-width character after a fence, or a
+    fullwidth backtick that NFKC turns into a backtick, can close a code block early; a dropped tag can end a
+    quote with a blank line; collapsed spaces turn an indented code block into a paragraph. So a command line
+    of the cleaned text's prose stays a command only if a line of the written text's prose cleans to it."""
+    found = command_lines(cleaned)
+    if not found:
+        return cleaned
+    as_written = {
+        _clean(nfkc(line))
+        for line in prose(written).split("\n")
+        if line.strip() and _MAY_COMMAND.search(line)
+    }
+    lines = cleaned.split("\n")
+    for index, line in found.items():
+        if line not in as_written:
+            lines[index] = _QUOTE_MARK + lines[index].lstrip()
+    return "\n".join(lines)
 
 
 def clean_field(value: object, limit: int = FIELD_LIMIT) -> str | None:

@@ -225,6 +225,9 @@ class ActSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin, PolicyM
     followups_queue_url: str | None = None
     followup_delays_seconds: tuple[int, ...] = (10, 30, 90)
     tickets_public_url_template: str | None = None
+    # links that stay links in rendered text (``switchboard.render.LinkPolicy``): CDK context linkAllowList
+    link_allow_list: str = ""
+    tickets_api_url: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -233,7 +236,10 @@ class ActSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin, PolicyM
 
     @model_validator(mode="after")
     def _what_the_service_needs(self) -> ActSettings:
+        from switchboard.render import LinkPolicy
+
         spec = catalog.service(self.service.value)
+        LinkPolicy.parse_hosts(self.link_allow_list)  # a malformed list fails the cold start
         if _placeholder_url(self.service_api_url):
             how = f"deploy with `-c {spec.api_url_context}=https://...`" if spec.api_url_context else "set it"
             raise ValueError(

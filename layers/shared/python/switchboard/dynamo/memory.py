@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any
 
+from switchboard.aws import ConditionFailed
 from switchboard.dynamo.keys import TRIAGE_CHUNK_MARK, Keys
 from switchboard.dynamo.table import Table
 from switchboard.memory import DAY, AuthorProfile
@@ -109,6 +110,36 @@ class DynamoAuthorDirectory:
             ExpressionAttributeValues={":one": {"N": "1"}, ":ttl": {"N": str(start + window_seconds + DAY)}},
             ReturnValues="UPDATED_NEW",
         )
+        return int(attributes["count"]["N"])
+
+    def count_once(
+        self, platform: str, author: str, window_seconds: int, key: str, limit: int, now: float | None = None
+    ) -> int:
+        """Count ``key`` (an action id) in the author's current window at most once; the count with it, or
+        ``limit + 1`` when the window is full. A key counted before answers the count it was allowed at or
+        less (a retried dispatch is not counted twice); the window remembers at most ``limit`` keys."""
+        now = self.clock() if now is None else now
+        start = int(now) // window_seconds * window_seconds
+        window = Keys.rate_window(platform, author, start)
+        try:
+            attributes = self.table.update(
+                window,
+                "ADD #c :one, #k :keys SET expires_at = :ttl",
+                ConditionExpression="attribute_not_exists(#c) OR (NOT contains(#k, :key) AND #c < :limit)",
+                ExpressionAttributeNames={"#c": "count", "#k": "keys"},
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":keys": {"SS": [key]},
+                    ":key": {"S": key},
+                    ":limit": {"N": str(limit)},
+                    ":ttl": {"N": str(start + window_seconds + DAY)},
+                },
+                ReturnValues="UPDATED_NEW",
+            )
+        except ConditionFailed:
+            item = self.table.get(window, consistent=True) or {}
+            counted = key in item.get("keys", {}).get("SS", [])
+            return min(int(item.get("count", {}).get("N", "0")), limit) if counted else limit + 1
         return int(attributes["count"]["N"])
 
 
