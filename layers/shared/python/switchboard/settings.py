@@ -327,7 +327,7 @@ class BatchSettings(ObservabilityMixin, MemoryTableMixin, LlmMixin):
 
 @lru_cache(maxsize=1)
 def batch_settings() -> BatchSettings:
-    return BatchSettings()
+    return BatchSettings.from_environment()
 
 
 class TriageSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin):
