@@ -248,6 +248,9 @@ class Env(StrEnum):
     ALERT_TOPIC_ARN = "ALERT_TOPIC_ARN"
     DLQ_URLS = "DLQ_URLS"
     QUEUE_URLS = "QUEUE_URLS"
+    # plans (switchboard.plans): decide starts the plan function by name; the plan function's lookups
+    PLAN_FUNCTION_NAME = "PLAN_FUNCTION_NAME"
+    LOOKUP_APIS = "LOOKUP_APIS"
 
 
 # -- metrics -----------------------------------------------------------------------------------------------
