@@ -210,7 +210,7 @@ class Lifecycle:
         detail = detail | {"policy": [verdict.to_json()]}
         return self._move(task, S.NEEDS_HUMAN, actor, detail, actions=[action], reason=reason)
 
-    # -- plans (switchboard.plans) ----------------------------------------------------------------------------
+    # -- plans (switchboard.plans) -------------------------------------------------------------------------
 
     def send_planned(self, action: ActionRequest, event: InboundEvent, chosen_by: Chooser) -> Verdict:
         """One action of a plan, while the task is DECIDING: through the gate (counting the author's
