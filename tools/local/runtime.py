@@ -49,6 +49,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar, Final
 from botocore.exceptions import ClientError
 
 from tools.local import moto_credentials, moto_fixes, moto_iam
+from tools.local.durable import DurableService, durable_functions
 from tools.local.functions import (
     DEFAULT_CONCURRENCY,
     FunctionSpec,
@@ -123,6 +124,7 @@ class LocalRuntime:
         verbose: bool = False,
         project_root: str | Path | None = None,
         environ: Mapping[str, str] | None = None,
+        durable_retry_backoff: int | None = None,
     ) -> None:
         """Configure the runtime; nothing starts before `start()`.
 
@@ -131,6 +133,8 @@ class LocalRuntime:
         API stand-in that `LLM_API_URL` points to when no `ANTHROPIC_API_KEY` is set (None: leave it as is).
         `project_root` holds `functions/` and `layers/` (default: the parent of `cdk.out`, else the current
         directory). `environ` is where secrets and tokens are read from (default: `os.environ`).
+        `durable_retry_backoff` (a test aid) is the delay before a failed durable invocation is retried
+        (default: the testing SDK's).
         """
         self.template_path = Path(template_path)
         self.host = host
@@ -160,6 +164,8 @@ class LocalRuntime:
         self._scheduler: Scheduler | None = None
         self._sink_started = False
         self._identities: Identities | None = None
+        self.durable_retry_backoff = durable_retry_backoff
+        self._durable: DurableService | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -206,6 +212,12 @@ class LocalRuntime:
         self.mappings = event_source_mappings(template, resolver, self.functions)
         self.routes = routes(template, resolver, self.functions)
         self.rules = scheduled_rules(template, resolver, self.functions)
+        self._durable = DurableService(
+            self.functions,
+            durable_functions(template, self.functions),
+            self.invoke,
+            retry_backoff_seconds=self.durable_retry_backoff,
+        ).start()
         self._start_pools()
         self._api.routes = self.routes
         self._api_thread = threading.Thread(
@@ -238,6 +250,9 @@ class LocalRuntime:
             self._api.shutdown()  # no new requests; the ones in flight finish when their workers stop
             self._api_thread.join(5)
             self._api_thread = None
+        if self._durable is not None:
+            self._durable.stop()  # no new invocations; the ones in flight end with their workers
+            self._durable = None
         pools = list(self._pools.values())
         closers = [threading.Thread(target=pool.close, daemon=True) for pool in pools]
         for closer in closers:
@@ -291,6 +306,17 @@ class LocalRuntime:
         if self._aws_endpoint_url is None:
             raise RuntimeError("the runtime is not running")
         return self._aws_endpoint_url
+
+    @property
+    def lambda_url(self) -> str:
+        """The local Lambda API: Invoke, durable executions and their callbacks (`tools.local.durable`)."""
+        return self.durable.url
+
+    @property
+    def durable(self) -> DurableService:
+        if self._durable is None:
+            raise RuntimeError("the runtime is not running")
+        return self._durable
 
     @property
     def sink_url(self) -> str:
@@ -368,6 +394,7 @@ class LocalRuntime:
         return {
             "api_url": self.api_url,
             "aws_endpoint_url": self.aws_endpoint_url,
+            "lambda_url": self.lambda_url,
             "sink_url": self.sink_url,
             "llm_url": self.llm_url,
             "region": REGION,
@@ -411,6 +438,8 @@ class LocalRuntime:
                 f"  API         {self.api_url}   routes: {routes}",
                 f"  AWS (moto)  {self.aws_endpoint_url}   region {REGION}, IAM enforced: each function "
                 f"as its own role; tools as {ADMIN_USER} (key in local.json)",
+                f"  Lambda API  {self.lambda_url}   Invoke, durable executions "
+                f"({len(self.durable.durable)} durable functions), callbacks",
                 f"  Sink        {self.sink_url}/_outbox   (recorded calls to external services)",
                 f"  LLM         {llm}",
                 f"  Functions   {len(self.functions)} (a worker process each, started on first invoke); "
@@ -455,6 +484,7 @@ class LocalRuntime:
             sink_url=self.sink_url,
             llm_url=self.llm_url,
             environ=self.environ,
+            lambda_url=self.lambda_url,
         )
         concurrency: dict[str, int] = {}
         for mapping in self.mappings:
