@@ -13,7 +13,16 @@ from infra.stack import SwitchboardStack
 from tests.infra.support import Resource, logical_id, target
 
 # From the issue; deliberately not imported from infra/, so that a change there has to change this too.
-TIMEOUTS = {"ingest": 10, "health": 5, "classify": 30, "decide": 60, "act": 30, "poll": 60, "triage": 300}
+TIMEOUTS = {
+    "ingest": 10,
+    "health": 5,
+    "classify": 30,
+    "decide": 60,
+    "act": 30,
+    "poll": 60,
+    "triage": 300,
+    "plan": 120,
+}
 POWERTOOLS_LAYER = re.compile(
     r"^\{\{resolve:ssm:/aws/service/powertools/python/arm64/python3\.13/\d+\.\d+\.\d+\}\}$"
 )

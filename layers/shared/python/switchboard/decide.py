@@ -61,7 +61,9 @@ class DecideService:
         llm: BudgetedLlm | None,
         tier: str = DECIDE_TIER,
         gate: PolicyGate | None = None,
+        plans: Any = None,  # a switchboard.plans.start.PlanStarter: multi-step requests plan
     ) -> None:
+        self.plans = plans
         self.gate = gate or PolicyGate()
         self.lifecycle = Lifecycle(tasks, queue, act_queue_url, gate=self.gate)
         self.llm = llm
@@ -89,6 +91,11 @@ class DecideService:
     def _advance(self, task: Task, request: DecideRequest) -> TaskStatus:
         if task.status is TaskStatus.CLASSIFIED:
             task = self.lifecycle.start_deciding(task, ACTOR, {"tier": self.tier})
+        if task.status is TaskStatus.DECIDING and self.plans is not None:  # the router: plan, or one step
+            from switchboard.plans.start import wants_plan
+
+            if (why := wants_plan(request)) is not None:
+                return self.plans.start(task, request, why)  # type: ignore[no-any-return]
         if task.status is TaskStatus.DECIDING:
             task = self._decide(task, request)
         if task.status is TaskStatus.DECIDED:

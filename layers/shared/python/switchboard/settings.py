@@ -127,6 +127,7 @@ class AgentSettings(
     """Classify and decide share one environment."""
 
     decide_queue_url: str
+    plan_function_name: str = ""  # decide: where multi-step requests plan (switchboard.plans); empty: never
     processed_ttl_days: int = 14
     task_ttl_days: int = 90
 
