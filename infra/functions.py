@@ -165,12 +165,12 @@ class Functions(Construct):
         stack = Stack.of(self)
         looked_up = [spec for spec in catalog.services() if spec.name in PLAN_LOOKUP_SERVICES]
         tokens = {spec.name: self._secrets.token(spec.token_secret) for spec in looked_up}
-        lookup_apis = stack.to_json_string(
-            {
-                spec.name: {"url": self._service_api_urls[spec.name], "secret": tokens[spec.name].secret_arn}
-                for spec in looked_up
-            }
-        )
+        lookup_tokens = stack.to_json_string({name: token.secret_arn for name, token in tokens.items()})
+        lookup_urls = {
+            Env.GITHUB_API_URL: self._service_api_urls["github"],
+            Env.SLACK_API_URL: self._service_api_urls["slack"],
+            Env.TICKETS_API_URL: self._service_api_urls["tickets"],
+        }
         fn = self.defaults.build(
             self,
             FunctionSpec(
@@ -185,7 +185,8 @@ class Functions(Construct):
                     Env.LLM_SECRET_ID: self._secrets.llm.secret_arn,
                     Env.LLM_DAILY_USD_CAP: f"{self._llm_daily_usd_cap:g}",
                     Env.LABEL_POLICY: self._label_policy,
-                    Env.LOOKUP_APIS: lookup_apis,
+                    Env.LOOKUP_TOKEN_SECRETS: lookup_tokens,
+                    **lookup_urls,
                 },
                 durable=lambda_.DurableConfig(
                     execution_timeout=Duration.days(PLAN_EXECUTION_DAYS),

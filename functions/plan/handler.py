@@ -36,18 +36,18 @@ def engine() -> PlanEngine:
     gate = PolicyGate(settings.policy_config(), DynamoAuthorDirectory(settings.memory_table_name))
     tasks = TaskStore(settings.tasks_table_name, settings.memory_table_name, settings.task_ttl_days)
     limits = Limits()
-    apis = settings.lookup_api()
+    secrets = settings.token_secrets()
 
     def token(service: str) -> str:
         from aws_lambda_powertools.utilities import parameters
 
-        value = parameters.get_secret(apis[service]["secret"], max_age=300)
+        value = parameters.get_secret(secrets[service], max_age=300)
         return value if isinstance(value, str) else value.decode()
 
     return PlanEngine(
         Lifecycle(tasks, SqsQueueSender(), settings.act_queue_url, gate=gate),
         budgeted_for_plan(budgeted_llm(settings, settings.memory_table_name), limits),
-        HttpLookups({service: entry["url"] for service, entry in apis.items()}, token),
+        HttpLookups(settings.lookup_urls(), token),
         Validator(gate, limits),
     )
 

@@ -248,9 +248,12 @@ class Env(StrEnum):
     ALERT_TOPIC_ARN = "ALERT_TOPIC_ARN"
     DLQ_URLS = "DLQ_URLS"
     QUEUE_URLS = "QUEUE_URLS"
-    # plans (switchboard.plans): decide starts the plan function by name; the plan function's lookups
+    # plans (switchboard.plans): decide starts the plan function by name; where the plan's lookups read
     PLAN_FUNCTION_NAME = "PLAN_FUNCTION_NAME"
-    LOOKUP_APIS = "LOOKUP_APIS"
+    LOOKUP_TOKEN_SECRETS = "LOOKUP_TOKEN_SECRETS"  # noqa: S105 - the name of a variable
+    GITHUB_API_URL = "GITHUB_API_URL"
+    SLACK_API_URL = "SLACK_API_URL"
+    TICKETS_API_URL = "TICKETS_API_URL"
 
 
 # -- metrics -----------------------------------------------------------------------------------------------

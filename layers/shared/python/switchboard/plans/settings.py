@@ -1,14 +1,14 @@
 """The plan function's settings: the agent's (tables, act queues, model, policy) plus where its lookups read.
 
-``lookup_apis`` is JSON, by service: ``{"github": {"url": ..., "secret": <token secret id>}, ...}`` (the
-template writes it from the catalog's API URLs and the same token secrets the act workers read).
+``github_api_url``, ``slack_api_url`` and ``tickets_api_url`` are the services' API base URLs (the local runtime
+points each ``<NAME>_API_URL`` at its recording sink); ``lookup_token_secrets`` is JSON, the token secret of
+each service by name (the same secrets the act workers read).
 """
 
 from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any
 
 from pydantic import field_validator
 
@@ -17,20 +17,24 @@ from switchboard.settings import AgentSettings
 
 class PlanSettings(AgentSettings):
     decide_queue_url: str = ""
-    lookup_apis: str = "{}"
+    github_api_url: str
+    slack_api_url: str
+    tickets_api_url: str
+    lookup_token_secrets: str = "{}"
 
-    @field_validator("lookup_apis")
+    @field_validator("lookup_token_secrets")
     @classmethod
     def _parses(cls, value: str) -> str:
         data = json.loads(value or "{}")
-        if not isinstance(data, dict) or not all(
-            isinstance(entry, dict) and isinstance(entry.get("url"), str) for entry in data.values()
-        ):
-            raise ValueError('lookupApis must be {"service": {"url": ..., "secret": ...}}')
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise ValueError('LOOKUP_TOKEN_SECRETS must be {"service": "<secret id>"}')
         return value
 
-    def lookup_api(self) -> dict[str, dict[str, Any]]:
-        data: dict[str, dict[str, Any]] = json.loads(self.lookup_apis or "{}")
+    def lookup_urls(self) -> dict[str, str]:
+        return {"github": self.github_api_url, "slack": self.slack_api_url, "tickets": self.tickets_api_url}
+
+    def token_secrets(self) -> dict[str, str]:
+        data: dict[str, str] = json.loads(self.lookup_token_secrets or "{}")
         return data
 
 
