@@ -166,7 +166,7 @@ class Functions(Construct):
         looked_up = [spec for spec in catalog.services() if spec.name in PLAN_LOOKUP_SERVICES]
         tokens = {spec.name: self._secrets.token(spec.token_secret) for spec in looked_up}
         lookup_tokens = stack.to_json_string({name: token.secret_arn for name, token in tokens.items()})
-        lookup_urls = {
+        lookup_urls: dict[str, str] = {
             Env.GITHUB_API_URL: self._service_api_urls["github"],
             Env.SLACK_API_URL: self._service_api_urls["slack"],
             Env.TICKETS_API_URL: self._service_api_urls["tickets"],

@@ -70,5 +70,5 @@ def test_decide_alone_may_invoke_the_plan_function(template: Template, stack: Sw
     assert not any(
         _actions(st) & {"lambda:InvokeFunction"}
         for role, st in _statements(template)
-        if role == logical_id(stack.functions.plan.role)
-    )  # type: ignore[arg-type]
+        if role == logical_id(stack.functions.plan.role)  # type: ignore[arg-type]
+    )

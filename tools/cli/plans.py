@@ -1,7 +1,7 @@
-"""The CLI's view of plans: ``switchboard trace`` shows a task's plan(s) from its history (steps, deps, status,
-timing, sanitized inputs and outputs, tokens and dollars, the evaluator's verdicts, replans and their reason),
-and ``switchboard tasks resolve TASK --approve|--reject`` answers a plan's waiting review with the durable
-execution's callback (SendDurableExecutionCallbackSuccess / Failure)."""
+"""The CLI's view of plans: ``switchboard trace`` shows a task's plan(s) from its history (steps, deps,
+status, timing, sanitized inputs and outputs, tokens and dollars, the evaluator's verdicts, replans and their
+reason), and ``switchboard tasks resolve TASK --approve|--reject`` answers a plan's waiting review with the
+durable execution's callback (SendDurableExecutionCallbackSuccess / Failure)."""
 
 from __future__ import annotations
 

@@ -100,7 +100,8 @@ def plan(text: str, facts: dict[str, Any]) -> dict[str, Any]:
         query = _subject(text)
         if replan:
             earlier = (facts.get("earlier_plans") or [{}])[-1]
-            first = next((s for s in earlier.get("steps", []) if s.get("tool") == "tickets.search"), {})
+            steps: list[dict[str, Any]] = earlier.get("steps", [])
+            first: dict[str, Any] = next((s for s in steps if s.get("tool") == "tickets.search"), {})
             previous = str(first.get("params", {}).get("query") or query)
             query = max(previous.split(), key=len) if len(previous.split()) > 1 else previous + " ticket"
         return {

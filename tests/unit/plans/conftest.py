@@ -80,8 +80,8 @@ class SeededLookups:
                 name, [_issue(i) for i in lookup_seed.search_issues(params["repo"], params["query"])]
             )
         if name == "github.get_issue":
-            found = [i for i in lookup_seed.ISSUES if i["number"] == params["number"]]
-            return lookups.result(name, [_issue(i) for i in found])
+            issues = [i for i in lookup_seed.ISSUES if i["number"] == params["number"]]
+            return lookups.result(name, [_issue(i) for i in issues])
         return lookups.result(name, [])
 
 
@@ -119,7 +119,7 @@ class MemoryRunner:
 
     def step(self, name: str, fn: Callable[[], T], *, retries: int = 0) -> T:
         if name in self.store:
-            return copy.deepcopy(self.store[name])  # type: ignore[no-any-return]
+            return copy.deepcopy(self.store[name])
         for attempt in range(retries + 1):
             try:
                 result = fn()
@@ -133,13 +133,17 @@ class MemoryRunner:
         self.store[name] = json.loads(json.dumps(result))  # the checkpoint is JSON, as the SDK's serdes
         if self.crash_at is not None and len(self.ran) == self.crash_at:
             raise Crash(name)
-        return copy.deepcopy(self.store[name])  # type: ignore[no-any-return]
+        return copy.deepcopy(self.store[name])
 
     def parallel(self, name: str, branches: list[Callable[[Any], T]]) -> list[T]:
         return [branch(self) for branch in branches]
 
     def wait_for_callback(self, name: str, submit: Callable[[str], None], timeout_s: int) -> str | None:
-        self.step(f"{name}.submit", lambda: submit(f"cb-{name}") or {"callback_id": f"cb-{name}"})
+        def submitted() -> dict[str, str]:
+            submit(f"cb-{name}")
+            return {"callback_id": f"cb-{name}"}
+
+        self.step(f"{name}.submit", submitted)
         if name not in self.answers:
             raise Suspended(name)
         found = self.answers[name]
@@ -203,7 +207,7 @@ def make_harness(limits: Limits | None = None, *, trusted: set[str] | None = Non
     if trusted:
         from tests.fakes import FakeAuthorMemory
 
-        gate = PolicyGate(authors=FakeAuthorMemory(trusted=set(trusted)))  # type: ignore[call-arg]
+        gate = PolicyGate(authors=FakeAuthorMemory(trusted=set(trusted)))
     engine = PlanEngine(
         Lifecycle(tasks, queue, act_queue_url, gate=gate), llm, seeded, Validator(gate, limits)
     )

@@ -95,7 +95,7 @@ class DecideService:
             from switchboard.plans.start import wants_plan
 
             if (why := wants_plan(request)) is not None:
-                return self.plans.start(task, request, why)  # type: ignore[no-any-return]
+                return self.plans.start(task, request, why)
         if task.status is TaskStatus.DECIDING:
             task = self._decide(task, request)
         if task.status is TaskStatus.DECIDED:

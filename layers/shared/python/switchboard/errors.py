@@ -228,3 +228,19 @@ class PolicyRefused(SwitchboardError):
         super().__init__(f"{ability}: refused by policy: {reason}")
         self.ability = ability
         self.reason = reason
+
+
+class PlanRejected(SwitchboardError):
+    """A plan cannot run (``switchboard.plans.validate``); ``reason`` says why (history, and a replan)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ReviewTimedOut(SwitchboardError):
+    """Nobody answered a plan's review within its timeout."""
+
+
+class ReviewRefused(SwitchboardError):
+    """A plan's review was answered with a failure (``switchboard tasks resolve --reject``)."""

@@ -431,7 +431,12 @@ class PlanEngine:
             out["verdict"] = Verdict(False, level, out["reason"], "rules").to_json()
         else:
             out["verdict"] = Verdict(True, "ok", out["reason"], "rules").to_json()
-        runner.step(f"{name}.record", lambda: self._note_step(request, plan_no, step, out, None) or {})
+
+        def record() -> dict[str, Any]:
+            self._note_step(request, plan_no, step, out, None)
+            return {}
+
+        runner.step(f"{name}.record", record)
         return out
 
     def _page(self, request: PlanRequest, plan_no: int, position: int, question: str) -> None:

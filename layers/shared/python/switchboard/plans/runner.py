@@ -13,17 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from switchboard.errors import TransientActionError
+from switchboard.errors import ReviewRefused, ReviewTimedOut, TransientActionError
+
+__all__ = ["RETRYABLE", "DurableRunner", "ReviewRefused", "ReviewTimedOut", "Runner"]
 
 T = TypeVar("T")
-
-
-class ReviewTimedOut(Exception):
-    """Nobody answered the review within its timeout."""
-
-
-class ReviewRefused(Exception):
-    """The callback was answered with a failure (``tasks resolve --reject``)."""
 
 
 class Runner(Protocol):

@@ -1,8 +1,8 @@
 """The plan function's settings: the agent's (tables, act queues, model, policy) plus where its lookups read.
 
-``github_api_url``, ``slack_api_url`` and ``tickets_api_url`` are the services' API base URLs (the local runtime
-points each ``<NAME>_API_URL`` at its recording sink); ``lookup_token_secrets`` is JSON, the token secret of
-each service by name (the same secrets the act workers read).
+``github_api_url``, ``slack_api_url`` and ``tickets_api_url`` are the services' API base URLs (the local
+runtime points each ``<NAME>_API_URL`` at its recording sink); ``lookup_token_secrets`` is JSON, the token
+secret of each service by name (the same secrets the act workers read).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ class PlanSettings(AgentSettings):
     github_api_url: str
     slack_api_url: str
     tickets_api_url: str
-    lookup_token_secrets: str = "{}"
+    lookup_token_secrets: str = "{}"  # noqa: S105 - secret ids (ARNs), not secrets
 
     @field_validator("lookup_token_secrets")
     @classmethod
@@ -40,4 +40,4 @@ class PlanSettings(AgentSettings):
 
 @lru_cache(maxsize=1)
 def plan_settings() -> PlanSettings:
-    return PlanSettings()  # type: ignore[call-arg]  # read from the environment
+    return PlanSettings()  # read from the environment

@@ -18,7 +18,7 @@ from typing import Any
 
 from switchboard import action_ids, lookups
 from switchboard.abilities import ability, allowed_on
-from switchboard.errors import InvalidParams, UnknownAbility
+from switchboard.errors import InvalidParams, PlanRejected, UnknownAbility
 from switchboard.models import ActionRequest, InboundEvent
 from switchboard.plans.model import CRITERIA, OnFail, Plan, Step, StepKind
 from switchboard.policy import Chooser, PolicyGate
@@ -27,14 +27,6 @@ from switchboard.policy import Chooser, PolicyGate
 TEMPLATE = re.compile(r"\{\{([a-z][a-z0-9_]{0,23})\.([a-z_]{1,32})\}\}")
 #: What a plan may never do itself: it hands a task to a person by halting, never by choosing to.
 NOT_PLANNABLE = frozenset({"escalate.human"})
-
-
-class PlanRejected(ValueError):
-    """The plan cannot run; ``reason`` says why (it goes to the task's history and to a replan)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
