@@ -106,8 +106,11 @@ def test_toy_runs_end_to_end_with_steps_parallel_wait_and_callback(
     assert started["arn"].startswith(
         "arn:aws:lambda:us-east-1:123456789012:function:ToyFunction:$LATEST/durable-execution/" + tag + "/"
     )
+    approval = callback_id(effects_dir, tag)
+    admin.send_durable_execution_callback_heartbeat(CallbackId=approval)  # the callback is still open
+    assert admin.get_durable_execution(DurableExecutionArn=started["arn"])["Status"] == "RUNNING"
     admin.send_durable_execution_callback_success(
-        CallbackId=callback_id(effects_dir, tag), Result=json.dumps({"approved": True}).encode()
+        CallbackId=approval, Result=json.dumps({"approved": True}).encode()
     )
     execution = closed(runtime, admin, started["arn"])
 
@@ -237,3 +240,41 @@ def test_invoke_and_callbacks_are_authorized_against_the_callers_role(runtime: L
     with pytest.raises(ClientError) as unknown:
         stranger.invoke(FunctionName="ToyFunction", InvocationType="Event", Payload=b"{}")
     assert unknown.value.response["Error"]["Code"] == "UnrecognizedClientException"
+
+
+@pytest.mark.parametrize(
+    ("function", "outcome"),
+    [
+        # `function:<name>:*` matches the execution ARN (`function:<name>:$LATEST/durable-execution/...`): the
+        # checkpoints go through and the toy reaches its callback, which times out.
+        ("ScopedFunction", "CallbackTimeout"),
+        # An unqualified function ARN never matches a durable execution ARN ("Security and permissions for
+        # Lambda durable functions"): the SDK's first call is refused.
+        ("UnqualifiedFunction", "AccessDenied"),
+    ],
+)
+def test_durable_grants_are_matched_against_the_execution_arn(
+    runtime: LocalRuntime, admin: Any, function: str, outcome: str
+) -> None:
+    response = admin.invoke(
+        FunctionName=function,
+        InvocationType="Event",
+        Payload=json.dumps({"tag": f"grant-{function}", "n": 0, "callback_timeout": 1}).encode(),
+    )
+    execution = closed(runtime, admin, response["DurableExecutionArn"])
+
+    assert execution["Status"] == "FAILED"
+    assert outcome in json.dumps(execution["Error"])
+
+
+def test_the_execution_timeout_of_durable_config_ends_the_execution(
+    runtime: LocalRuntime, admin: Any
+) -> None:
+    response = admin.invoke(
+        FunctionName="ShortLivedFunction",  # DurableConfig.ExecutionTimeout: 2 s; the toy waits for a callback
+        InvocationType="Event",
+        Payload=json.dumps({"tag": "short-lived", "n": 0}).encode(),
+    )
+    execution = closed(runtime, admin, response["DurableExecutionArn"], timeout=15)
+
+    assert execution["Status"] == "TIMED_OUT"

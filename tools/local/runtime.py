@@ -10,8 +10,11 @@ real token is configured.
 It creates the template's IAM roles with their policies in moto too, runs each function with the credentials
 of its own role, and then switches moto's IAM enforcement on (`tools.local.iam`, `tools.local.moto_iam`).
 
-When it is ready it writes `{state_dir}/local.json`: `{"api_url", "aws_endpoint_url", "sink_url", "llm_url",
-"region", "pid", "admin_credentials", "logs_dir", "resources", "outputs", "routes", "schedules"}`, where
+Functions with `DurableConfig` run as Lambda durable functions on the runtime's local Lambda API
+(`tools.local.durable`, `lambda_url`), which every worker reaches through `AWS_ENDPOINT_URL_LAMBDA`.
+
+When it is ready it writes `{state_dir}/local.json`: `{"api_url", "aws_endpoint_url", "lambda_url", "sink_url",
+"llm_url", "region", "pid", "admin_credentials", "logs_dir", "resources", "outputs", "routes", "schedules"}`, where
 `resources` maps each logical id to its local physical id (queue URL, table name, secret ARN, topic ARN,
 parameter name, function name), `admin_credentials` is the access key the tools use
 (`tools.local.moto_credentials.from_state`), and `outputs` holds the template's Outputs resolved locally. The
