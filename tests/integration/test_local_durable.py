@@ -271,7 +271,7 @@ def test_the_execution_timeout_of_durable_config_ends_the_execution(
     runtime: LocalRuntime, admin: Any
 ) -> None:
     response = admin.invoke(
-        FunctionName="ShortLivedFunction",  # DurableConfig.ExecutionTimeout: 2 s; the toy waits for a callback
+        FunctionName="ShortLivedFunction",  # ExecutionTimeout: 2 s; the toy waits for a callback
         InvocationType="Event",
         Payload=json.dumps({"tag": "short-lived", "n": 0}).encode(),
     )
