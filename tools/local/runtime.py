@@ -15,10 +15,10 @@ Functions with `DurableConfig` run as Lambda durable functions on the runtime's 
 
 When it is ready it writes `{state_dir}/local.json`: `{"api_url", "aws_endpoint_url", "lambda_url",
 "sink_url", "llm_url", "region", "pid", "admin_credentials", "logs_dir", "resources", "outputs", "routes",
-"schedules"}`, where `resources` maps each logical id to its local physical id (queue URL, table name, secret ARN, topic ARN,
-parameter name, function name), `admin_credentials` is the access key the tools use
-(`tools.local.moto_credentials.from_state`), and `outputs` holds the template's Outputs resolved locally. The
-file is removed on exit. Function logs go to `{state_dir}/logs/<function logical id>.log`. See
+"schedules"}`, where `resources` maps each logical id to its local physical id (queue URL, table name, secret
+ARN, topic ARN, parameter name, function name), `admin_credentials` is the access key the tools use
+(`tools.local.moto_credentials.from_state`), and `outputs` holds the template's Outputs resolved locally.
+The file is removed on exit. Function logs go to `{state_dir}/logs/<function logical id>.log`. See
 `tools/local/README.md`.
 
 Programmatic use (tests run it in-process or as a subprocess, `python -m tools.local.runtime ...`):
