@@ -52,7 +52,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar, Final
 from botocore.exceptions import ClientError
 
 from tools.local import moto_credentials, moto_fixes, moto_iam
-from tools.local.durable import DurableService, durable_functions
+from tools.local.durable import DurableService, durable_functions, function_qualifiers
 from tools.local.functions import (
     DEFAULT_CONCURRENCY,
     FunctionSpec,
@@ -169,6 +169,7 @@ class LocalRuntime:
         self._identities: Identities | None = None
         self.durable_retry_backoff = durable_retry_backoff
         self._durable: DurableService | None = None
+        self._qualifiers: dict[str, str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -200,6 +201,8 @@ class LocalRuntime:
             (self.host, self.port), routes=[], invoke=self.invoke, control=self, api_id=api_id(template)
         )
         self.resources.update(register_runtime_resources(template, resolver, self.api_url))
+        self._qualifiers = function_qualifiers(template, resolver)  # aliases and versions: Refs resolve
+        self.resources.update(self._qualifiers)
         clients = self._clients()
         self.resources.update(
             Provisioner(template, resolver, clients, self.environ, self.visibility_timeout_cap).provision()
@@ -219,6 +222,7 @@ class LocalRuntime:
             self.functions,
             durable_functions(template, self.functions),
             self.invoke,
+            qualifiers=self._qualifiers,
             retry_backoff_seconds=self.durable_retry_backoff,
         ).start()
         self._start_pools()
