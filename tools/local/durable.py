@@ -28,8 +28,10 @@ Contracts, from AWS's documentation (read 2026-12):
   Invoke of a durable function starts an execution; with `DurableExecutionName` (header
   `X-Amz-Durable-Execution-Name`) the name is an idempotency key: the same name with the same payload
   returns the existing execution and starts none, with another payload it is refused with
-  `DurableExecutionAlreadyStartedException` (HTTP 409, the botocore model). The response carries
-  `X-Amz-Durable-Execution-Arn`; `Event` answers 202 at once, `RequestResponse` waits for the execution.
+  `DurableExecutionAlreadyStartedException` (HTTP 409, the botocore model); the page's table was read for a
+  running execution, and a closed one is treated the same way here (unchecked). The response carries
+  `X-Amz-Durable-Execution-Arn`; `Event` answers 202 at once, `RequestResponse` waits for the execution. A
+  durable function is invoked with a qualified ARN (see `DurableService.invoke`).
 - "Security and permissions for Lambda durable functions"
   (https://docs.aws.amazon.com/lambda/latest/dg/durable-security.html): most durable execution actions are
   authorized against the durable execution ARN, a sub-resource of the function version
@@ -47,7 +49,8 @@ Contracts, from AWS's documentation (read 2026-12):
 
 What only AWS checks: Lambda's own retry policy for failed invocations and its quotas, payload limits beyond
 what the testing SDK enforces, retention (`RetentionPeriodInDays`: executions live as long as the runtime),
-KMS keys, versions and aliases (every execution runs `$LATEST`), resource policies and IAM conditions.
+KMS keys, versions and aliases (every qualifier runs the current code), chained invokes (`context.invoke`),
+resource policies and IAM conditions.
 """
 
 from __future__ import annotations
