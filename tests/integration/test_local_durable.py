@@ -106,8 +106,11 @@ def test_toy_runs_end_to_end_with_steps_parallel_wait_and_callback(
     assert started["arn"].startswith(
         "arn:aws:lambda:us-east-1:123456789012:function:ToyFunction:$LATEST/durable-execution/" + tag + "/"
     )
+    approval = callback_id(effects_dir, tag)
+    admin.send_durable_execution_callback_heartbeat(CallbackId=approval)  # the callback is still open
+    assert admin.get_durable_execution(DurableExecutionArn=started["arn"])["Status"] == "RUNNING"
     admin.send_durable_execution_callback_success(
-        CallbackId=callback_id(effects_dir, tag), Result=json.dumps({"approved": True}).encode()
+        CallbackId=approval, Result=json.dumps({"approved": True}).encode()
     )
     execution = closed(runtime, admin, started["arn"])
 
@@ -138,7 +141,7 @@ def test_same_execution_name_starts_one_execution(
     assert [execution["DurableExecutionArn"] for execution in listed["DurableExecutions"]] == [first["arn"]]
     with pytest.raises(ClientError) as refused:
         admin.invoke(
-            FunctionName="ToyFunction",
+            FunctionName="ToyFunction:live",
             InvocationType="Event",
             DurableExecutionName=tag,
             Payload=json.dumps({"tag": tag, "n": 6}).encode(),
@@ -206,6 +209,7 @@ def test_callback_timeout_fails_the_waiting_step(
 def test_a_role_without_the_durable_grants_cannot_checkpoint(runtime: LocalRuntime, admin: Any) -> None:
     response = admin.invoke(
         FunctionName="UngrantedFunction",
+        Qualifier="$LATEST",
         InvocationType="Event",
         DurableExecutionName=f"ungranted-{uuid.uuid4().hex[:8]}",
         Payload=json.dumps({"tag": "ungranted", "n": 0}).encode(),
@@ -221,7 +225,7 @@ def test_invoke_and_callbacks_are_authorized_against_the_callers_role(runtime: L
         "lambda", runtime.lambda_url, runtime.function_credentials("UngrantedFunction")
     )
     with pytest.raises(ClientError) as denied:
-        ungranted.invoke(FunctionName="ToyFunction", InvocationType="Event", Payload=b"{}")
+        ungranted.invoke(FunctionName="ToyFunction:live", InvocationType="Event", Payload=b"{}")
     assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
 
     starter = moto_credentials.client(
@@ -235,5 +239,64 @@ def test_invoke_and_callbacks_are_authorized_against_the_callers_role(runtime: L
 
     stranger = moto_credentials.client("lambda", runtime.lambda_url, moto_credentials.MOTO_DEFAULT)
     with pytest.raises(ClientError) as unknown:
-        stranger.invoke(FunctionName="ToyFunction", InvocationType="Event", Payload=b"{}")
+        stranger.invoke(FunctionName="ToyFunction:live", InvocationType="Event", Payload=b"{}")
     assert unknown.value.response["Error"]["Code"] == "UnrecognizedClientException"
+
+
+@pytest.mark.parametrize(
+    ("function", "outcome"),
+    [
+        # `function:<name>:*` matches the execution ARN (`function:<name>:$LATEST/durable-execution/...`): the
+        # checkpoints go through and the toy reaches its callback, which times out.
+        ("ScopedFunction", "CallbackTimeout"),
+        # An unqualified function ARN never matches a durable execution ARN ("Security and permissions for
+        # Lambda durable functions"): the SDK's first call is refused.
+        ("UnqualifiedFunction", "AccessDenied"),
+    ],
+)
+def test_durable_grants_are_matched_against_the_execution_arn(
+    runtime: LocalRuntime, admin: Any, function: str, outcome: str
+) -> None:
+    response = admin.invoke(
+        FunctionName=f"{function}:$LATEST",
+        InvocationType="Event",
+        Payload=json.dumps({"tag": f"grant-{function}", "n": 0, "callback_timeout": 1}).encode(),
+    )
+    execution = closed(runtime, admin, response["DurableExecutionArn"])
+
+    assert execution["Status"] == "FAILED"
+    assert outcome in json.dumps(execution["Error"])
+
+
+def test_the_execution_timeout_of_durable_config_ends_the_execution(
+    runtime: LocalRuntime, admin: Any
+) -> None:
+    response = admin.invoke(
+        FunctionName="ShortLivedFunction",  # ExecutionTimeout: 2 s; the toy waits for a callback
+        Qualifier="$LATEST",
+        InvocationType="Event",
+        Payload=json.dumps({"tag": "short-lived", "n": 0}).encode(),
+    )
+    execution = closed(runtime, admin, response["DurableExecutionArn"], timeout=15)
+
+    assert execution["Status"] == "TIMED_OUT"
+
+
+def test_a_durable_function_is_invoked_qualified(runtime: LocalRuntime, admin: Any) -> None:
+    with pytest.raises(ClientError) as unqualified:
+        admin.invoke(FunctionName="ToyFunction", InvocationType="Event", Payload=b"{}")
+    assert unqualified.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "unqualified ARN" in unqualified.value.response["Error"]["Message"]
+
+    with pytest.raises(ClientError) as unknown:
+        admin.invoke(FunctionName="ToyFunction", Qualifier="staging", InvocationType="Event", Payload=b"{}")
+    assert unknown.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+    with pytest.raises(ClientError) as mismatched:
+        admin.invoke(
+            FunctionName="ToyFunction:live", Qualifier="$LATEST", InvocationType="Event", Payload=b"{}"
+        )
+    assert mismatched.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert (
+        runtime.resources["ToyLiveAlias"] == "arn:aws:lambda:us-east-1:123456789012:function:ToyFunction:live"
+    )

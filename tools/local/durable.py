@@ -28,8 +28,10 @@ Contracts, from AWS's documentation (read 2026-12):
   Invoke of a durable function starts an execution; with `DurableExecutionName` (header
   `X-Amz-Durable-Execution-Name`) the name is an idempotency key: the same name with the same payload
   returns the existing execution and starts none, with another payload it is refused with
-  `DurableExecutionAlreadyStartedException` (HTTP 409, the botocore model). The response carries
-  `X-Amz-Durable-Execution-Arn`; `Event` answers 202 at once, `RequestResponse` waits for the execution.
+  `DurableExecutionAlreadyStartedException` (HTTP 409, the botocore model); the page's table was read for a
+  running execution, and a closed one is treated the same way here (unchecked). The response carries
+  `X-Amz-Durable-Execution-Arn`; `Event` answers 202 at once, `RequestResponse` waits for the execution. A
+  durable function is invoked with a qualified ARN (see `DurableService.invoke`).
 - "Security and permissions for Lambda durable functions"
   (https://docs.aws.amazon.com/lambda/latest/dg/durable-security.html): most durable execution actions are
   authorized against the durable execution ARN, a sub-resource of the function version
@@ -47,7 +49,8 @@ Contracts, from AWS's documentation (read 2026-12):
 
 What only AWS checks: Lambda's own retry policy for failed invocations and its quotas, payload limits beyond
 what the testing SDK enforces, retention (`RetentionPeriodInDays`: executions live as long as the runtime),
-KMS keys, versions and aliases (every execution runs `$LATEST`), resource policies and IAM conditions.
+KMS keys, versions and aliases (every qualifier runs the current code), chained invokes (`context.invoke`),
+resource policies and IAM conditions.
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ from aws_durable_execution_sdk_python_testing.web.server import (
 )
 
 from tools.local.functions import FunctionSpec, InvokeResult
-from tools.local.template import ACCOUNT_ID, REGION, Template
+from tools.local.template import ACCOUNT_ID, PARTITION, REGION, Resolver, Template
 
 if TYPE_CHECKING:
     from aws_durable_execution_sdk_python_testing.web.models import HTTPResponse
@@ -148,6 +151,33 @@ def durable_functions(template: Template, functions: Mapping[str, FunctionSpec])
                 retention_period_in_days=int(config.get("RetentionPeriodInDays", DEFAULT_RETENTION_DAYS)),
             )
     return found
+
+
+def split_qualifier(function: str) -> tuple[str, str | None]:
+    """`name`, `name:qualifier`, a partial or full ARN (with or without qualifier) → (name, qualifier)."""
+    rest = function.split(":function:", 1)[1] if ":function:" in function else function
+    name, _, qualifier = rest.partition(":")
+    return name, qualifier or None
+
+
+def function_qualifiers(template: Template, resolver: Resolver) -> dict[str, str]:
+    """Register each `AWS::Lambda::Alias` and `AWS::Lambda::Version` of the template (not run locally: every
+    qualifier runs the function's `$LATEST` code) so that Refs to them resolve, and return the qualified ARNs
+    (logical id → ARN). An alias is `function ARN:Name`; a version gets the number 1."""
+    qualified = {}
+    for resource in template.of_type("AWS::Lambda::Alias", "AWS::Lambda::Version"):
+        where = resource.logical_id
+        function = resolver.resolve_str(resource.properties.get("FunctionName", ""), where)
+        name, _ = split_qualifier(function)
+        arn = f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
+        if resource.type == "AWS::Lambda::Alias":
+            alias = resolver.resolve_str(resource.properties.get("Name", where), where)
+            resolver.register(resource.logical_id, f"{arn}:{alias}", AliasArn=f"{arn}:{alias}")
+            qualified[resource.logical_id] = f"{arn}:{alias}"
+        else:
+            resolver.register(resource.logical_id, f"{arn}:1", Version="1", FunctionArn=f"{arn}:1")
+            qualified[resource.logical_id] = f"{arn}:1"
+    return qualified
 
 
 def execution_arn(function_arn: str, name: str, execution_id: str) -> str:
@@ -254,11 +284,13 @@ class DurableService:
         durable: Mapping[str, DurableConfig],
         invoke: Callable[[str, Any], InvokeResult],
         *,
+        qualifiers: Mapping[str, str] | None = None,
         host: str = "127.0.0.1",
         retry_backoff_seconds: int | None = None,
     ) -> None:
         self.functions = dict(functions)
         self.durable = dict(durable)
+        self.qualifiers = dict(qualifiers or {})  # alias and version logical ids → their qualified ARNs
         self._invoke = invoke
         self._host = host
         self._retry_backoff_seconds = retry_backoff_seconds
@@ -378,9 +410,20 @@ class DurableService:
         """The logical id of a function given by name, (partial) ARN or logical id; None if unknown."""
         if function in self.functions:
             return function
-        name = function.split(":function:", 1)[1] if ":function:" in function else function
-        name = name.split(":", 1)[0]
+        name, _ = split_qualifier(function)
         return next((logical_id for logical_id, spec in self.functions.items() if spec.name == name), None)
+
+    def check_qualifier(self, logical_id: str, qualifier: str | None) -> None:
+        """A qualifier must name something the function has: `$LATEST`, a version, or one of its aliases in
+        the template (`qualifiers`); otherwise Lambda answers ResourceNotFoundException."""
+        spec = self.functions[logical_id]
+        known = {
+            arn.rsplit(":", 1)[1] for arn in self.qualifiers.values() if split_qualifier(arn)[0] == spec.name
+        }
+        if qualifier is not None and qualifier != QUALIFIER and qualifier not in known:
+            raise DurableServiceError(
+                "ResourceNotFoundException", 404, f"Function not found: {spec.arn}:{qualifier}"
+            )
 
     # -- what a request is authorized on ---------------------------------------------------------------------
 
@@ -430,9 +473,20 @@ class DurableService:
     # -- Invoke ----------------------------------------------------------------------------------------------
 
     def invoke(
-        self, function: str, payload: bytes, invocation_type: str, name: str | None
+        self,
+        function: str,
+        payload: bytes,
+        invocation_type: str,
+        name: str | None,
+        qualifier: str | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
-        """`Invoke`: a durable function starts (or finds) an execution; any other runs once in a worker."""
+        """`Invoke`: a durable function starts (or finds) an execution; any other runs once in a worker.
+
+        A durable function is invoked with a qualifier (a version, an alias, `$LATEST`): AWS refuses an
+        unqualified one with InvalidParameterValueException "You cannot invoke a durable function using an
+        unqualified ARN." ("Invoking durable Lambda functions", qualified ARNs; the message as quoted in
+        serverless/serverless#13589, 2026-05). Every qualifier runs `$LATEST` locally, and the execution ARN
+        says `$LATEST` (on AWS it carries the version an alias resolves to)."""
         logical_id = self.function_of(function)
         if logical_id is None:
             raise DurableServiceError(
@@ -454,6 +508,12 @@ class DurableService:
                     "DurableExecutionName applies to durable functions only",
                 )
             return self._invoke_plain(logical_id, payload, invocation_type)
+        if qualifier is None:
+            raise DurableServiceError(
+                "InvalidParameterValueException",
+                400,
+                "You cannot invoke a durable function using an unqualified ARN.",
+            )
         text = payload.decode("utf-8") if payload else None
         started = self.start_execution(logical_id, text, name)
         headers = {"X-Amz-Durable-Execution-Arn": started.arn, "X-Amz-Executed-Version": QUALIFIER}
@@ -595,10 +655,19 @@ class _LambdaApiHandler(RequestHandler):
 
     def _invoke(self, service: DurableService, path: str, body: bytes) -> None:
         function = unquote(path[len(_INVOKE_PREFIX) : -len(_INVOKE_SUFFIX)])
-        qualifier = (parse_qs(urlparse(self.path).query).get("Qualifier") or [""])[0]
+        named = split_qualifier(function)[1]
+        queried = (parse_qs(urlparse(self.path).query).get("Qualifier") or [""])[0] or None
+        if named and queried and named != queried:
+            raise DurableServiceError(
+                "InvalidParameterValueException",
+                400,
+                "The derived qualifier from the function name does not match the specified qualifier.",
+            )
+        qualifier = named or queried
         logical_id = service.function_of(function)
         if logical_id is None:
             raise DurableServiceError("ResourceNotFoundException", 404, f"Function not found: {function}")
+        service.check_qualifier(logical_id, qualifier)
         arn = service.functions[logical_id].arn
         authorize(
             "POST",
@@ -613,6 +682,7 @@ class _LambdaApiHandler(RequestHandler):
             body,
             self.headers.get("X-Amz-Invocation-Type") or "RequestResponse",
             self.headers.get("X-Amz-Durable-Execution-Name"),
+            qualifier,
         )
         self.send_response(status)
         for name, value in {"Content-Type": "application/json", **headers}.items():

@@ -10,12 +10,15 @@ real token is configured.
 It creates the template's IAM roles with their policies in moto too, runs each function with the credentials
 of its own role, and then switches moto's IAM enforcement on (`tools.local.iam`, `tools.local.moto_iam`).
 
-When it is ready it writes `{state_dir}/local.json`: `{"api_url", "aws_endpoint_url", "sink_url", "llm_url",
-"region", "pid", "admin_credentials", "logs_dir", "resources", "outputs", "routes", "schedules"}`, where
-`resources` maps each logical id to its local physical id (queue URL, table name, secret ARN, topic ARN,
-parameter name, function name), `admin_credentials` is the access key the tools use
-(`tools.local.moto_credentials.from_state`), and `outputs` holds the template's Outputs resolved locally. The
-file is removed on exit. Function logs go to `{state_dir}/logs/<function logical id>.log`. See
+Functions with `DurableConfig` run as Lambda durable functions on the runtime's local Lambda API
+(`tools.local.durable`, `lambda_url`), which every worker reaches through `AWS_ENDPOINT_URL_LAMBDA`.
+
+When it is ready it writes `{state_dir}/local.json`: `{"api_url", "aws_endpoint_url", "lambda_url",
+"sink_url", "llm_url", "region", "pid", "admin_credentials", "logs_dir", "resources", "outputs", "routes",
+"schedules"}`, where `resources` maps each logical id to its local physical id (queue URL, table name, secret
+ARN, topic ARN, parameter name, function name), `admin_credentials` is the access key the tools use
+(`tools.local.moto_credentials.from_state`), and `outputs` holds the template's Outputs resolved locally.
+The file is removed on exit. Function logs go to `{state_dir}/logs/<function logical id>.log`. See
 `tools/local/README.md`.
 
 Programmatic use (tests run it in-process or as a subprocess, `python -m tools.local.runtime ...`):
@@ -49,7 +52,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar, Final
 from botocore.exceptions import ClientError
 
 from tools.local import moto_credentials, moto_fixes, moto_iam
-from tools.local.durable import DurableService, durable_functions
+from tools.local.durable import DurableService, durable_functions, function_qualifiers
 from tools.local.functions import (
     DEFAULT_CONCURRENCY,
     FunctionSpec,
@@ -166,6 +169,7 @@ class LocalRuntime:
         self._identities: Identities | None = None
         self.durable_retry_backoff = durable_retry_backoff
         self._durable: DurableService | None = None
+        self._qualifiers: dict[str, str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -197,6 +201,8 @@ class LocalRuntime:
             (self.host, self.port), routes=[], invoke=self.invoke, control=self, api_id=api_id(template)
         )
         self.resources.update(register_runtime_resources(template, resolver, self.api_url))
+        self._qualifiers = function_qualifiers(template, resolver)  # aliases and versions: Refs resolve
+        self.resources.update(self._qualifiers)
         clients = self._clients()
         self.resources.update(
             Provisioner(template, resolver, clients, self.environ, self.visibility_timeout_cap).provision()
@@ -216,6 +222,7 @@ class LocalRuntime:
             self.functions,
             durable_functions(template, self.functions),
             self.invoke,
+            qualifiers=self._qualifiers,
             retry_backoff_seconds=self.durable_retry_backoff,
         ).start()
         self._start_pools()
