@@ -151,9 +151,10 @@ class Functions(Construct):
         fn = self._build_reasoning("decide", "typed abilities as tools, escalation, budget, policy")
         self._consume(fn, self._queues.decide, REASONING_BATCH_SIZE)
         self._grant_send_to_act_queues(fn)
-        # Multi-step requests start a plan: an asynchronous Invoke of the plan function (and nothing else).
-        fn.add_environment(Env.PLAN_FUNCTION_NAME, self.plan.function_name)
-        self.plan.grant_invoke(fn)
+        # Multi-step requests start a plan: an asynchronous Invoke of the plan function's alias (a durable
+        # function is invoked qualified, and a replay then runs the version it started on), nothing else.
+        fn.add_environment(Env.PLAN_FUNCTION_NAME, self.plan_alias.function_arn)
+        self.plan_alias.grant_invoke(fn)
         return fn
 
     def _build_plan(self) -> lambda_.Function:
@@ -213,6 +214,7 @@ class Functions(Construct):
         for token in tokens.values():
             token.grant_read(fn)
         self._grant_send_to_act_queues(fn)
+        self.plan_alias = lambda_.Alias(self, "PlanLive", alias_name="live", version=fn.current_version)
         return fn
 
     def _build_reasoning(self, role: str, summary: str) -> lambda_.Function:

@@ -21,9 +21,9 @@ from switchboard.lookups.http import HttpLookups
 from switchboard.plans.budget import budgeted_for_plan
 from switchboard.plans.engine import PlanEngine, PlanRequest
 from switchboard.plans.runner import DurableRunner
-from switchboard.plans.settings import plan_settings
 from switchboard.plans.validate import Limits, Validator
 from switchboard.policy import PolicyGate
+from switchboard.settings import plan_settings
 from switchboard.sqs import SqsQueueSender
 from switchboard.state import TaskStore
 

@@ -57,18 +57,24 @@ def test_only_the_plan_role_checkpoints_and_only_its_own_executions(
     )
 
 
-def test_decide_alone_may_invoke_the_plan_function(template: Template, stack: SwitchboardStack) -> None:
-    plan_id = logical_id(stack.functions.plan)
+def test_decide_alone_may_invoke_the_plan_function_through_its_alias(
+    template: Template, stack: SwitchboardStack
+) -> None:
+    alias_id = logical_id(stack.functions.plan_alias)
+    alias = template.find_resources("AWS::Lambda::Alias")[alias_id]
+    assert json.dumps(alias["Properties"]["FunctionName"]) == json.dumps(
+        {"Ref": logical_id(stack.functions.plan)}
+    )
     invokers = {
         role
         for role, st in _statements(template)
-        if "lambda:InvokeFunction" in _actions(st) and plan_id in json.dumps(st["Resource"])
+        if "lambda:InvokeFunction" in _actions(st) and alias_id in json.dumps(st["Resource"])
     }
     assert invokers == {logical_id(stack.functions.decide.role)}  # type: ignore[arg-type]
     env = template.find_resources("AWS::Lambda::Function")[logical_id(stack.functions.decide)]
-    assert env["Properties"]["Environment"]["Variables"]["PLAN_FUNCTION_NAME"] == {"Ref": plan_id}
+    # a durable function is invoked qualified: decide names the alias, whose ARN carries the qualifier
+    assert env["Properties"]["Environment"]["Variables"]["PLAN_FUNCTION_NAME"] == {"Ref": alias_id}
+    plan_role = logical_id(stack.functions.plan.role)  # type: ignore[arg-type]
     assert not any(
-        _actions(st) & {"lambda:InvokeFunction"}
-        for role, st in _statements(template)
-        if role == logical_id(stack.functions.plan.role)  # type: ignore[arg-type]
+        "lambda:InvokeFunction" in _actions(st) for role, st in _statements(template) if role == plan_role
     )

@@ -49,7 +49,7 @@ EXAMPLES = [
 ]
 
 
-class _Approved(dict[str, str]):
+class _Approved(dict[str, str | BaseException]):
     """Every review approved at once: the bench measures the plan, not a person."""
 
     def __contains__(self, key: object) -> bool:

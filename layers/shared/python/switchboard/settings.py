@@ -6,6 +6,7 @@ needs along. A missing variable fails the cold start with a clear error instead 
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from decimal import Decimal
@@ -237,6 +238,38 @@ def _placeholder_url(url: str) -> bool:
 
 class HealthSettings(ObservabilityMixin):
     switchboard_version: str
+
+
+class PlanSettings(AgentSettings):
+    """The plan function (``switchboard.plans``): the agent's settings plus where its lookups read:
+    ``<name>_api_url`` (the local runtime points each at its recording sink) and ``lookup_token_secrets``,
+    JSON, the token secret of each service by name (the same secrets the act workers read)."""
+
+    decide_queue_url: str = ""
+    github_api_url: str
+    slack_api_url: str
+    tickets_api_url: str
+    lookup_token_secrets: str = "{}"  # noqa: S105 - secret ids (ARNs), not secrets
+
+    @field_validator("lookup_token_secrets")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        data = json.loads(value or "{}")
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise ValueError('LOOKUP_TOKEN_SECRETS must be {"service": "<secret id>"}')
+        return value
+
+    def lookup_urls(self) -> dict[str, str]:
+        return {"github": self.github_api_url, "slack": self.slack_api_url, "tickets": self.tickets_api_url}
+
+    def token_secrets(self) -> dict[str, str]:
+        data: dict[str, str] = json.loads(self.lookup_token_secrets or "{}")
+        return data
+
+
+@lru_cache(maxsize=1)
+def plan_settings() -> PlanSettings:
+    return PlanSettings()  # read from the environment
 
 
 @lru_cache(maxsize=1)

@@ -53,9 +53,9 @@ class LambdaPlanInvoker:
 
     def start(self, function_name: str, execution_name: str, payload: str) -> str | None:
         if self._client is None:
-            import boto3
+            from switchboard.aws import client
 
-            self._client = boto3.client("lambda")
+            self._client = client("lambda")
         response = self._client.invoke(
             FunctionName=function_name,
             InvocationType="Event",
