@@ -63,6 +63,7 @@ def plan_view(task: dict[str, Any]) -> list[dict[str, Any]] | None:
                 output = step.get("output", {})
                 verdict = step.get("verdict")
                 row |= {
+                    "input": step.get("input"),
                     "status": "failed" if verdict and not verdict.get("passed") else "done",
                     "seconds": _seconds(previous_at, at),
                     "output": output,
@@ -72,14 +73,12 @@ def plan_view(task: dict[str, Any]) -> list[dict[str, Any]] | None:
             previous_at = at
         if isinstance(detail.get("plan_eval"), dict):
             judged = detail["plan_eval"]
-            for current in plans.values():
-                if judged.get("step") in current["steps"]:
-                    row = current["steps"][judged["step"]]
-                    row["verdict"] = {
-                        k: judged[k] for k in ("passed", "level", "reason", "by") if k in judged
-                    }
-                    row["status"] = "done" if judged.get("passed") else "failed"
-                    row["evaluator"] = _spend(judged.get("llm", []))
+            current = plans.get(int(judged.get("plan", max(plans, default=0))))
+            if current is not None and judged.get("step") in current["steps"]:
+                row = current["steps"][judged["step"]]
+                row["verdict"] = {k: judged[k] for k in ("passed", "level", "reason", "by") if k in judged}
+                row["status"] = "done" if judged.get("passed") else "failed"
+                row["evaluator"] = _spend(judged.get("llm", []))
         if isinstance(detail.get("plan_review"), dict):
             review = detail["plan_review"]
             current = plans.get(int(review.get("plan", 0)))
@@ -129,6 +128,8 @@ def render_plans(task: dict[str, Any]) -> list[str]:
                 )
             if step.get("review"):
                 lines.append(f"        waits for: {step['review'].get('answer_with')}")
+            if step.get("input"):
+                lines.append(f"        in: {json.dumps(step['input'], sort_keys=True)[:160]}")
             lines.append(f"        out: {output}")
         if plan.get("end"):
             lines.append(f"    end: {plan['end'].get('outcome')} {plan['end'].get('reason') or ''}".rstrip())

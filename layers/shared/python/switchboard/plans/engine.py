@@ -302,7 +302,10 @@ class PlanEngine:
             except LlmError as exc:
                 found, ledger = Verdict(True, OnFail.SOFT.value, f"not judged: {exc}", "rules"), []
             entry = found.to_json() | {"llm": ledger_json(ledger)}
-            self.lifecycle.note(request.task_id, ACTOR, {"plan_eval": {"step": step.id, **entry}})
+            plan_no = int(name.split(".", 1)[0].removeprefix("plan"))
+            self.lifecycle.note(
+                request.task_id, ACTOR, {"plan_eval": {"plan": plan_no, "step": step.id, **entry}}
+            )
             return entry
 
         judged = runner.step(f"{name}.eval", judge)
@@ -524,10 +527,19 @@ class PlanEngine:
     def _note_step(
         self, request: PlanRequest, plan_no: int, step: Step, out: dict[str, Any], verdict: Verdict | None
     ) -> None:
-        view = {key: value for key, value in out.items() if key not in ("items", "params")}
+        view = {key: value for key, value in out.items() if key not in ("items", "params", "action")}
         if "items" in out:
             view["items"] = [{k: v for k, v in item.items() if k != "body"} for item in out["items"]]
-        entry: dict[str, Any] = {"plan": plan_no, "step": step.id, "kind": step.kind.value, "output": view}
+        inputs: Any = out.get("params") or (out.get("action") or {}).get("params") or step.instruction
+        entry: dict[str, Any] = {
+            "plan": plan_no,
+            "step": step.id,
+            "kind": step.kind.value,
+            "input": inputs or step.question,
+            "output": view,
+        }
+        if "action" in out:
+            entry["action_id"] = out["action"]["action_id"]
         if verdict is not None:
             entry["verdict"] = verdict.to_json()
         self.lifecycle.note(request.task_id, ACTOR, {"plan_step": entry})
