@@ -152,7 +152,7 @@ def test_a_plan_that_needs_a_person_waits_for_tasks_resolve_then_goes_on(
         return any(s.get("status") == "waiting" for p in task.get("plan") or [] for s in p["steps"])
 
     task = wait_for(capsys, sent.review, waiting)
-    assert task["status"] == "DECIDING"
+    assert task["status"] == "NEEDS_HUMAN"  # a person's while the review waits
     assert (
         switchboard.main(["tasks", "resolve", task["task_id"], "--by", "maintainer", "--approve", "--json"])
         == 0

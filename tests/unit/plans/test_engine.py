@@ -90,7 +90,7 @@ def test_a_plan_that_needs_a_person_waits_for_the_review_then_goes_on() -> None:
     assert review["callback_id"] == "cb-plan0.approve" and "tasks resolve" in review["answer_with"]
     [page] = h.sent()
     assert page.ability == "escalate.human" and page.ordinal in action_ids.PLAN
-    assert h.status(request) is TaskStatus.DECIDING  # type: ignore[arg-type]
+    assert h.status(request) is TaskStatus.NEEDS_HUMAN  # type: ignore[arg-type]  # a person's, while it waits
     runner.answers["plan0.approve"] = json.dumps({"approved": True, "by": "maintainer", "note": "approved"})
     summary = h.engine.run(request, runner)  # type: ignore[arg-type]
     assert summary["status"] == "DISPATCHED"

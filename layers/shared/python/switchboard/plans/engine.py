@@ -412,6 +412,15 @@ class PlanEngine:
                 },
             )
             self._page(request, plan_no, plan.steps.index(step), step.question)
+            # While it waits the task is a person's (NEEDS_HUMAN: listed by `switchboard tasks`); the plan
+            # moves it on when the review is answered (NEEDS_HUMAN -> DISPATCHED or DROPPED).
+            self.lifecycle.end(
+                request.task_id,
+                TaskStatus.NEEDS_HUMAN,
+                ACTOR,
+                {"plan_review_waiting": step.id, "decision_needed": step.question},
+                f"a plan waits for a person's review: {step.question}"[:500],
+            )
 
         try:
             raw = runner.wait_for_callback(name, ask, step.timeout_s)
@@ -474,7 +483,8 @@ class PlanEngine:
             "steps": {sid: out.get("status", "failed") for sid, out in outcome.outputs.items()},
             "sent": [action["action_id"] for action in sent],
         }
-        if task.status.terminal or task.status is not TaskStatus.DECIDING:
+        reviewing = task.status is TaskStatus.NEEDS_HUMAN and _reviewed(task.history)
+        if task.status is not TaskStatus.DECIDING and not reviewing:
             self.lifecycle.note(
                 request.task_id, ACTOR, {"plan_end": summary, "status_kept": task.status.value}
             )
@@ -491,6 +501,10 @@ class PlanEngine:
             status = self.lifecycle.drop(task, ACTOR, {"plan_end": summary}, reason).status
         elif outcome.kind == "stopped":
             status = self.lifecycle.drop(task, ACTOR, {"plan_end": summary}, outcome.reason).status
+        elif task.status is TaskStatus.NEEDS_HUMAN:  # already a person's (a review that got no answer)
+            detail = {"plan_end": summary, "why": outcome.reason, "tried": tried}
+            self.lifecycle.note(request.task_id, ACTOR, detail)
+            status = task.status
         else:
             status = self._to_person(request, task, outcome, tried, summary)
         return summary | {"status": status.value}
@@ -543,6 +557,13 @@ class PlanEngine:
         if verdict is not None:
             entry["verdict"] = verdict.to_json()
         self.lifecycle.note(request.task_id, ACTOR, {"plan_step": entry})
+
+
+def _reviewed(history: list[dict[str, Any]]) -> bool:
+    """The task went NEEDS_HUMAN because a plan's review waits (not for another reason)."""
+    last = next((e for e in reversed(history) if e.get("status") == TaskStatus.NEEDS_HUMAN.value), None)
+    detail = last.get("detail") if last else None
+    return isinstance(detail, dict) and "plan_review_waiting" in detail
 
 
 def _answer(raw: str | None) -> dict[str, Any]:
