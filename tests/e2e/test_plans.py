@@ -148,8 +148,9 @@ def test_a_github_duplicate_is_linked_and_labelled_through_the_policy_gate(
 def test_a_plan_that_needs_a_person_waits_for_tasks_resolve_then_goes_on(
     local_stack: dict[str, Any], sent: Sent, cli: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def waiting(task: dict[str, Any]) -> bool:
-        return any(s.get("status") == "waiting" for p in task.get("plan") or [] for s in p["steps"])
+    def waiting(task: dict[str, Any]) -> bool:  # the review is asked, then the task is a person's
+        asked = any(s.get("status") == "waiting" for p in task.get("plan") or [] for s in p["steps"])
+        return asked and task["status"] == "NEEDS_HUMAN"
 
     task = wait_for(capsys, sent.review, waiting)
     assert task["status"] == "NEEDS_HUMAN"  # a person's while the review waits
