@@ -10,7 +10,8 @@ import json
 from collections.abc import Mapping
 from typing import Final
 
-from aws_cdk import Stack
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sns as sns
@@ -35,6 +36,12 @@ DEFAULT_LLM_DAILY_USD_CAP: Final = 25.0
 REASONING_BATCH_SIZE: Final = 10
 ACT_BATCH_SIZE: Final = 5
 MAX_CONCURRENCY: Final = 2
+
+# The plan function: the services its read-only lookups read, and how long a plan (with a person's review)
+# may last and its history is kept.
+PLAN_LOOKUP_SERVICES: Final = ("github", "slack", "tickets")
+PLAN_EXECUTION_DAYS: Final = 3
+PLAN_RETENTION_DAYS: Final = 7
 
 
 class Functions(Construct):
@@ -83,6 +90,7 @@ class Functions(Construct):
         self.ingest = {platform: self._build_ingest(platform) for platform in catalog.webhook_platforms()}
         self.health = self._build_health(version)
         self.classify = self._build_classify()
+        self.plan = self._build_plan()
         self.decide = self._build_decide()
         self.act = {spec.name: self._build_act(spec) for spec in catalog.services()}
         self.poll = self._build_poll(feeds or [])
@@ -97,6 +105,7 @@ class Functions(Construct):
             "health": self.health,
             "classify": self.classify,
             "decide": self.decide,
+            "plan": self.plan,
             **{f"act-{service}": fn for service, fn in self.act.items()},
             "poll": self.poll,
             "triage": self.triage,
@@ -168,6 +177,70 @@ class Functions(Construct):
         self._consume(fn, self._queues.decide, REASONING_BATCH_SIZE)
         self._queues.decide.grant_send_messages(fn)  # a decision that waited for a Message Batch resumes here
         self._grant_send_to_act_queues(fn)
+        # Multi-step requests start a plan: an asynchronous Invoke of the plan function's alias (a durable
+        # function is invoked qualified, and a replay then runs the version it started on), nothing else.
+        fn.add_environment(Env.PLAN_FUNCTION_NAME, self.plan_alias.function_arn)
+        self.plan_alias.grant_invoke(fn)
+        return fn
+
+    def _build_plan(self) -> lambda_.Function:
+        """The plan function: a durable function (``DurableConfig``). CDK attaches the AWS managed
+        ``AWSLambdaBasicDurableExecutionRolePolicy`` (lambda:CheckpointDurableExecution and
+        lambda:GetDurableExecutionState, "Security and permissions for Lambda durable functions",
+        https://docs.aws.amazon.com/lambda/latest/dg/durable-security.html). Its lookups read GitHub,
+        Slack and the tickets API with the act workers' tokens; its actions go to the act queues."""
+        stack = Stack.of(self)
+        looked_up = [spec for spec in catalog.services() if spec.name in PLAN_LOOKUP_SERVICES]
+        tokens = {spec.name: self._secrets.token(spec.token_secret) for spec in looked_up}
+        lookup_tokens = stack.to_json_string({name: token.secret_arn for name, token in tokens.items()})
+        lookup_urls: dict[str, str] = {
+            Env.GITHUB_API_URL: self._service_api_urls["github"],
+            Env.SLACK_API_URL: self._service_api_urls["slack"],
+            Env.TICKETS_API_URL: self._service_api_urls["tickets"],
+        }
+        fn = self.defaults.build(
+            self,
+            FunctionSpec(
+                construct_id="Plan",
+                code="plan",
+                role="plan",
+                description="Switchboard plan: planner, durable steps, evaluator, replans, budgets",
+                environment={
+                    **self._table_environment(),
+                    **self._act_queue_environment(),
+                    Env.LLM_API_URL: LLM_API_URL,
+                    Env.LLM_SECRET_ID: self._secrets.llm.secret_arn,
+                    Env.LLM_DAILY_USD_CAP: f"{self._llm_daily_usd_cap:g}",
+                    Env.LABEL_POLICY: self._label_policy,
+                    Env.LOOKUP_TOKEN_SECRETS: lookup_tokens,
+                    **lookup_urls,
+                },
+                durable=lambda_.DurableConfig(
+                    execution_timeout=Duration.days(PLAN_EXECUTION_DAYS),
+                    retention_period=Duration.days(PLAN_RETENTION_DAYS),
+                ),
+            ),
+        )
+        # The durable execution's own API on this function's executions only (the page's minimum policy,
+        # scoped to <plan arn>:*); a policy of its own, so the function does not depend on it (no cycle).
+        if fn.role is not None:
+            iam.Policy(
+                self,
+                "PlanDurableExecution",
+                roles=[fn.role],
+                statements=[
+                    iam.PolicyStatement(
+                        actions=["lambda:CheckpointDurableExecution", "lambda:GetDurableExecutionState"],
+                        resources=[f"{fn.function_arn}:*"],
+                    )
+                ],
+            )
+        self._grant_tables(fn)
+        self._secrets.llm.grant_read(fn)
+        for token in tokens.values():
+            token.grant_read(fn)
+        self._grant_send_to_act_queues(fn)
+        self.plan_alias = lambda_.Alias(self, "PlanLive", alias_name="live", version=fn.current_version)
         return fn
 
     def _build_reasoning(

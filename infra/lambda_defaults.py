@@ -66,6 +66,7 @@ TIMEOUT_SECONDS: Final[Mapping[str, int]] = {
     "poll": 60,
     "triage": 300,
     "batch": 120,
+    "plan": 120,  # one invocation; the durable execution itself may last days (DurableConfig)
 }
 
 # Pydantic looks for plugins (the `pydantic` entry-point group of every distribution on the path) when it
@@ -93,7 +94,13 @@ def timeout_of(role: str) -> Duration:
 
 #: Import names that the dependency layer must hold: the top-level packages of the lock's non-dev
 #: dependencies that the functions import (Powertools and boto3 come from their own layer and the runtime).
-DEPS_LAYER_PACKAGES: Final = ("anthropic", "pydantic", "pydantic_core", "pydantic_settings")
+DEPS_LAYER_PACKAGES: Final = (
+    "anthropic",
+    "pydantic",
+    "pydantic_core",
+    "pydantic_settings",
+    "aws_durable_execution_sdk_python",
+)
 #: The CDK context key that points synth at another dependency layer folder (tests use an empty one).
 DEPS_LAYER_CONTEXT: Final = "depsLayerDir"
 
@@ -129,6 +136,7 @@ class FunctionSpec:
     role: str
     description: str
     environment: Mapping[str, str] = field(default_factory=dict)
+    durable: lambda_.DurableConfig | None = None  # a durable function (Lambda durable execution)
 
 
 class LambdaFactory(Construct):
@@ -204,6 +212,7 @@ class LambdaFactory(Construct):
             role=role,
             layers=self.layers,
             environment={**self._common_environment(spec.role), **spec.environment},
+            durable_config=spec.durable,
         )
 
     @staticmethod

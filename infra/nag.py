@@ -91,6 +91,7 @@ def _acknowledge_functions(stack: SwitchboardStack) -> None:
         "classify",
         "decide",
         "triage",
+        "plan",
     ]
     for name in reading_tasks:
         _ack(
@@ -99,6 +100,20 @@ def _acknowledge_functions(stack: SwitchboardStack) -> None:
             f"{name} queries the tasks table's by-event index: Table.grant_* scopes the grant to the "
             "indexes of that one table (<tasks table arn>/index/*), not to other tables.",
         )
+    plan = stack.functions.plan
+    _ack(
+        _role(stack.functions.decide),
+        f"IAM5[Resource::<{Stack.of(plan).get_logical_id(_cfn(plan))}.Arn>:*]",
+        "decide starts plans: Function.grant_invoke on the plan function adds its qualified ARN "
+        "(<plan arn>:*), since a durable execution runs a version of that one function, and no other.",
+    )
+    _ack(
+        plan.node.scope.node.find_child("PlanDurableExecution"),  # type: ignore[union-attr]
+        f"IAM5[Resource::<{Stack.of(plan).get_logical_id(_cfn(plan))}.Arn>:*]",
+        "the plan function checkpoints its own durable executions: they are sub-resources of its versions "
+        "(<plan arn>:*), the scope AWS documents for lambda:CheckpointDurableExecution and "
+        "lambda:GetDurableExecutionState (https://docs.aws.amazon.com/lambda/latest/dg/durable-security.html).",
+    )
     _ack(
         _role(stack.functions.triage),
         "IAM5[Action::kms:GenerateDataKey*]",

@@ -29,8 +29,15 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 @lru_cache(maxsize=1)
 def service() -> DecideService:
     settings = agent_settings()
+    tasks = TaskStore(settings.tasks_table_name, settings.memory_table_name, settings.task_ttl_days)
+    plans = None
+    if settings.plan_function_name:  # multi-step requests start a plan (switchboard.plans.start)
+        from switchboard.lifecycle import Lifecycle
+        from switchboard.plans.start import LambdaPlanInvoker, PlanStarter
+
+        plans = PlanStarter(Lifecycle(tasks), LambdaPlanInvoker(), settings.plan_function_name)
     return DecideService(
-        tasks=TaskStore(settings.tasks_table_name, settings.memory_table_name, settings.task_ttl_days),
+        tasks=tasks,
         queue=SqsQueueSender(),
         act_queue_url=settings.act_queue_url,
         llm=budgeted_llm(settings, settings.memory_table_name),
@@ -38,6 +45,7 @@ def service() -> DecideService:
             settings.policy_config(),
             DynamoAuthorDirectory(settings.memory_table_name, profile_max_age_seconds=1.0),
         ),
+        plans=plans,
         resume_queue_url=settings.decide_queue_url if settings.llm_batches else None,
     )
 

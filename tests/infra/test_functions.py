@@ -22,6 +22,7 @@ TIMEOUTS = {
     "poll": 60,
     "triage": 300,
     "batch": 120,  # issue 15: the Message Batches submitter and collector
+    "plan": 120,
 }
 POWERTOOLS_LAYER = re.compile(
     r"^\{\{resolve:ssm:/aws/service/powertools/python/arm64/python3\.13/\d+\.\d+\.\d+\}\}$"

@@ -76,6 +76,8 @@ def test_each_function_reads_only_the_secrets_it_needs(stack: SwitchboardStack, 
         "poll": set(),
         "triage": set(),
         "batch": {"llm:anthropic"},  # it submits and collects Message Batches with the LLM key
+        # the plan's model calls, and its read-only lookups with the act workers' tokens
+        "plan": {"llm:anthropic", "token:github", "token:slack", "token:tickets"},
     }
     assert {name: _secrets_read(stack, template, name) for name in stack.functions.all} == expected
 

@@ -214,6 +214,7 @@ def test_each_function_sees_exactly_its_own_environment(runtime: LocalRuntime) -
 
     overrides = {
         "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_LAMBDA",
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
         "AWS_SESSION_TOKEN",
@@ -241,6 +242,7 @@ def test_each_function_sees_exactly_its_own_environment(runtime: LocalRuntime) -
     assert b["env"]["ONLY_IN_B"] == "b"
     assert "LEAK_CANARY" not in a["env"]
     assert a["env"]["AWS_ENDPOINT_URL"] == runtime.aws_endpoint_url
+    assert a["env"]["AWS_ENDPOINT_URL_LAMBDA"] == runtime.lambda_url  # the local Lambda API, not moto
     assert a["env"]["AWS_LAMBDA_FUNCTION_NAME"] == "EnvAFunction"
     assert a["env"]["AWS_LAMBDA_FUNCTION_TIMEOUT"] == "5"
     assert a["env"]["POWERTOOLS_TRACE_DISABLED"] == "true"

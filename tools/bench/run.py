@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from tools.bench import coldstart, corpus, hostile, pipeline, warm
+from tools.bench import coldstart, corpus, hostile, pipeline, plans, warm
 from tools.bench.common import BUILD, ROOT, machine
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     results["hostile"] = hostile.run()
     sections.append(hostile.markdown(results["hostile"]))
     print(sections[-1] + "\n", flush=True)
+    results["plans"] = plans.run()
+    sections.append(plans.markdown(results["plans"]))
+    print(sections[-1] + "\n", flush=True)
     with contextlib.redirect_stdout(io.StringIO()):
         results["corpus"] = corpus.run()
     corpus_md = corpus.markdown(results["corpus"])
@@ -60,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     sections.append(corpus_md)
     if args.pipeline:
         sections.append(pipeline.markdown_pipeline(results["pipeline"]["pipeline"]))
-    for section in sections[3:]:
+    for section in sections[4:]:  # the first four were printed as they came
         print(section + "\n", flush=True)
     results["seconds"] = time.monotonic() - started
     BUILD.mkdir(exist_ok=True)

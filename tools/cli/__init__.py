@@ -200,6 +200,10 @@ def cmd_trace(args: argparse.Namespace) -> int:
             raise CliError(f"no task for {args.id!r} (tried it as an event id and as a task id)") from None
     for task in tasks:
         data = task.to_json()
+        from tools.cli.plans import plan_view  # a planned task: its plans as they ran
+
+        if (plans := plan_view(data)) is not None:
+            data["plan"] = plans
         if args.json:
             print(json.dumps(data, indent=2))
         else:
@@ -218,7 +222,9 @@ def render_timeline(task: dict[str, Any]) -> str:
             move = f"{entry['from']} → {move}"
         detail = json.dumps(entry.get("detail", {}), sort_keys=True)
         lines.append(f"  {entry['at']}  {entry['actor']:<9} {move:<26} {detail}")
-    return "\n".join(lines)
+    from tools.cli.plans import render_plans
+
+    return "\n".join(lines + render_plans(task))
 
 
 # ---------------------------------------------------------------- tasks
@@ -265,6 +271,16 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 
     target = Target.resolve(args.stack)
     store = _store(target)
+    if args.approve or args.reject:  # a plan's review: the durable execution's callback
+        from tools.cli import plans
+
+        review = plans.pending_review(store.get(args.task_id).to_json())
+        if review is None:
+            raise CliError(f"task {args.task_id} has no plan review waiting")
+        client = plans.lambda_client(target, STATE_FILE)
+        answered = plans.answer_review(client, review, approve=args.approve, by=args.by, note=args.note or "")
+        print(json.dumps(answered, indent=2) if args.json else f"review {answered['step']}: sent")
+        return 0
     if args.close:
         task = resolve_closed(store, args.task_id, by=args.by, note=args.note or "")
     else:
@@ -584,6 +600,8 @@ def build_parser() -> argparse.ArgumentParser:
     how = resolve.add_mutually_exclusive_group(required=True)
     how.add_argument("--ability", help="the action to take, e.g. github.comment")
     how.add_argument("--close", action="store_true", help="close the task with --note, no action")
+    how.add_argument("--approve", action="store_true", help="approve a plan's waiting review step")
+    how.add_argument("--reject", action="store_true", help="decline a plan's waiting review (--note: why)")
     resolve.add_argument(
         "--params", help='the action\'s parameters as JSON, e.g. \'{"body": "Fixed in 1.2"}\''
     )

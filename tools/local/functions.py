@@ -100,6 +100,8 @@ class LocalEndpoints:
     sink_url: str
     llm_url: str | None
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    #: The local Lambda API (`tools.local.durable`): durable execution checkpoints, callbacks, Invoke.
+    lambda_url: str | None = None
 
 
 def function_environment(
@@ -112,7 +114,8 @@ def function_environment(
 ) -> dict[str, str]:
     """Exactly the template's environment for the function, plus the local overrides.
 
-    Overrides: the moto endpoint and the role's `credentials`, the Lambda runtime variables,
+    Overrides: the moto endpoint and the role's `credentials`, `AWS_ENDPOINT_URL_LAMBDA` (the local Lambda
+    API, when one is given), the Lambda runtime variables,
     `POWERTOOLS_TRACE_DISABLED` (there is no X-Ray daemon), `PYTHONPATH` (the code asset, its layers and the
     runtime's libraries: `FunctionSpec.python_path`),
     `PATH`/`HOME`/`LANG` from the runtime's environment, and the `*_API_URL` rewrite: `LLM_API_URL` → the LLM
@@ -133,6 +136,10 @@ def function_environment(
     # moto's endpoint and the role's session, never a developer's AWS profile: nothing local reaches a real
     # account, and the function can do only what its role allows (moto enforces IAM).
     environment.update(moto_credentials.environment(endpoints.aws_endpoint_url, credentials))
+    if endpoints.lambda_url:
+        # botocore's service-specific endpoint: `boto3.client("lambda")` (the durable SDK's included) talks to
+        # the local Lambda API, every other client to moto.
+        environment["AWS_ENDPOINT_URL_LAMBDA"] = endpoints.lambda_url
     environment.update(
         {
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,

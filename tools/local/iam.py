@@ -30,8 +30,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from tools.local import moto_iam
 from tools.local.moto_credentials import Credentials
-from tools.local.template import Resolver, Resource, Template, TemplateError, references
+from tools.local.template import ACCOUNT_ID, Resolver, Resource, Template, TemplateError, references
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
@@ -80,6 +81,7 @@ def provision_iam(template: Template, resolver: Resolver, iam: IAMClient, sts: S
         for inline in role.properties.get("Policies") or []:
             _put(iam, identities, resolver, logical_id, inline["PolicyName"], inline["PolicyDocument"], role)
         for arn in resolver.resolve(role.properties.get("ManagedPolicyArns") or [], logical_id):
+            moto_iam.load_aws_managed_policy(arn, ACCOUNT_ID)  # AWS's own, e.g. the durable execution one
             iam.attach_role_policy(RoleName=logical_id, PolicyArn=arn)
     for policy in template.of_type("AWS::IAM::Policy"):
         name = resolver.resolve_str(policy.properties.get("PolicyName", policy.logical_id), policy.logical_id)

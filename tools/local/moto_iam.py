@@ -104,6 +104,29 @@ def apply() -> None:
     ActionAuthenticatorMixin._switchboard_resources = True  # type: ignore[attr-defined]
 
 
+def load_aws_managed_policy(arn: str, account_id: str) -> bool:
+    """Make the AWS managed policy `arn` attachable in moto's IAM (True if it is one moto knows).
+
+    moto ships AWS's managed policies (`moto/iam/aws_managed_policies.py`, copied from AWS) but loads them
+    only with `MOTO_IAM_LOAD_MANAGED_POLICIES`, all of them, for every account backend. A role that names one
+    (CDK's `DurableConfig` attaches `service-role/AWSLambdaBasicDurableExecutionRolePolicy`) gets exactly
+    that one, with AWS's document, so moto evaluates the grant as AWS would."""
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    from moto.iam.models import AWSManagedPolicy, iam_backends
+
+    prefix = f"arn:{PARTITION}:iam::aws:policy/"
+    if not arn.startswith(prefix):
+        return False
+    name = arn.rsplit("/", 1)[1]
+    data = json.loads(aws_managed_policies_data).get(name)
+    if data is None or prefix + str(data.get("Path", "/")).lstrip("/") + name != arn:
+        return False
+    backend = iam_backends[account_id][PARTITION]
+    if arn not in backend.managed_policies:
+        backend.managed_policies[arn] = AWSManagedPolicy.from_data(name, account_id, "us-east-1", data)
+    return True
+
+
 def _in_the_services_protocol(response: Any, error: Any) -> Any:
     """moto renders its IAM errors as XML for every service; a JSON-protocol service (DynamoDB, SQS, Secrets
     Manager, SSM, ...) answers with a JSON error, and a refusal is `AccessDeniedException`, HTTP 400 ("Common

@@ -10,12 +10,15 @@ real token is configured.
 It creates the template's IAM roles with their policies in moto too, runs each function with the credentials
 of its own role, and then switches moto's IAM enforcement on (`tools.local.iam`, `tools.local.moto_iam`).
 
-When it is ready it writes `{state_dir}/local.json`: `{"api_url", "aws_endpoint_url", "sink_url", "llm_url",
-"region", "pid", "admin_credentials", "logs_dir", "resources", "outputs", "routes", "schedules"}`, where
-`resources` maps each logical id to its local physical id (queue URL, table name, secret ARN, topic ARN,
-parameter name, function name), `admin_credentials` is the access key the tools use
-(`tools.local.moto_credentials.from_state`), and `outputs` holds the template's Outputs resolved locally. The
-file is removed on exit. Function logs go to `{state_dir}/logs/<function logical id>.log`. See
+Functions with `DurableConfig` run as Lambda durable functions on the runtime's local Lambda API
+(`tools.local.durable`, `lambda_url`), which every worker reaches through `AWS_ENDPOINT_URL_LAMBDA`.
+
+When it is ready it writes `{state_dir}/local.json`: `{"api_url", "aws_endpoint_url", "lambda_url",
+"sink_url", "llm_url", "region", "pid", "admin_credentials", "logs_dir", "resources", "outputs", "routes",
+"schedules"}`, where `resources` maps each logical id to its local physical id (queue URL, table name, secret
+ARN, topic ARN, parameter name, function name), `admin_credentials` is the access key the tools use
+(`tools.local.moto_credentials.from_state`), and `outputs` holds the template's Outputs resolved locally.
+The file is removed on exit. Function logs go to `{state_dir}/logs/<function logical id>.log`. See
 `tools/local/README.md`.
 
 Programmatic use (tests run it in-process or as a subprocess, `python -m tools.local.runtime ...`):
@@ -50,6 +53,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar, Final
 from botocore.exceptions import ClientError
 
 from tools.local import moto_credentials, moto_fixes, moto_iam
+from tools.local.durable import DurableService, durable_functions, function_qualifiers
 from tools.local.functions import (
     DEFAULT_CONCURRENCY,
     FunctionSpec,
@@ -125,6 +129,7 @@ class LocalRuntime:
         project_root: str | Path | None = None,
         environ: Mapping[str, str] | None = None,
         console_port: int | None = None,
+        durable_retry_backoff: int | None = None,
     ) -> None:
         """Configure the runtime; nothing starts before `start()`.
 
@@ -133,6 +138,8 @@ class LocalRuntime:
         API stand-in that `LLM_API_URL` points to when no `ANTHROPIC_API_KEY` is set (None: leave it as is).
         `project_root` holds `functions/` and `layers/` (default: the parent of `cdk.out`, else the current
         directory). `environ` is where secrets and tokens are read from (default: `os.environ`).
+        `durable_retry_backoff` (a test aid) is the delay before a failed durable invocation is retried
+        (default: the testing SDK's).
         """
         self.template_path = Path(template_path)
         self.host = host
@@ -164,6 +171,9 @@ class LocalRuntime:
         self._identities: Identities | None = None
         self.console_port = console_port  # None: no console (``tools.console``); taken: a free port instead
         self._console: Any = None
+        self.durable_retry_backoff = durable_retry_backoff
+        self._durable: DurableService | None = None
+        self._qualifiers: dict[str, str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -195,6 +205,8 @@ class LocalRuntime:
             (self.host, self.port), routes=[], invoke=self.invoke, control=self, api_id=api_id(template)
         )
         self.resources.update(register_runtime_resources(template, resolver, self.api_url))
+        self._qualifiers = function_qualifiers(template, resolver)  # aliases and versions: Refs resolve
+        self.resources.update(self._qualifiers)
         clients = self._clients()
         self.resources.update(
             Provisioner(template, resolver, clients, self.environ, self.visibility_timeout_cap).provision()
@@ -210,6 +222,13 @@ class LocalRuntime:
         self.mappings = event_source_mappings(template, resolver, self.functions)
         self.routes = routes(template, resolver, self.functions)
         self.rules = scheduled_rules(template, resolver, self.functions)
+        self._durable = DurableService(
+            self.functions,
+            durable_functions(template, self.functions),
+            self.invoke,
+            qualifiers=self._qualifiers,
+            retry_backoff_seconds=self.durable_retry_backoff,
+        ).start()
         self._start_pools()
         self._api.routes = self.routes
         self._api_thread = threading.Thread(
@@ -247,6 +266,9 @@ class LocalRuntime:
             self._api.shutdown()  # no new requests; the ones in flight finish when their workers stop
             self._api_thread.join(5)
             self._api_thread = None
+        if self._durable is not None:
+            self._durable.stop()  # no new invocations; the ones in flight end with their workers
+            self._durable = None
         pools = list(self._pools.values())
         closers = [threading.Thread(target=pool.close, daemon=True) for pool in pools]
         for closer in closers:
@@ -300,6 +322,17 @@ class LocalRuntime:
         if self._aws_endpoint_url is None:
             raise RuntimeError("the runtime is not running")
         return self._aws_endpoint_url
+
+    @property
+    def lambda_url(self) -> str:
+        """The local Lambda API: Invoke, durable executions and their callbacks (`tools.local.durable`)."""
+        return self.durable.url
+
+    @property
+    def durable(self) -> DurableService:
+        if self._durable is None:
+            raise RuntimeError("the runtime is not running")
+        return self._durable
 
     @property
     def sink_url(self) -> str:
@@ -377,6 +410,7 @@ class LocalRuntime:
         return {
             "api_url": self.api_url,
             "aws_endpoint_url": self.aws_endpoint_url,
+            "lambda_url": self.lambda_url,
             "sink_url": self.sink_url,
             "llm_url": self.llm_url,
             "region": REGION,
@@ -421,6 +455,8 @@ class LocalRuntime:
                 f"  API         {self.api_url}   routes: {routes}",
                 f"  AWS (moto)  {self.aws_endpoint_url}   region {REGION}, IAM enforced: each function "
                 f"as its own role; tools as {ADMIN_USER} (key in local.json)",
+                f"  Lambda API  {self.lambda_url}   Invoke, durable executions "
+                f"({len(self.durable.durable)} durable functions), callbacks",
                 f"  Sink        {self.sink_url}/_outbox   (recorded calls to external services)",
                 f"  LLM         {llm}",
                 f"  Functions   {len(self.functions)} (a worker process each, started on first invoke); "
@@ -475,6 +511,7 @@ class LocalRuntime:
             sink_url=self.sink_url,
             llm_url=self.llm_url,
             environ=self.environ,
+            lambda_url=self.lambda_url,
         )
         concurrency: dict[str, int] = {}
         for mapping in self.mappings:

@@ -48,6 +48,8 @@ from typing import Any
 
 from switchboard.claude import CONTRACTS, contract, count_tokens, thinks_up_front, violations
 from tools.local.loopback import ServerThread
+from tools.standin.planner import PLAN_TOOLS, raw_content
+from tools.standin.planner import answer as plan_answer
 
 BANNER = "Messages API STAND-IN (deterministic keyword rules, not a model)"
 
@@ -294,6 +296,8 @@ def choose(request: dict[str, Any], malformed: bool) -> tuple[str, dict[str, Any
         tools = [choice["name"]]
     if "classify_intent" in tools:
         result: tuple[str, dict[str, Any]] = ("classify_intent", classify(text, tier))
+    elif planned := PLAN_TOOLS.intersection(tools):  # the plan calls: tools/standin/planner.py
+        result = plan_answer(min(planned), text, facts, raw_content(request.get("messages", [])))
     else:
         result = decide(text, facts, tools)
     if malformed:

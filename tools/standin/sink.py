@@ -9,7 +9,9 @@ speaks Slack's). What it answers (anything else: 404 JSON):
   first, as one page);
   `PATCH /repos/{o}/{r}/issues/{n}` → 200, the issue (`GET` too);
   `POST /repos/{o}/{r}/issues/{n}/assignees` → 201, the issue;
-  `DELETE /repos/{o}/{r}/issues/{n}/labels/{name}` → 200, the remaining labels.
+  `DELETE /repos/{o}/{r}/issues/{n}/labels/{name}` → 200, the remaining labels;
+  `GET /search/issues?q=WORDS+repo:o/r` → 200 `{"total_count", "incomplete_results", "items"}` over the seeded
+  issues (`tools/standin/lookup_seed.py`), whose fields `GET /repos/{o}/{r}/issues/{n}` also answers with.
 - `/slack` and `/escalate` (the Slack Web API): `POST /chat.postMessage` (JSON or form) → 200
   `{"ok": true, "channel", "ts", "message"}`, or `{"ok": false, "error": ...}` as Slack does; the posted
   messages read back with `GET /conversations.history?channel=C` (newest first, top level) and
@@ -20,7 +22,8 @@ speaks Slack's). What it answers (anything else: 404 JSON):
   from the N-th read of that ticket on (N = 1 by default: at once; `configure_tickets(url_after_reads=N)`, or
   `None` for never, so that tests can exercise staged follow-ups); `GET /tickets?idempotency_key=K` (the
   fallback lookup) → 200 `{"tickets": [{"id", "status", "url"}]}`, the tickets created with that key, always
-  with their `url`.
+  with their `url`; `GET /tickets?q=WORDS` (the plans' search) → 200 `{"tickets": [...]}` over the seeded
+  tickets, which `GET /tickets/{id}` answers with in full.
 
 Every service call needs an `Authorization` header, as the real APIs do (401, or Slack's `not_authed`).
 
@@ -49,6 +52,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from switchboard import catalog
 from tools.local.loopback import ServerThread
+from tools.standin import lookup_seed
 
 logger = logging.getLogger("switchboard.local")
 
@@ -277,6 +281,8 @@ class _SinkHandler(BaseHTTPRequestHandler):
 
     def _answer(self, service: str, path: list[str], body: Any, query: str = "") -> Reply:
         api = speaks(service)
+        if api == "github" and path[:2] == ["search", "issues"]:  # the plans' lookups: seeded issues
+            return lookup_seed.github_search(self.server.base_url, self.headers.get("Authorization"), query)
         if api == "github":
             return _GitHub(self.server, self.command, self.headers.get("Authorization")).answer(path, body)
         if api == "slack":
@@ -416,6 +422,7 @@ class _GitHub:
                 "updated_at": _now(),
                 "closed_at": None,
             }
+            self.state.issues[key].update(lookup_seed.issue_fields(owner, repo, number))  # seeded, if any
         return self.state.issues[key]
 
     def _patch(self, issue: dict[str, Any], body: dict[str, Any]) -> None:
@@ -555,6 +562,8 @@ def _tickets(
             if key:
                 state.idempotent[key] = reply
             return reply
+        if path == ["tickets"] and method == "GET" and "q" in query:  # the plans' lookups: search
+            return Reply(200, {"tickets": lookup_seed.search_tickets(query["q"])})
         if path == ["tickets"] and method == "GET":
             key = query.get("idempotency_key")
             if not key:
@@ -563,6 +572,8 @@ def _tickets(
             return Reply(200, {"tickets": [_ticket_view(server, ticket, with_url=True) for ticket in found]})
         if len(path) == 2 and path[0] == "tickets" and method == "GET":
             ticket = state.tickets.get(path[1])
+            if ticket is None and (seeded := lookup_seed.ticket(path[1])) is not None:
+                return Reply(200, seeded)
             if ticket is None:
                 return Reply(404, {"message": "Not Found"})
             ticket["reads"] = ticket.get("reads", 0) + 1

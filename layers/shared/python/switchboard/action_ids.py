@@ -10,6 +10,8 @@ range                  ordinals           one per
 =====================  =================  ================================================================
 ``PLANNED``            0 … 99             action a rule, the model or decide planned (by its position)
 ``ESCALATION``         100                task: however often it is handed to a person, it is one action
+``PLAN``               200 … 499          plan step: 200 + 100 * the plan's number (0 first, two replans)
+                                          + the step's position (``switchboard.plans``)
 ``PERSON``             1 000 … 9 999      action a person chose (``tasks resolve``), numbered from history
 ``REPLY``              10 000 … 19 999    staged action: the reply of its follow-up (10 000 + its ordinal)
 ``ACCESS_ESCALATION``  20 000 … 39 999    failed action: paging a person about access (20 000 + its ordinal)
@@ -51,15 +53,16 @@ class OrdinalRange:
 
 PLANNED: Final = OrdinalRange("planned", 0, 100)
 ESCALATION: Final = OrdinalRange("escalation", 100, 101)
+PLAN: Final = OrdinalRange("plan", 200, 500)
 PERSON: Final = OrdinalRange("person", 1_000, 10_000)
 REPLY: Final = OrdinalRange("reply", 10_000, 20_000)
 ACCESS_ESCALATION: Final = OrdinalRange("access escalation", 20_000, 40_000)
-RANGES: Final = (PLANNED, ESCALATION, PERSON, REPLY, ACCESS_ESCALATION)
+RANGES: Final = (PLANNED, ESCALATION, PERSON, REPLY, ACCESS_ESCALATION, PLAN)
 
 # What each derived kind may derive from: a follow-up follows an action that was planned or chosen by a
 # person; access is escalated for any action but an escalation (act-escalate cannot page about paging).
-_STAGED_FROM: Final = (PLANNED, PERSON)
-_ESCALATED_FROM: Final = (PLANNED, PERSON, REPLY)
+_STAGED_FROM: Final = (PLANNED, PERSON, PLAN)
+_ESCALATED_FROM: Final = (PLANNED, PERSON, REPLY, PLAN)
 
 
 def action_id(task_id: str, ordinal: int) -> str:
@@ -69,6 +72,14 @@ def action_id(task_id: str, ordinal: int) -> str:
 def planned(position: int) -> int:
     """The ordinal of the ``position``-th action a rule, the model or decide planned."""
     return PLANNED.at(position)
+
+
+def plan_step(plan_no: int, position: int) -> int:
+    """The ordinal of the action at ``position`` in plan ``plan_no`` (0: the first plan, then each replan):
+    a replay computes the same id, so its send is deduplicated like any other action's."""
+    if not 0 <= position < 100:
+        raise OrdinalOutOfRange(f"plan: step position {position} is outside 0…99")
+    return PLAN.at(plan_no * 100 + position)
 
 
 def escalation() -> int:

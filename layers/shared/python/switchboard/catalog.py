@@ -254,6 +254,12 @@ class Env(StrEnum):
     # the act workers that render text (GitHub, Slack, escalation): links that stay links
     LINK_ALLOW_LIST = "LINK_ALLOW_LIST"  # the CDK context linkAllowList: hosts beyond the platform's own
     TICKETS_API_URL = "TICKETS_API_URL"  # the deployed tickets service: its links are allowed
+    # plans (switchboard.plans): decide starts the plan function by name; where the plan's lookups read
+    PLAN_FUNCTION_NAME = "PLAN_FUNCTION_NAME"
+    LOOKUP_TOKEN_SECRETS = "LOOKUP_TOKEN_SECRETS"  # noqa: S105 - the name of a variable
+    GITHUB_API_URL = "GITHUB_API_URL"
+    SLACK_API_URL = "SLACK_API_URL"
+    # TICKETS_API_URL (above): the deployed tickets service, also where the plan's lookups read
 
 
 # -- metrics -----------------------------------------------------------------------------------------------

@@ -63,7 +63,9 @@ class DecideService:
         tier: str = DECIDE_TIER,
         gate: PolicyGate | None = None,
         resume_queue_url: str | None = None,
+        plans: Any = None,  # a switchboard.plans.start.PlanStarter: multi-step requests plan
     ) -> None:
+        self.plans = plans
         self.gate = gate or PolicyGate()
         self.lifecycle = Lifecycle(tasks, queue, act_queue_url, gate=self.gate)
         self.llm = llm
@@ -91,10 +93,21 @@ class DecideService:
                 task.task_id, TaskStatus.FAILED, ACTOR, {"error": type(error).__name__}, why
             )
 
+    def _wants_plan(self, request: DecideRequest) -> str | None:
+        if self.plans is None:
+            return None
+        from switchboard.plans.start import wants_plan
+
+        return wants_plan(request)
+
     def _advance(self, task: Task, request: DecideRequest) -> TaskStatus:
+        why = self._wants_plan(request)  # the router: a plan, or one step
         if task.status is TaskStatus.CLASSIFIED:
-            # Deferred: written with the move that ends this step (DECIDED is too, with the dispatch).
-            task = self.lifecycle.start_deciding(task, ACTOR, {"tier": self.tier}, defer=True)
+            # Deferred: written with the move that ends this step (DECIDED is too, with the dispatch). A plan's
+            # start is written at once: the plan function moves the task on from DECIDING.
+            task = self.lifecycle.start_deciding(task, ACTOR, {"tier": self.tier}, defer=why is None)
+        if task.status is TaskStatus.DECIDING and why is not None and self.plans is not None:
+            return self.plans.start(task, request, why)
         if task.status is TaskStatus.DECIDING:
             try:
                 task = self._decide(task, request)

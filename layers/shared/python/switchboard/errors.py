@@ -233,3 +233,19 @@ class PolicyRefused(SwitchboardError):
 class AwaitingBatch(Exception):  # a signal, not a failure: not a SwitchboardError on purpose
     """A model request was deferred to the next Message Batch (``switchboard.batches``): the task stays where
     it is until its resume message; no failure handler may treat it as an error."""
+
+
+class PlanRejected(SwitchboardError):
+    """A plan cannot run (``switchboard.plans.validate``); ``reason`` says why (history, and a replan)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ReviewTimedOut(SwitchboardError):
+    """Nobody answered a plan's review within its timeout."""
+
+
+class ReviewRefused(SwitchboardError):
+    """A plan's review was answered with a failure (``switchboard tasks resolve --reject``)."""

@@ -43,7 +43,7 @@ from switchboard.errors import (
 )
 from switchboard.memory import Claim
 from switchboard.models import ActionRequest, InboundEvent, Service, TaskStatus
-from switchboard.policy import Chooser, PolicyGate, chooser_of
+from switchboard.policy import Chooser, PolicyGate, Verdict, chooser_of
 from switchboard.ports import QueueSender, TaskRepository
 from switchboard.state import ATTENTION_STATUSES, Task
 
@@ -51,7 +51,8 @@ S = TaskStatus
 TRANSITIONS: Final[dict[TaskStatus, frozenset[TaskStatus]]] = {
     S.RECEIVED: frozenset({S.CLASSIFIED, S.DROPPED, S.NEEDS_HUMAN, S.FAILED}),
     S.CLASSIFIED: frozenset({S.DECIDING, S.DISPATCHED, S.DROPPED, S.NEEDS_HUMAN, S.FAILED}),
-    S.DECIDING: frozenset({S.DECIDED, S.NEEDS_HUMAN, S.DROPPED, S.FAILED}),
+    # DISPATCHED: a plan (switchboard.plans) ran while the task was DECIDING and sent its actions itself.
+    S.DECIDING: frozenset({S.DECIDED, S.DISPATCHED, S.NEEDS_HUMAN, S.DROPPED, S.FAILED}),
     # DROPPED: the policy gate refused every action at dispatch (an author over the acting rate).
     S.DECIDED: frozenset({S.DISPATCHED, S.DROPPED, S.NEEDS_HUMAN, S.FAILED}),
     # DROPPED: the act layer refuses an action whose ability is switched off (a kill switch).
@@ -212,6 +213,29 @@ class Lifecycle:
         self._send(action)
         detail = detail | {"policy": [verdict.to_json()]}
         return self._move(task, S.NEEDS_HUMAN, actor, detail, actions=[action], reason=reason)
+
+    # -- plans (switchboard.plans) -------------------------------------------------------------------------
+
+    def send_planned(self, action: ActionRequest, event: InboundEvent, chosen_by: Chooser) -> Verdict:
+        """One action of a plan, while the task is DECIDING: through the gate (counting the author's
+        rate), then sent like any other action (its id from ``action_ids.plan_step``). Returns the verdict."""
+        self._require_queue()
+        verdict = self.gate.check(action, event, chosen_by)
+        if verdict.allowed:
+            self._send(action)
+        return verdict
+
+    def plan_dispatched(
+        self, task: Task, actor: str, sent: list[dict[str, Any]], detail: dict[str, Any]
+    ) -> Task:
+        """DECIDING → DISPATCHED once a plan has sent its actions (already sent, one by one): they become the
+        task's actions, so it finishes when they complete; completions recorded before this move settle it."""
+        actions = [ActionRequest.model_validate(action) for action in sent]
+        task = self._move(task, S.DISPATCHED, actor, detail, actions=actions)
+        if task.completed_actions:
+            self.settle(task, actor)
+            task = self.tasks.get(task.task_id)
+        return task
 
     # -- completions and endings -----------------------------------------------------------------------------
 

@@ -180,6 +180,7 @@ class AgentSettings(
     """Classify and decide share one environment."""
 
     decide_queue_url: str
+    plan_function_name: str = ""  # decide: where multi-step requests plan (switchboard.plans); empty: never
     processed_ttl_days: int = 14
     task_ttl_days: int = 90
     ingest_queue_url: str | None = None  # classify's own queue: a task that waited for a batch resumes there
@@ -302,6 +303,38 @@ class HealthSettings(ObservabilityMixin, MemoryTableMixin):
     switchboard_version: str
     queue_urls: dict[str, str]
     health_stale_seconds: int = Field(default=300, ge=120)
+
+
+class PlanSettings(AgentSettings):
+    """The plan function (``switchboard.plans``): the agent's settings plus where its lookups read:
+    ``<name>_api_url`` (the local runtime points each at its recording sink) and ``lookup_token_secrets``,
+    JSON, the token secret of each service by name (the same secrets the act workers read)."""
+
+    decide_queue_url: str = ""
+    github_api_url: str
+    slack_api_url: str
+    tickets_api_url: str
+    lookup_token_secrets: str = "{}"  # noqa: S105 - secret ids (ARNs), not secrets
+
+    @field_validator("lookup_token_secrets")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        data = json.loads(value or "{}")
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise ValueError('LOOKUP_TOKEN_SECRETS must be {"service": "<secret id>"}')
+        return value
+
+    def lookup_urls(self) -> dict[str, str]:
+        return {"github": self.github_api_url, "slack": self.slack_api_url, "tickets": self.tickets_api_url}
+
+    def token_secrets(self) -> dict[str, str]:
+        data: dict[str, str] = json.loads(self.lookup_token_secrets or "{}")
+        return data
+
+
+@lru_cache(maxsize=1)
+def plan_settings() -> PlanSettings:
+    return PlanSettings()  # read from the environment
 
 
 @lru_cache(maxsize=1)
