@@ -103,8 +103,8 @@ class DecideService:
     def _advance(self, task: Task, request: DecideRequest) -> TaskStatus:
         why = self._wants_plan(request)  # the router: a plan, or one step
         if task.status is TaskStatus.CLASSIFIED:
-            # Deferred: written with the move that ends this step (DECIDED is too, with the dispatch). A plan's
-            # start is written at once: the plan function moves the task on from DECIDING.
+            # Deferred: written with the move that ends this step (DECIDED is too, with the dispatch).
+            # A plan's start is written at once: the plan function moves the task on from DECIDING.
             task = self.lifecycle.start_deciding(task, ACTOR, {"tier": self.tier}, defer=why is None)
         if task.status is TaskStatus.DECIDING and why is not None and self.plans is not None:
             return self.plans.start(task, request, why)
