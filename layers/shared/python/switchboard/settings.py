@@ -334,7 +334,7 @@ class PlanSettings(AgentSettings):
 
 @lru_cache(maxsize=1)
 def plan_settings() -> PlanSettings:
-    return PlanSettings()  # read from the environment
+    return PlanSettings.from_environment()
 
 
 @lru_cache(maxsize=1)
