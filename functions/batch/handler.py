@@ -6,7 +6,7 @@ from dataclasses import asdict
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.batches import BatchRunner
@@ -16,7 +16,6 @@ from switchboard.settings import batch_settings
 from switchboard.sqs import SqsQueueSender
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 
@@ -28,7 +27,6 @@ def runner() -> BatchRunner:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return asdict(runner().run())

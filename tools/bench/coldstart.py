@@ -35,7 +35,7 @@ from typing import Any
 from tools.bench.common import BUILD, ROOT, TEMPLATE, median, template_functions
 from tools.local import moto_credentials
 
-FUNCTIONS = ("ingest", "health", "classify", "decide", "act", "poll", "triage")
+FUNCTIONS = ("ingest", "health", "classify", "decide", "act", "poll", "triage", "batch", "plan")
 BASELINE_PATH_OF = "ingest"
 PYCACHE = BUILD / "bench-pycache"
 
