@@ -85,6 +85,8 @@ def test_the_ingest_handler_imports_only_what_a_webhook_needs() -> None:
     assert _loaded("ingest", NOT_ON_THE_INGEST_PATH) == []
 
 
-@pytest.mark.parametrize("function", ["health", "classify", "decide", "act", "poll", "triage", "batch", "plan"])
+@pytest.mark.parametrize(
+    "function", ["health", "classify", "decide", "act", "poll", "triage", "batch", "plan"]
+)
 def test_no_handler_loads_the_xray_sdk_or_pydantic_settings(function: str) -> None:
     assert _loaded(function, NOT_IN_ANY_HANDLER) == []
