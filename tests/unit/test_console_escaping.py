@@ -92,3 +92,25 @@ def test_a_timeline_entry_links_only_to_http_urls_and_shows_the_rest_as_text(
 def test_escaped_text_is_safe_in_a_quoted_attribute(value: str) -> None:
     parsed = parse(f'<input name="x" value="{render.e(value)}">')
     assert parsed.tags == [("input", {"name": "x", "value": value})]
+
+
+def test_a_plan_note_as_the_engine_writes_it_draws_each_step_after_its_deps() -> None:
+    from switchboard.plans.engine import _steps_view
+    from switchboard.plans.model import Plan
+
+    plan = Plan.model_validate(
+        {
+            "goal": "answer from the ticket",
+            "steps": [
+                {"id": "search", "kind": "lookup", "tool": "tickets.search", "params": {"query": "login"}},
+                {"id": "read", "kind": "lookup", "tool": "tickets.get", "deps": ["search"]},
+            ],
+        }
+    )
+    entry: dict[str, Any] = {
+        "at": "t", "actor": "plan", "transition": "note", "kind": "plan", "detail": {}, "llm": [],
+        "policy": [], "links": [], "steps": _steps_view(plan),
+    }  # fmt: skip
+    page = render.timeline([entry])
+    assert "after search" in page
+    assert page.count("after ") == 1

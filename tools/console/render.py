@@ -131,7 +131,9 @@ def _steps(steps: list[dict[str, Any]]) -> str:
         return ""
     names = [str(s.get("id") or s.get("name") or n) for n, s in enumerate(steps)]
     after = {
-        name: [str(d) for d in (s.get("after") or s.get("depends_on") or s.get("needs") or [])]
+        name: [
+            str(d) for d in (s.get("deps") or s.get("after") or s.get("depends_on") or s.get("needs") or [])
+        ]
         for name, s in zip(names, steps, strict=True)
     }
     depth: dict[str, int] = {}
