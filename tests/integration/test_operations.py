@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from switchboard.dynamo.keys import Keys
 from switchboard.errors import InvalidParams
 from switchboard.models import ActionRequest, TaskStatus
 from switchboard.operations import resolve_closed, resolve_with_action
@@ -86,3 +87,36 @@ def test_closing_needs_a_note_and_is_recorded(store: TaskStore) -> None:
     assert (task.status, task.reason) == (TaskStatus.DROPPED, "closed by ada: duplicate of #41")
     with pytest.raises(ValueError, match="only"):
         resolve_closed(store, task_id, by="ada", note="again")
+
+
+def test_resolving_while_the_escalation_finishes_on_the_same_item_still_resolves(store: TaskStore) -> None:
+    # The escalation's completion is written to the task item (its version moves) while the person resolves:
+    # the resolve reloads the task and moves it, instead of refusing a task that is still NEEDS_HUMAN.
+    task_id = needs_human(store)
+
+    class ConcurrentQueue(FakeQueue):
+        def send(
+            self, queue_url: str, body: str, group_id: str, dedup_id: str, attributes: Any = None
+        ) -> str:
+            store.tasks.update(
+                Keys.task(task_id),
+                "SET #v = #v + :one",
+                ExpressionAttributeNames={"#v": "version"},
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
+            return super().send(queue_url, body, group_id, dedup_id, attributes)
+
+    queue = ConcurrentQueue()
+    task = resolve_with_action(
+        store,
+        queue,
+        lambda service: f"https://sqs.local/act-{service}.fifo",
+        task_id,
+        by="ada",
+        ability_name="github.comment",
+        params={"body": "It means the config file is empty."},
+        note="answered by hand",
+    )
+    assert task.status is TaskStatus.DISPATCHED
+    assert len(queue.sent) == 1
+    assert [entry["actor"] for entry in task.history].count("human:ada") == 1

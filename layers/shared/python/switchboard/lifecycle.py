@@ -330,7 +330,17 @@ class Lifecycle:
             "note": note,
             "policy": [verdict.to_json()],
         }
-        return self._move(task, S.DISPATCHED, f"human:{by}", detail, actions=[action])
+
+        def once(current: Task) -> Task:
+            # The task's escalation may still be finishing (its completion is written to the same item), so a
+            # conflict reloads it; a task that left NEEDS_HUMAN or FAILED meanwhile is refused as above.
+            if current.status not in ATTENTION_STATUSES:
+                raise ValueError(
+                    f"task {current.task_id} is {current.status.value}: it was resolved meanwhile"
+                )
+            return self._move(current, S.DISPATCHED, f"human:{by}", detail, actions=[action])
+
+        return self.retrying(task, once)
 
     def close(self, task_id: str, *, by: str, note: str) -> Task:
         """A person closes a task that needs a human, with a note that says why: DROPPED."""
@@ -342,7 +352,15 @@ class Lifecycle:
         if not note.strip():
             raise ValueError("closing a task needs a note that says why")
         detail = {"resolution": "closed", "note": note}
-        return self._move(task, S.DROPPED, f"human:{by}", detail, reason=f"closed by {by}: {note}")
+
+        def once(current: Task) -> Task:
+            if current.status is not S.NEEDS_HUMAN:
+                raise ValueError(
+                    f"task {current.task_id} is {current.status.value}: it was resolved meanwhile"
+                )
+            return self._move(current, S.DROPPED, f"human:{by}", detail, reason=f"closed by {by}: {note}")
+
+        return self.retrying(task, once)
 
     # -- the one write of a status ---------------------------------------------------------------------------
 
