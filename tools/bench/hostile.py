@@ -179,9 +179,8 @@ def run() -> dict[str, Any]:
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SwitchboardBench")
     from aws_lambda_powertools import Logger
 
-    from switchboard.sanitize import clean_text
-
     from switchboard.metrics import metrics
+    from switchboard.sanitize import clean_text
 
     # Another section may have imported the metrics façade before the namespace variable was set (it is read
     # when the façade is built); the door's metrics flush every 100 and need one.
