@@ -114,3 +114,21 @@ def test_a_plan_note_as_the_engine_writes_it_draws_each_step_after_its_deps() ->
     page = render.timeline([entry])
     assert "after search" in page
     assert page.count("after ") == 1
+
+
+def test_a_plan_s_steps_show_the_status_trace_gives_them() -> None:
+    from tools.cli.plans import plan_view
+
+    steps = [{"id": "search", "deps": []}, {"id": "read", "deps": ["search"]}]
+    planned = {"plan": {"number": 1, "goal": "g", "steps": steps}}
+    judged = {"plan_eval": {"plan": 1, "step": "search", "passed": True}}
+    task = {
+        "history": [
+            {"at": "2026-12-02T00:00:00+00:00", "detail": planned},
+            {"at": "2026-12-02T00:00:01+00:00", "detail": judged},
+        ]
+    }
+    [plan] = plan_view(task) or []
+    page = render.plan_steps(plan["steps"])
+    assert "status-done" in page and "status-not run" in page
+    assert "after search" in page

@@ -125,7 +125,7 @@ def _policy(verdicts: list[dict[str, Any]]) -> str:
     return f"<ul>{items}</ul>"
 
 
-def _steps(steps: list[dict[str, Any]]) -> str:
+def plan_steps(steps: list[dict[str, Any]]) -> str:
     """A plan's steps as a layered graph: each step in the column after the last step it waits for."""
     if not steps:
         return ""
@@ -170,7 +170,7 @@ def timeline(entries: list[dict[str, Any]]) -> str:
             f'<li class="kind-{e(entry["kind"])}">'
             f'<div class="meta">{e(entry["at"])} · {e(entry["kind"])}</div>'
             f"<strong>{e(entry['actor'])}</strong> {e(entry['transition'])}{links}"
-            f"{_llm(entry['llm'])}{_policy(entry['policy'])}{_steps(entry['steps'])}"
+            f"{_llm(entry['llm'])}{_policy(entry['policy'])}{plan_steps(entry['steps'])}"
             f"<pre>{e(detail)}</pre></li>"
         )
     return f'<ol class="timeline">{"".join(items)}</ol>'

@@ -135,6 +135,13 @@ class Console:
             )
             + "</div>"
         )
+        from tools.cli.plans import plan_view  # what `switchboard trace` shows of a planned task
+
+        for plan in plan_view(task.to_json()) or []:
+            title = f"Plan {plan['number']}: {plan.get('goal') or plan.get('rejected') or '?'}"
+            parts.append(
+                f'<div class="panel plan"><h2>{e(title)}</h2>{render.plan_steps(plan["steps"])}</div>'
+            )
         parts.append("<h2>Timeline</h2>" + render.timeline(operations.timeline(task)))
         return self.page(f"Task {task.task_id}", "".join(parts))
 
