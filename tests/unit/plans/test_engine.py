@@ -4,6 +4,7 @@ budget stop, and a crash at every step boundary with no model call or action rep
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -214,3 +215,24 @@ def test_a_crash_at_every_step_boundary_repeats_no_model_call_and_no_action(
             assert sorted(set(sent_ids)) == sorted(actions)
             assert len(h.sdk.requests) <= calls + 1
         assert h.status(request) is TaskStatus.DISPATCHED
+
+
+def test_a_plan_ends_even_when_its_actions_complete_on_the_item_while_it_ends(harness: Harness) -> None:
+    # The act layer records a completion on the task item (its version moves) between the plan's last read
+    # and its final move: the move conflicts once, reloads the task and is written.
+    request = harness.open(slack_event(STATUS_QUESTION))
+    read = harness.engine.lifecycle.get
+    raced: list[str] = []
+
+    def stale_read(task_id: str) -> Any:
+        task = read(task_id)
+        if not raced:
+            raced.append(task_id)
+            harness.tasks.complete_action(task_id, f"{task_id}#9999", "act", {})
+        return task
+
+    harness.engine.lifecycle.get = stale_read  # type: ignore[method-assign]
+    summary = harness.engine.run(request, MemoryRunner())
+    assert raced, "the race was staged"
+    assert summary["status"] == "DISPATCHED"
+    assert harness.tasks.get(request.task_id).status is TaskStatus.DISPATCHED

@@ -47,6 +47,7 @@ from switchboard.plans.validate import TEMPLATE, PlanRejected, Validator, action
 from switchboard.policy import Chooser
 from switchboard.prompts import _UNTRUSTED, encode, neutralize
 from switchboard.sanitize import clean_text
+from switchboard.state import Task
 
 logger = Logger(child=True)
 
@@ -476,13 +477,28 @@ class PlanEngine:
     def _finish(
         self, request: PlanRequest, outcome: Outcome, sent: list[dict[str, Any]], tried: list[str]
     ) -> dict[str, Any]:
-        task = self.lifecycle.get(request.task_id)
         summary = {
             "outcome": outcome.kind,
             "reason": outcome.reason,
             "steps": {sid: out.get("status", "failed") for sid, out in outcome.outputs.items()},
             "sent": [action["action_id"] for action in sent],
         }
+        # The plan's actions complete on the same item while it ends (each completion moves its version):
+        # a conflict reloads the task and decides again, as every other mover does.
+        return self.lifecycle.retrying(
+            self.lifecycle.get(request.task_id),
+            lambda task: self._end(task, request, outcome, sent, tried, summary),
+        )
+
+    def _end(
+        self,
+        task: Task,
+        request: PlanRequest,
+        outcome: Outcome,
+        sent: list[dict[str, Any]],
+        tried: list[str],
+        summary: dict[str, Any],
+    ) -> dict[str, Any]:
         reviewing = task.status is TaskStatus.NEEDS_HUMAN and _reviewed(task.history)
         if task.status is not TaskStatus.DECIDING and not reviewing:
             self.lifecycle.note(
