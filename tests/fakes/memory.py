@@ -9,9 +9,11 @@ too). ``tests/integration/test_memory_ports.py`` runs the same assertions agains
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from switchboard.dynamo.llm import Carry
 from switchboard.errors import BudgetExceeded
 from switchboard.followups import MAX_DELAY_SECONDS, FollowUp
 from switchboard.memory import DAY, AuthorProfile, BreakerRecord, BreakerState
@@ -81,38 +83,53 @@ class MemoryAuthorDirectory:
         return self.windows[window]
 
 
+_CONDITIONAL_WRITE = threading.Lock()
+
+
 @dataclass
 class MemoryBudgetLedger:
+    """The ``DynamoBudgetLedger``'s twin. ``tokens`` and ``micro_usd`` are the counters as stored; several
+    ledgers (several processes) may share them, each with its own ``carry`` of corrections not written."""
+
     clock: FakeClock = field(default_factory=FakeClock)
     tokens: dict[str, int] = field(default_factory=dict)  # by task id
     micro_usd: dict[str, int] = field(default_factory=dict)  # by UTC day
+    carry: Carry = field(default_factory=Carry)
+    writes: int = 0  # conditional writes made (refused ones included), as the adapter's UpdateItems
 
     def reserve(
         self, task_id: str, day: str, tokens: int, micro_usd: int, *, token_cap: int, micro_usd_cap: int
     ) -> None:
-        if not self._add(self.tokens, task_id, tokens, token_cap):
+        if not self._reserve(self.tokens, f"task#{task_id}", task_id, tokens, token_cap):
             raise BudgetExceeded("task_tokens")
-        if not self._add(self.micro_usd, day, micro_usd, micro_usd_cap):
-            self._add(self.tokens, task_id, -tokens, None)
+        if not self._reserve(self.micro_usd, f"day#{day}", day, micro_usd, micro_usd_cap):
+            self.carry.add(f"task#{task_id}", -tokens)
             raise BudgetExceeded("daily_usd")
 
     def settle(self, task_id: str, day: str, tokens: int, micro_usd: int) -> None:
-        if tokens:
-            self._add(self.tokens, task_id, tokens, None)
-        if micro_usd:
-            self._add(self.micro_usd, day, micro_usd, None)
+        self.carry.add(f"task#{task_id}", tokens)
+        self.carry.add(f"day#{day}", micro_usd)
 
     def spent_micro_usd(self, day: str) -> int:
-        return self.micro_usd.get(day, 0)
+        return self.micro_usd.get(day, 0) + self.carry.peek(f"day#{day}")
 
-    @staticmethod
-    def _add(counters: dict[str, int], key: str, amount: int, cap: int | None) -> bool:
-        if cap is not None:
-            if amount > cap:
+    def spent_tokens(self, task_id: str) -> int:
+        return self.tokens.get(task_id, 0) + self.carry.peek(f"task#{task_id}")
+
+    def _reserve(self, counters: dict[str, int], name: str, key: str, amount: int, cap: int) -> bool:
+        carried = self.carry.take(name)
+        total = amount + carried
+        if total > cap:
+            self.carry.put_back(name, carried)
+            return False
+        if not amount and not carried:
+            return True
+        self.writes += 1
+        with _CONDITIONAL_WRITE:  # DynamoDB evaluates a condition and applies the update atomically
+            if key in counters and counters[key] > cap - total:
+                self.carry.put_back(name, carried)
                 return False
-            if key in counters and counters[key] > cap - amount:
-                return False
-        counters[key] = counters.get(key, 0) + amount
+            counters[key] = counters.get(key, 0) + total
         return True
 
 

@@ -4,6 +4,7 @@ unit tests that run on the twins say something about production."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -53,21 +54,25 @@ class Ports:
     breakers: BreakerStore
     cursors: CursorStore
     reports: ReportStore
+    #: Another process's ledger on the same storage (a redelivery, the next function, a concurrent worker).
+    another_budget: Callable[[], BudgetLedger]
 
 
 @pytest.fixture(params=["dynamodb", "in-memory"])
 def ports(request: pytest.FixtureRequest) -> Ports:
     clock = FakeClock()
     if request.param == "in-memory":
+        budget = MemoryBudgetLedger(clock)
         return Ports(
             clock,
             MemorySeenLog(7, clock),
             MemoryAuthorDirectory(clock),
-            MemoryBudgetLedger(clock),
+            budget,
             MemoryLlmCache(clock),
             MemoryBreakerStore(),
             MemoryCursorStore(),
             MemoryReportStore(),
+            lambda: MemoryBudgetLedger(clock, budget.tokens, budget.micro_usd),
         )
     aws: Callable[[str], Any] = request.getfixturevalue("aws")
     memory = request.getfixturevalue("tables")[1]
@@ -81,6 +86,7 @@ def ports(request: pytest.FixtureRequest) -> Ports:
         DynamoBreakerStore(memory, dynamodb),
         DynamoCursorStore(memory, dynamodb, clock),
         DynamoReportStore(memory, 90, dynamodb, clock),
+        lambda: DynamoBudgetLedger(memory, dynamodb, clock),
     )
 
 
@@ -143,6 +149,68 @@ def test_a_budget_reservation_takes_both_counters_or_neither(ports: Ports) -> No
     ports.budget.reserve("t1", day, 200, 0, **caps)  # 50 + 200 tokens fit again
     ports.budget.settle("t1", day, 0, 0)
     assert ports.budget.spent_micro_usd("2026-11-23") == 0  # another day, another counter
+
+
+def test_a_settlement_rides_on_the_next_reservation_and_a_lost_one_only_overcounts(ports: Ports) -> None:
+    day, caps = "2026-11-22", {"token_cap": 20_000, "micro_usd_cap": 10_000}
+    ports.budget.reserve("t1", day, 15_000, 6_000, **caps)
+    ports.budget.settle("t1", day, -6_000, -4_000)  # it used 9,000 tokens and 2,000 µ$
+    assert (ports.budget.spent_tokens("t1"), ports.budget.spent_micro_usd(day)) == (9_000, 2_000)
+    other = ports.another_budget()  # no correction was written: another process sees the reservation
+    assert (other.spent_tokens("t1"), other.spent_micro_usd(day)) == (15_000, 6_000)
+    # this ledger's next reservation is checked as the counter stands settled: 9,000 + 11,000 fit
+    ports.budget.reserve("t1", day, 11_000, 8_000, **caps)
+    assert (other.spent_tokens("t1"), other.spent_micro_usd(day)) == (20_000, 10_000)
+    ports.budget.settle("t1", day, 0, 0)
+    with pytest.raises(BudgetExceeded) as refused:
+        ports.budget.reserve("t1", day, 1, 0, **caps)
+    assert refused.value.which == "task_tokens"
+
+
+def test_a_redelivered_task_sees_what_it_spent_and_its_cap_still_refuses(ports: Ports) -> None:
+    day, caps = "2026-11-22", {"token_cap": 20_000, "micro_usd_cap": 1_000_000}
+    ports.budget.reserve("t1", day, 12_000, 100, **caps)
+    ports.budget.settle("t1", day, -3_000, -50)  # used 9,000; the process then ends, its carry lost
+    redelivered = ports.another_budget()
+    assert redelivered.spent_tokens("t1") >= 9_000  # never reset to zero (here: the 12,000 reserved)
+    with pytest.raises(BudgetExceeded) as refused:
+        redelivered.reserve("t1", day, 11_001, 100, **caps)  # 9,000 spent + 11,001 > 20,000 in any case
+    assert refused.value.which == "task_tokens"
+    redelivered.reserve("t1", day, 8_000, 100, **caps)  # fits even the overcounted 12,000
+    with pytest.raises(BudgetExceeded):
+        redelivered.reserve("t1", day, 1, 0, **caps)  # the counter is at its cap
+
+
+def test_concurrent_reservers_never_pass_the_day_cap(ports: Ports) -> None:
+    """Six processes reserving at once, each settling every call at half its reservation: the stored day
+    counter never passes the cap, so neither does what they really committed (it is lower)."""
+    day, cap = "2026-11-22", 60_000
+    ledgers = [ports.another_budget() for _ in range(6)]
+    accepted: list[int] = []
+    refusals: list[str] = []
+
+    def worker(n: int) -> None:
+        for call in range(8):
+            try:
+                ledgers[n].reserve(f"t{n}-{call}", day, 10, 3_000, token_cap=100, micro_usd_cap=cap)
+            except BudgetExceeded as exc:
+                refusals.append(exc.which)
+                continue
+            ledgers[n].settle(f"t{n}-{call}", day, -5, -1_500)
+            accepted.append(1_500)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(len(ledgers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stored = ports.another_budget().spent_micro_usd(day)
+    assert stored <= cap
+    committed = sum(accepted)  # all settled: what they spent
+    assert committed <= stored  # the unwritten corrections (one per process at most) overcount
+    assert stored - committed <= len(ledgers) * 1_500
+    assert accepted  # some were accepted
+    assert refusals and set(refusals) == {"daily_usd"}  # and the others refused by the day's cap
 
 
 def test_a_cached_call_is_served_until_its_ttl(ports: Ports) -> None:

@@ -2,11 +2,11 @@
 
 Before every call it checks the response cache and reserves the call's worst case against two atomic
 counters (tokens for this task, dollars for today; a ``BudgetLedger``, DynamoDB in AWS); over budget, the
-call is not made. After the call it
-settles the counters with the real usage and returns a ledger entry (tokens in and out, dollars from a dated
-price table) that the caller writes to the task history and to metrics. Each tier has its own timeout;
-transient errors get the SDK's retries and then one fallback tier. ``anthropic`` is imported lazily, so no
-function pays for it unless it really asks a model.
+call is not made. After the call it settles the counters with the real usage (carried into the next
+reservation, not written: one conditional write per counter per call) and returns a ledger entry (tokens in
+and out, dollars from a dated price table) that the caller writes to the task history and to metrics. Each
+tier has its own timeout; transient errors get the SDK's retries and then one fallback tier. ``anthropic``
+is imported lazily, so no function pays for it unless it really asks a model.
 """
 
 from __future__ import annotations
@@ -198,6 +198,16 @@ class Budget:
 
     ``reserve`` adds the call's worst case to both counters, or refuses it (``BudgetExceeded``) when either
     would pass its cap, before the call; ``settle`` corrects both by the real usage afterwards.
+
+    Two writes per call, not four: the ledger carries each settlement into the counter's next reservation
+    from this process. The day's counter is the one every worker shares, so it takes a conditional ``ADD``
+    of (this reservation + the corrections carried) per call; a carry lost with its process leaves the day
+    high by one over-reservation (refusing early, never late). The task's counter keeps its own write per
+    call rather than riding on the lifecycle's task writes, because those come after the call: a task
+    redelivered after a crash between the call and its next move must still see what it spent. Carrying
+    costs the task counter the over-reservation of each stage's last call (classify's, then decide's):
+    a few thousand tokens of the 20,000 cap, within which the corpus's routes are unchanged. A transaction
+    of the two would be no cheaper (two write units per item).
     """
 
     def __init__(self, ledger: BudgetLedger, config: LlmConfig, clock: Clock = time.time) -> None:

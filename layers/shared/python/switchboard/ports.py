@@ -143,20 +143,33 @@ class AuthorDirectory(Protocol):
 
 
 class BudgetLedger(Protocol):
-    """Atomic LLM spending counters: tokens per task and micro-dollars per UTC day (``YYYY-MM-DD``)."""
+    """Atomic LLM spending counters: tokens per task and micro-dollars per UTC day (``YYYY-MM-DD``).
+
+    One conditional write per counter per model call: ``settle`` writes nothing, its correction is carried by
+    this ledger (this process) into the same counter's next ``reserve``. A correction never written (the
+    process ended) leaves the counter high by that call's over-reservation: caps refuse early, never late.
+    """
 
     def reserve(
         self, task_id: str, day: str, tokens: int, micro_usd: int, *, token_cap: int, micro_usd_cap: int
     ) -> None:
-        """Add to both counters, or to neither: ``BudgetExceeded("task_tokens" | "daily_usd")`` when either
+        """Add to both counters (with this ledger's carried corrections), or reserve nothing:
+        ``BudgetExceeded("task_tokens" | "daily_usd")`` when either counter, as it would stand settled,
         would pass its cap (a concurrent reservation counts)."""
         ...
 
     def settle(self, task_id: str, day: str, tokens: int, micro_usd: int) -> None:
-        """Correct both counters by these amounts (negative gives back), without a cap."""
+        """Correct both counters by these amounts (negative gives back), without a cap: carried into each
+        counter's next reservation from this ledger, not written now."""
         ...
 
-    def spent_micro_usd(self, day: str) -> int: ...
+    def spent_micro_usd(self, day: str) -> int:
+        """The day's counter as stored, with this ledger's corrections not written yet."""
+        ...
+
+    def spent_tokens(self, task_id: str) -> int:
+        """The task's counter as stored, with this ledger's corrections not written yet."""
+        ...
 
 
 class LlmCache(Protocol):

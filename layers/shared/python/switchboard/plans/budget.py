@@ -3,6 +3,8 @@
 A plan's model calls go through a ``BudgetedLlm`` whose ``Budget`` caps the task's tokens at the plan's
 token budget, over a ``PlanLedger``: the same atomic ledger, plus one more counter, the plan's micro-dollars
 (kept under the key ``plan#<task id>`` in the ledger's day counters, so it is as atomic as the daily cap).
+Like the inner ledger's, its corrections ride on its next reservation: a plan's call costs three conditional
+writes (task, day, plan) and no settlement write; the plan's token-free task counter is never written.
 A call that would pass either is not made (``BudgetExceeded``): the executor then stops the plan and hands
 what it found to a person. ``switchboard.llm`` is used as it is.
 """
@@ -24,7 +26,8 @@ def plan_key(task_id: str) -> str:
 
 
 class PlanLedger:
-    """``BudgetLedger`` with the plan's dollars counted too (both or neither, like the inner ledger)."""
+    """``BudgetLedger`` with the plan's dollars counted too (both or neither, like the inner ledger: a plan
+    refusal gives the task's and the day's reservation back as corrections, carried, not written)."""
 
     def __init__(self, inner: BudgetLedger, micro_usd_cap: int) -> None:
         self.inner = inner
@@ -53,6 +56,9 @@ class PlanLedger:
 
     def spent_micro_usd(self, day: str) -> int:
         return self.inner.spent_micro_usd(day)
+
+    def spent_tokens(self, task_id: str) -> int:
+        return self.inner.spent_tokens(task_id)
 
     def plan_spent_micro_usd(self, task_id: str) -> int:
         return self.inner.spent_micro_usd(plan_key(task_id))
