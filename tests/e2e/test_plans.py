@@ -80,7 +80,7 @@ def sent(local_stack: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) 
         ts = f"{int(time.time())}.000{uuid.uuid4().int % 900 + 100}"
         slack["event_id"] = event_id
         slack["event"] |= {
-            "text": "What's the status of the ticket about the slow logins?",
+            "text": "What's the status of the ticket about the login timeouts?",
             "ts": ts,
             "event_ts": ts,
         }

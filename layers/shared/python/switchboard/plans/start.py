@@ -7,7 +7,8 @@ to close the issue (a person decides first). Everything else keeps the single-st
 A plan starts asynchronously: ``Invoke`` with ``InvocationType=Event`` and ``DurableExecutionName`` = the task
 id, with a payload computed only from the decide message, so a redelivered message starts no second
 execution (Lambda answers the same name and payload with the existing one: "Invoking durable Lambda
-functions", https://docs.aws.amazon.com/lambda/latest/dg/durable-invoking.html). The task stays DECIDING
+functions", https://docs.aws.amazon.com/lambda/latest/dg/durable-invoking.html); a redelivery after the start
+was noted invokes nothing and writes no second note. The task stays DECIDING
 while the plan runs; the plan function moves it on (``switchboard.plans.engine``).
 """
 
@@ -39,6 +40,11 @@ def wants_plan(request: DecideRequest) -> str | None:
     if event.platform is Platform.GITHUB and _CLOSE.search(text):
         return "closing an issue: a person decides first"
     return None
+
+
+def started(task: Task) -> bool:
+    """The plan was started: its note is written after the Invoke returned (so the execution exists)."""
+    return any(isinstance(e.get("detail"), dict) and "plan_started" in e["detail"] for e in task.history)
 
 
 class PlanInvoker(Protocol):
@@ -73,6 +79,8 @@ class PlanStarter:
         self.function_name = function_name
 
     def start(self, task: Task, request: DecideRequest, why: str) -> TaskStatus:
+        if started(task):  # a redelivered decide message: the execution named by the task id runs already
+            return TaskStatus.DECIDING
         payload = PlanRequest(task_id=task.task_id, event=request.event, intent=request.intent)
         arn = self.invoker.start(self.function_name, task.task_id, payload.model_dump_json())
         self.lifecycle.note(
