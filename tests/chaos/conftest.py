@@ -20,7 +20,7 @@ def scale() -> dict[str, int]:
         return {"events": 1000, "poison_groups": 100, "faulty": 200, "llm": 20, "crash": 5,
                 "plans": 50, "plan_crashes": 2}  # fmt: skip
     return {"events": 30, "poison_groups": 10, "faulty": 10, "llm": 5, "crash": 1,
-            "plans": 6, "plan_crashes": 1}  # fmt: skip
+            "plans": 4, "plan_crashes": 1}  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -73,7 +73,7 @@ STEPS: dict[str, list[str]] = {
 }
 #: tests/chaos/conftest.py: scale["plans"] and scale["plan_crashes"] with CHAOS_SCALE=full
 FULL_PLANS, FULL_CRASHES_PER_PLAN = 50, 2
-KINDS = ("status", "duplicate", "approve", "duplicate", "status", "reject")
+KINDS = ("status", "duplicate", "approve", "reject", "duplicate", "status")
 
 
 def _slack(stack: Stack, event_id: str, ts: str, user: str) -> tuple[int, str]:
@@ -306,7 +306,9 @@ def test_plans_resume_after_crashes_at_step_boundaries_among_normal_traffic(
                 scenario.effects[delivery] = labels.get(delivery) or own_effect[delivery]
     reviews = {t: kind == "approve" for t, (kind, _, _) in planned.items() if kind in ("approve", "reject")}
 
+    sent_s = round(time.monotonic() - scenario.started, 1)
     answered = _resolve_reviews(stack, reviews, timeout=120 + scale["plans"] * 3)
+    reviewed_s = round(time.monotonic() - scenario.started, 1)
     result = check_invariant(
         stack, scenario, timeout=120 + scale["plans"] * 3, effects=functools.partial(_plan_effects, stack)
     )
@@ -328,7 +330,11 @@ def test_plans_resume_after_crashes_at_step_boundaries_among_normal_traffic(
         "steps_rerun": sum(map(len, rerun.values())),
         "model_calls": _model_calls(stack, calls_before),
         "reviews": dict(Counter(answered.values())),
-        "seconds": round(time.monotonic() - scenario.started, 1),
+        "seconds": {
+            "sent": sent_s,
+            "reviews_ended": reviewed_s,
+            "all": round(time.monotonic() - scenario.started, 1),
+        },
     }
     print(f"\nCHAOS plans {json.dumps(report)}")
 
