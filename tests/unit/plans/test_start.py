@@ -22,7 +22,9 @@ class RecordingInvoker:
 
     def start(self, function_name: str, execution_name: str, payload: str) -> str | None:
         self.started.append((execution_name, payload))
-        return f"arn:aws:lambda:us-east-1:123456789012:function:plan:live/durable-execution/{execution_name}/1"
+        return (
+            f"arn:aws:lambda:us-east-1:123456789012:function:plan:live/durable-execution/{execution_name}/1"
+        )
 
 
 def test_the_issue_s_slack_question_plans() -> None:
