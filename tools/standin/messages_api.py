@@ -111,7 +111,7 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
         "how to",
         "what is",
         "what's",  # its contraction, with either apostrophe: "what's the status of …?" asks
-        "what’s",
+        "what\u2019s",
         "what does",
         "why does",
         "why is",
