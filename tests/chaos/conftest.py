@@ -17,8 +17,10 @@ FULL = os.environ.get("CHAOS_SCALE") == "full"
 @pytest.fixture(scope="session")
 def scale() -> dict[str, int]:
     if FULL:
-        return {"events": 1000, "poison_groups": 100, "faulty": 200, "llm": 20, "crash": 5}
-    return {"events": 30, "poison_groups": 10, "faulty": 10, "llm": 5, "crash": 1}
+        return {"events": 1000, "poison_groups": 100, "faulty": 200, "llm": 20, "crash": 5,
+                "plans": 50, "plan_crashes": 1}  # fmt: skip
+    return {"events": 30, "poison_groups": 10, "faulty": 10, "llm": 5, "crash": 1,
+            "plans": 4, "plan_crashes": 1}  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -207,14 +207,18 @@ class Scenario:
     name: str
     sent: int = 0
     answers: Counter[str] = field(default_factory=Counter)
-    accepted: set[str] = field(default_factory=set)  # github delivery ids that got `accepted`
+    accepted: set[str] = field(default_factory=set)  # delivery ids that got `accepted` (github unless below)
+    platform_of: dict[str, str] = field(default_factory=dict)  # delivery id → its platform, when not github
     injected: int = 0  # messages put straight onto a queue (duplicates after the window, copies, poison)
     effects: dict[str, str] = field(default_factory=dict)  # delivery id → its effect's key (effects_seen)
     expect_dlq: dict[str, int] = field(default_factory=dict)  # DLQ name → messages that must be there
     started: float = field(default_factory=time.monotonic)
 
+    def task_id(self, delivery: str) -> str:
+        return task_id_for(self.platform_of.get(delivery, "github"), delivery)
+
     def task_ids(self) -> dict[str, str]:
-        return {task_id_for("github", delivery): delivery for delivery in self.accepted}
+        return {self.task_id(delivery): delivery for delivery in self.accepted}
 
 
 MARKER = re.compile(r"<!-- switchboard:action (\S+) -->")
@@ -316,13 +320,13 @@ def check_invariant(
     everywhere = dlq_task_ids(dlqs)
     in_dlq = {t: queue for t, queue in everywhere.items() if t in wanted}
     failed_not_in_dlq = sorted(wanted[t] for t in failed - set(in_dlq))
-    lost = [d for d in lost if task_id_for("github", d) not in in_dlq]  # waiting in a DLQ: not lost
-    stuck = {d: status for d, status in stuck.items() if task_id_for("github", d) not in in_dlq}
+    lost = [d for d in lost if scenario.task_id(d) not in in_dlq]  # waiting in a DLQ: not lost
+    stuck = {d: status for d, status in stuck.items() if scenario.task_id(d) not in in_dlq}
     counted, made = effects() if effects is not None else sink_effects(stack)
     twice = {key: n for key, n in counted.items() if n > 1 and key in scenario.effects.values()}
     done_without_effect = [
         d for d, key in scenario.effects.items()
-        if tasks.get(task_id_for("github", d), {}).get("status") == "DONE" and counted[key] != 1
+        if tasks.get(scenario.task_id(d), {}).get("status") == "DONE" and counted[key] != 1
     ]  # fmt: skip
     report = {
         "scenario": scenario.name,

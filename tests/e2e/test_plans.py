@@ -2,9 +2,10 @@
 durable execution (checkpoints, a parallel block, a callback), its lookups read the recording sink's seeded
 records, its model calls go to the Messages API stand-in, and its actions go through the act workers.
 
-The Slack question says "slow logins" where the issue's example says "login timeouts": the stand-in's
-classifier reads "timeout" as a bug report (a direct action, no decide), so the e2e asks with words that it
-reads as a question; the unit tests run the issue's own sentence through the engine."""
+The examples are the issue's: the Slack question in its own words, a new GitHub issue that reports a bug
+another issue already tracks (no "duplicate" in it: the route plans every new bug report, since only a search
+can tell), a new bug report that duplicates nothing (the plan's other path triages it as the direct action
+would), and a request to close the issue that waits for a person."""
 
 from __future__ import annotations
 
@@ -63,6 +64,8 @@ class Sent:
     duplicate_number: int
     review: str
     review_number: int
+    fresh: str
+    fresh_number: int
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +83,7 @@ def sent(local_stack: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) 
         ts = f"{int(time.time())}.000{uuid.uuid4().int % 900 + 100}"
         slack["event_id"] = event_id
         slack["event"] |= {
-            "text": "What's the status of the ticket about the slow logins?",
+            "text": "What's the status of the ticket about the login timeouts?",
             "ts": ts,
             "event_ts": ts,
         }
@@ -93,10 +96,18 @@ def sent(local_stack: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) 
         opened["issue"] |= {
             "number": number,
             "id": uuid.uuid4().int >> 80,
-            "title": "Is this a known issue? Uploading files over 2 GB runs out of memory",
-            "body": "The upload dialog closes and the app quits.",
+            "title": "Uploading files over 2 GB crashes the app",
+            "body": "The upload dialog closes and the app quits with an out-of-memory error.",
         }
         duplicate = send(tmp_path, "github", "issues.opened.json", opened)
+        fresh_number = number + 1
+        opened["issue"] |= {
+            "number": fresh_number,
+            "id": uuid.uuid4().int >> 80,
+            "title": "The dashboard shows a blank screen after login in Firefox",
+            "body": "Console: TypeError: Cannot read properties of undefined (reading 'map').",
+        }
+        fresh = send(tmp_path, "github", "issues.opened.json", opened)
 
         comment = json.loads((EVENTS / "github" / "issue_comment.question.json").read_text())
         review_number = 9_900 + uuid.uuid4().int % 99
@@ -108,7 +119,7 @@ def sent(local_stack: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) 
         review = send(tmp_path, "github", "issue_comment.question.json", comment)
     finally:
         tools.cli.STATE_FILE = saved
-    return Sent(event_id, ts, duplicate, number, review, review_number)
+    return Sent(event_id, ts, duplicate, number, review, review_number, fresh, fresh_number)
 
 
 def test_a_slack_status_question_is_answered_from_the_ticket_it_looked_up(
@@ -141,8 +152,25 @@ def test_a_github_duplicate_is_linked_and_labelled_through_the_policy_gate(
     assert "https://github.com/octo-org/demo/issues/900" in comment["body"]["body"]
     [label] = posted(local_stack, "github", f"/issues/{sent.duplicate_number}/labels")
     assert label["body"]["labels"] == ["duplicate"]
-    policy = [s["output"]["policy"] for s in task["plan"][0]["steps"] if s.get("kind") == "action"]
-    assert policy and all(verdict["allowed"] for verdict in policy)
+    steps = task["plan"][0]["steps"]
+    policy = [s["output"]["policy"] for s in steps if s.get("kind") == "action" and s["status"] == "done"]
+    assert len(policy) == 2 and all(verdict["allowed"] for verdict in policy)  # the comment and the label
+    assert [s["status"] for s in steps if s["id"] == "triage"] == ["skipped"]  # the other path: not needed
+
+
+def test_a_new_bug_report_that_duplicates_nothing_is_triaged_as_without_a_plan_and_says_why(
+    local_stack: dict[str, Any], sent: Sent, cli: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    task = wait_for(capsys, sent.fresh, ended("DONE", "NEEDS_HUMAN", "FAILED", "DROPPED"))
+    assert task["status"] == "DONE", json.dumps(task["history"], indent=1)[:4000]
+    [label] = posted(local_stack, "github", f"/issues/{sent.fresh_number}/labels")
+    assert label["body"]["labels"] == ["bug", "needs-triage"]
+    assert not posted(local_stack, "github", f"/issues/{sent.fresh_number}/comments")
+    [triage] = [s for s in task["plan"][0]["steps"] if s["id"] == "triage"]
+    assert triage["status"] == "done"
+    notes = [e["detail"]["plan_step"] for e in task["history"] if "plan_step" in (e.get("detail") or {})]
+    [why] = [n["output"]["because"] for n in notes if n["step"] == "triage"]
+    assert why.startswith("search: found: the lookup read nothing"), why
 
 
 def test_a_plan_that_needs_a_person_waits_for_tasks_resolve_then_goes_on(

@@ -110,4 +110,5 @@ def test_the_planner_s_request_passes_the_contract_over_http_and_its_plan_valida
     assert [c.get("tool") for c in calls] == ["submit_plan"] and not any(c.get("rejected") for c in calls)
     assert ledger[0].model == "claude-sonnet-5-5" and ledger[0].output_tokens > 0
     validated, notes = Validator(PolicyGate()).validate(plan, event)
-    assert [s.id for s in validated.steps] == ["search", "read", "comment", "label"] and notes == []
+    assert [s.id for s in validated.steps] == ["search", "read", "comment", "label", "triage"] and notes == []
+    assert [s.id for s in validated.steps if s.fallback] == ["triage"]  # the other path: no duplicate found

@@ -27,10 +27,11 @@ assert crashpoints.install({}) is False
 assert crashpoints.install({"SWITCHBOARD_CRASHPOINT": "*"}) is True
 from switchboard import catalog
 from switchboard.llm import Budget
+from switchboard.plans.runner import DurableRunner
 from switchboard.state import TaskStore
 import importlib
 wrapped = {TaskStore.claim_and_open.crashpoint, TaskStore.complete_action.crashpoint}
-wrapped.add(Budget.settle.crashpoint)
+wrapped |= {Budget.settle.crashpoint, DurableRunner.step.crashpoint}
 for spec in catalog.services():
     module, _, name = spec.executor.partition(":")
     wrapped.add(getattr(importlib.import_module(module), name).execute.crashpoint)

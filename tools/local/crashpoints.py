@@ -12,6 +12,10 @@ dies (no ``finally``, no flush, no batch response), so that the work must resume
 | ``llm.after_answer`` | after the model answered, before its usage is settled or recorded | task id |
 | ``act.after_call`` | after an executor's external call returned, inside the idempotency guard | action id |
 | ``act.before_record`` | before the task repository records an action's completion | action id |
+| ``plan.after_step`` | after a plan's durable step returned, its result checkpointed | ``{task id}:{step}`` |
+
+A plan's step returns once the SDK checkpointed its result (the SUCCEED checkpoint is synchronous), so a crash
+at ``plan.after_step`` tests the resume from the last checkpoint: the replay reads every step back.
 
 ``SWITCHBOARD_CRASHPOINT`` names the armed points (comma-separated, or ``*``). With ``SWITCHBOARD_CRASH_DIR``
 set, each (point, key) crashes at most once: the first crash creates the marker ``{dir}/fired/{point}--{key}``
@@ -34,7 +38,13 @@ from typing import Any, Final
 ARMED_VARIABLE: Final = "SWITCHBOARD_CRASHPOINT"
 DIR_VARIABLE: Final = "SWITCHBOARD_CRASH_DIR"
 EXIT_STATUS: Final = 137  # what a SIGKILLed process reports
-POINTS: Final = ("classify.after_claim", "llm.after_answer", "act.after_call", "act.before_record")
+POINTS: Final = (
+    "classify.after_claim",
+    "llm.after_answer",
+    "act.after_call",
+    "act.before_record",
+    "plan.after_step",
+)
 
 
 def marker_name(key: str) -> str:
@@ -100,6 +110,13 @@ def _answered(budget: Any, task_id: str, reserved_tokens: int, reserved_micro: i
     return bool(entry.input_tokens or entry.output_tokens)
 
 
+def _plan_step(runner: Any, name: str, *args: Any, **kwargs: Any) -> str:
+    """``{task id}:{step name}``: a durable execution is named by its task id, the last-but-one part of its
+    ARN (``…:function:NAME:QUALIFIER/durable-execution/EXECUTION/ID``)."""
+    arn = str(runner.context.state.durable_execution_arn)
+    return f"{arn.split('/durable-execution/', 1)[-1].split('/', 1)[0]}:{name}"
+
+
 def install(environ: Mapping[str, str] | None = None) -> bool:
     """Wrap the adapters at every step boundary; False (and nothing wrapped) when no point is armed."""
     environ = os.environ if environ is None else environ
@@ -110,6 +127,7 @@ def install(environ: Mapping[str, str] | None = None) -> bool:
 
     from switchboard import catalog
     from switchboard.llm import Budget
+    from switchboard.plans.runner import DurableRunner
     from switchboard.state import TaskStore
 
     TaskStore.claim_and_open = _after(  # type: ignore[method-assign]
@@ -132,6 +150,7 @@ def install(environ: Mapping[str, str] | None = None) -> bool:
         crash,
         _answered,
     )
+    DurableRunner.step = _after(DurableRunner.step, "plan.after_step", _plan_step, crash)  # type: ignore[method-assign]
     for spec in catalog.services():
         module_name, _, class_name = spec.executor.partition(":")
         executor = getattr(importlib.import_module(module_name), class_name)

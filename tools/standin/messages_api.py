@@ -110,6 +110,8 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
         "how can",
         "how to",
         "what is",
+        "what's",  # its contraction, with either apostrophe: "what's the status of …?" asks
+        "what\u2019s",
         "what does",
         "why does",
         "why is",

@@ -9,7 +9,8 @@ Plans it writes, from the request's text and context:
   on a replan it searches again for the longest word of the earlier query alone (a different plan);
 - a GitHub request to close the issue ("close"): a review by a person, then close it and say so;
 - a GitHub bug report: search this repository's issues for its words, read the best match, comment with a
-  link to it and label the report ``duplicate``.
+  link to it and label the report ``duplicate``; when nothing is found, the fallback step triages it as a
+  bug report without a plan is (``bug``, ``needs-triage``).
 """
 
 from __future__ import annotations
@@ -171,6 +172,16 @@ def plan(text: str, facts: dict[str, Any]) -> dict[str, Any]:
                 ability="github.add_labels",
                 params={"labels": ["duplicate"]},
                 deps=["read"],
+                criteria=["sent"],
+                on_fail="halt",
+            ),
+            _step(  # no duplicate found: the bug is triaged as it is without a plan
+                "triage",
+                "action",
+                ability="github.add_labels",
+                params={"labels": ["bug", "needs-triage"]},
+                deps=["read"],
+                fallback=True,
                 criteria=["sent"],
                 on_fail="halt",
             ),

@@ -30,6 +30,7 @@ from switchboard.lifecycle import Lifecycle
 from switchboard.llm import BudgetedLlm, LedgerEntry, LlmError, emit_ledger
 from switchboard.metrics import Metric, count
 from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Platform, Service, TaskStatus
+from switchboard.plans.route import plans_first
 from switchboard.policy import PolicyGate
 from switchboard.ports import QueueSender, TaskRepository
 from switchboard.prompts import CLASSIFY_SYSTEM, repair_turns, user_turn
@@ -214,7 +215,7 @@ class ClassifyService:
         intent = verdict.classification.intent
         if intent in self.policy.drop:
             return self._drop(task, verdict.detail(), f"intent:{intent.value}")
-        if intent in self.policy.needs_reasoning:
+        if intent in self.policy.needs_reasoning or plans_first(event, intent.value) is not None:
             return self.lifecycle.classify(task, ACTOR, verdict.detail() | {"next": "decide"}, route="decide")
         actions = direct_actions(event, intent)
         if actions is None:

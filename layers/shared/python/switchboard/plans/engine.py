@@ -216,7 +216,12 @@ class PlanEngine:
             for step in wave:
                 missing = [dep for dep in step.deps if outputs[dep].get("status") != "done"]
                 needs_all = step.kind is not StepKind.MODEL
-                if missing and (needs_all or len(missing) == len(step.deps)):
+                if step.fallback:  # the other path: only when the main one did not get there
+                    if missing:
+                        runnable.append(step)
+                    else:
+                        outputs[step.id] = {"status": "skipped", "reason": f"not needed: {step.deps} done"}
+                elif missing and (needs_all or len(missing) == len(step.deps)):
                     outputs[step.id] = {"status": "skipped", "reason": f"needs {missing}"}
                 else:
                     runnable.append(step)
@@ -332,6 +337,8 @@ class PlanEngine:
             out = {"budget": str(exc)}
         except (PermanentActionError, InvalidParams, UnknownAbility, LlmError) as exc:
             out = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+        if step.fallback:
+            out["because"] = _because(plan, step, outputs)
         cited = [ref for dep in step.deps for ref in outputs.get(dep, {}).get("refs", [])]
         self._note_step(request, plan_no, step, out, self.evaluator.rules(step, out, cited))
         return out
@@ -573,6 +580,25 @@ class PlanEngine:
         if verdict is not None:
             entry["verdict"] = verdict.to_json()
         self.lifecycle.note(request.task_id, ACTOR, {"plan_step": entry})
+
+
+def _because(plan: Plan, step: Step, outputs: dict[str, dict[str, Any]]) -> str:
+    """Why a fallback step runs: what its dependencies that did not complete say, traced back through the ones
+    skipped only because what they needed was missing."""
+    why: list[str] = []
+    todo, seen = list(step.deps), set()
+    while todo:
+        dep = todo.pop(0)
+        out = outputs.get(dep, {})
+        if dep in seen or out.get("status") == "done":
+            continue
+        seen.add(dep)
+        reason = str((out.get("verdict") or {}).get("reason") or out.get("reason") or "")
+        if reason.startswith("needs ["):  # skipped for a dependency: the cause is further back
+            todo.extend(plan.step(dep).deps)
+        else:
+            why.append(f"{dep}: {reason or 'not done'}")
+    return "; ".join(why)[:500] or "its dependencies did not complete"
 
 
 def _reviewed(history: list[dict[str, Any]]) -> bool:

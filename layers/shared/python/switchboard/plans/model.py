@@ -7,6 +7,9 @@ Kinds of step:
   step's output as ``{{step.field}}``;
 - ``review``: a person's decision (``question``), a durable callback with a timeout.
 
+A ``fallback`` step is the plan's other path: it runs only when one of its dependencies did not complete
+(failed or was skipped), and is skipped when they all did; it says why in its output (``because``).
+
 Each step has its dependencies, a timeout, a retry policy (attempts on transient errors), success criteria
 (deterministic names, or ``judge: …`` for the cheap evaluator model), what a failure means (``on_fail``:
 ``soft`` log and go on, ``skip`` leave it out and say what is missing, ``replan``, ``halt``) and a cost
@@ -56,12 +59,18 @@ class Step(BaseModel):
     retries: int = Field(default=1, ge=0, le=3)
     criteria: list[ShortText] = Field(default_factory=list, max_length=5)
     on_fail: OnFail = OnFail.REPLAN
+    fallback: bool = Field(
+        default=False,
+        description="the plan's other path: runs only when one of its deps did not complete (for example, "
+        "triage a bug report as usual when the duplicate search found nothing), and is skipped when all did",
+    )
     estimate_usd: float = Field(default=0.0, ge=0)
     estimate_tokens: int = Field(default=0, ge=0)
 
     def signature(self) -> tuple[Any, ...]:
         """What the step does, without its name: two plans that differ only in names are the same plan."""
-        return (self.kind.value, self.tool, self.ability, repr(sorted(self.params.items())), self.instruction)
+        params = repr(sorted(self.params.items()))
+        return (self.kind.value, self.tool, self.ability, params, self.instruction, self.fallback)
 
 
 class Plan(BaseModel):

@@ -30,8 +30,10 @@ PLAN_SYSTEM = (
     + "Decompose the request into a small DAG of typed steps and submit it with submit_plan: lookup steps "
     "read with one of the context's lookups, model steps draft text from what their dependencies read, "
     "action steps use one of the context's abilities (text parameters may name an earlier step's output as "
-    "{{step.field}}), review steps ask a person. Give each step its deps, timeout_s, retries, criteria, "
-    "on_fail and a cost estimate. When the context holds a failure, plan a different approach."
+    "{{step.field}}), review steps ask a person. A step with fallback true is the other path: it runs only "
+    "when one of its deps did not complete (for example, triage a bug report as usual when no duplicate is "
+    "found). Give each step its deps, timeout_s, retries, criteria, on_fail and a cost estimate. When the "
+    "context holds a failure, plan a different approach."
 )
 
 

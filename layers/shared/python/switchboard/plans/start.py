@@ -1,44 +1,32 @@
-"""The router's plan path: which requests plan (deterministic, no model call), and how a plan is started.
-
-Multi-step requests plan: a question about a ticket's status (it needs a lookup before any answer), a GitHub
-report that asks whether it is a known issue or a duplicate (search, read, link, label), and a GitHub request
-to close the issue (a person decides first). Everything else keeps the single-step decision.
+"""The router's plan path: which requests plan (``switchboard.plans.route``: deterministic, no model call),
+and how a plan is started.
 
 A plan starts asynchronously: ``Invoke`` with ``InvocationType=Event`` and ``DurableExecutionName`` = the task
 id, with a payload computed only from the decide message, so a redelivered message starts no second
 execution (Lambda answers the same name and payload with the existing one: "Invoking durable Lambda
-functions", https://docs.aws.amazon.com/lambda/latest/dg/durable-invoking.html). The task stays DECIDING
-while the plan runs; the plan function moves it on (``switchboard.plans.engine``).
+functions", https://docs.aws.amazon.com/lambda/latest/dg/durable-invoking.html); a redelivery after the start
+was noted invokes nothing and writes no second note. The task stays DECIDING while the plan runs; the plan
+function moves it on (``switchboard.plans.engine``).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any, Protocol
 
 from switchboard.lifecycle import Lifecycle
-from switchboard.models import DecideRequest, Platform, TaskStatus
+from switchboard.models import DecideRequest, TaskStatus
 from switchboard.plans.engine import PlanRequest
+from switchboard.plans.route import wants_plan
 from switchboard.state import Task
+
+__all__ = ["LambdaPlanInvoker", "PlanInvoker", "PlanStarter", "started", "wants_plan"]
 
 ACTOR = "decide"
 
-_STATUS = re.compile(r"\bstatus\b", re.IGNORECASE)
-_TICKET = re.compile(r"\btickets?\b", re.IGNORECASE)
-_DUPLICATE = re.compile(r"\b(?:known issue|duplicates?|already reported|same (?:bug|problem|issue))\b", re.I)
-_CLOSE = re.compile(r"\bclose (?:this|it|the issue)\b", re.IGNORECASE)
 
-
-def wants_plan(request: DecideRequest) -> str | None:
-    """Why this request needs a plan, or None for the single-step path."""
-    event, text = request.event, request.event.text
-    if _STATUS.search(text) and _TICKET.search(text):
-        return "a question about a ticket: look it up first"
-    if event.platform is Platform.GITHUB and _DUPLICATE.search(text):
-        return "a possible duplicate: search the issues first"
-    if event.platform is Platform.GITHUB and _CLOSE.search(text):
-        return "closing an issue: a person decides first"
-    return None
+def started(task: Task) -> bool:
+    """The plan was started: its note is written after the Invoke returned (so the execution exists)."""
+    return any(isinstance(e.get("detail"), dict) and "plan_started" in e["detail"] for e in task.history)
 
 
 class PlanInvoker(Protocol):
@@ -73,6 +61,8 @@ class PlanStarter:
         self.function_name = function_name
 
     def start(self, task: Task, request: DecideRequest, why: str) -> TaskStatus:
+        if started(task):  # a redelivered decide message: the execution named by the task id runs already
+            return TaskStatus.DECIDING
         payload = PlanRequest(task_id=task.task_id, event=request.event, intent=request.intent)
         arn = self.invoker.start(self.function_name, task.task_id, payload.model_dump_json())
         self.lifecycle.note(

@@ -122,6 +122,8 @@ class Validator:
         for criterion in step.criteria:
             if criterion not in CRITERIA and not criterion.startswith("judge:"):
                 raise PlanRejected(f"step {step.id}: unknown criterion {criterion!r}")
+        if step.fallback and not step.deps:
+            raise PlanRejected(f"step {step.id}: a fallback step needs the steps it stands in for")
         unknown = references(step.params) - ancestors(plan, step)
         if unknown:
             raise PlanRejected(
