@@ -41,7 +41,20 @@ $(DEPS_LAYER)/.built: uv.lock
 		--python-version 3.13 --only-binary :all: -r $(DEPS_LAYER)/requirements.txt
 	@touch $@
 
-layers: dev $(DEPS_LAYER)/.built ## build the Lambda dependency layer into build/layers/deps
+# The plan function's AWS SDK layer: boto3 and what it needs, at the lock's versions, pure Python. The durable
+# execution SDK needs a newer boto3 than the one the Lambda runtime may hold (the runtime's boto3 "depends on the
+# runtime version and your AWS Region": "Building Lambda functions with Python"), so that function ships its own.
+SDK_LAYER := build/layers/sdk
+SDK_DISTRIBUTIONS := boto3|botocore|s3transfer|jmespath|python-dateutil|six|urllib3
+$(SDK_LAYER)/.built: uv.lock
+	rm -rf $(SDK_LAYER) && mkdir -p $(SDK_LAYER)
+	$(UV) export --frozen --no-dev --no-emit-project --no-header --no-hashes --no-annotate \
+		| grep -E '^($(SDK_DISTRIBUTIONS))==' > $(SDK_LAYER)/requirements.txt
+	$(UV) pip install --quiet --no-deps --target $(SDK_LAYER)/python --python-platform aarch64-manylinux2014 \
+		--python-version 3.13 --only-binary :all: -r $(SDK_LAYER)/requirements.txt
+	@touch $@
+
+layers: dev $(DEPS_LAYER)/.built $(SDK_LAYER)/.built ## build the Lambda layers into build/layers (deps, sdk)
 
 # What local workers import besides the cdk.out assets (tools/local/artifact.py; tools/local/README.md says why):
 # the deps layer again for this machine's platform and interpreter (same lock, same pins), the stand-in for the

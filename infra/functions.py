@@ -215,6 +215,7 @@ class Functions(Construct):
                     Env.LOOKUP_TOKEN_SECRETS: lookup_tokens,
                     **lookup_urls,
                 },
+                aws_sdk=True,  # the durable execution SDK's boto3, not the runtime's
                 durable=lambda_.DurableConfig(
                     execution_timeout=Duration.days(PLAN_EXECUTION_DAYS),
                     retention_period=Duration.days(PLAN_RETENTION_DAYS),

@@ -24,6 +24,7 @@ REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR: Final = REPO_ROOT / "functions"
 SHARED_LAYER_DIR: Final = REPO_ROOT / "layers" / "shared"
 DEPS_LAYER_DIR: Final = REPO_ROOT / "build" / "layers" / "deps"
+SDK_LAYER_DIR: Final = REPO_ROOT / "build" / "layers" / "sdk"
 
 RUNTIME: Final = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE: Final = lambda_.Architecture.ARM_64
@@ -117,11 +118,31 @@ def check_deps_layer_dir(path: Path = DEPS_LAYER_DIR) -> Path:
     ``npx cdk synth``/``deploy`` on a fresh clone has no such folder and fails here instead of deploying an
     empty layer.
     """
+    return _complete_layer_dir(path, DEPS_LAYER_PACKAGES, "dependency layer")
+
+
+#: Import names that the AWS SDK layer must hold (``make layers`` builds it from the lock's boto3 and what it
+#: needs). Only functions whose ``FunctionSpec.aws_sdk`` is set get it: the plan function, whose durable
+#: execution SDK requires a boto3 (``Requires-Dist: boto3>=…``, tests/infra pins it against the layer) newer
+#: than the runtime's may be. "The version of the AWS SDK included in the Python runtime depends on the runtime
+#: version and your AWS Region" ("Building Lambda functions with Python",
+#: https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html), and the durable functions guide recommends
+#: "including the SDK in your deployment package for production" ("Supported runtimes for durable functions",
+#: https://docs.aws.amazon.com/lambda/latest/dg/durable-supported-runtimes.html); both read 2026-12-02.
+SDK_LAYER_PACKAGES: Final = ("boto3", "botocore", "s3transfer")
+
+
+def check_sdk_layer_dir(path: Path = SDK_LAYER_DIR) -> Path:
+    """The AWS SDK layer folder, if its ``python/`` holds every package of ``SDK_LAYER_PACKAGES``."""
+    return _complete_layer_dir(path, SDK_LAYER_PACKAGES, "AWS SDK layer")
+
+
+def _complete_layer_dir(path: Path, packages: tuple[str, ...], what: str) -> Path:
     site = path / "python"
-    missing = [name for name in DEPS_LAYER_PACKAGES if not (site / name).is_dir()]
+    missing = [name for name in packages if not (site / name).is_dir()]
     if missing:
         raise DepsLayerMissingError(
-            f"the Lambda dependency layer {site} is missing {', '.join(missing)}: run `make layers` "
+            f"the Lambda {what} {site} is missing {', '.join(missing)}: run `make layers` "
             "(or `make synth`/`make deploy`, which build it) before `cdk synth` or `cdk deploy`"
         )
     return path
@@ -137,6 +158,7 @@ class FunctionSpec:
     description: str
     environment: Mapping[str, str] = field(default_factory=dict)
     durable: lambda_.DurableConfig | None = None  # a durable function (Lambda durable execution)
+    aws_sdk: bool = False  # ships boto3 in a layer (``SDK_LAYER_PACKAGES``) instead of the runtime's
 
 
 class LambdaFactory(Construct):
@@ -154,6 +176,20 @@ class LambdaFactory(Construct):
         # a package), then the shared library. tests/infra pins this order.
         self.layers: list[lambda_.ILayerVersion] = [self.powertools_layer, self.deps_layer, self.shared_layer]
         self._code: dict[str, lambda_.Code] = {}
+        self._sdk_layer: lambda_.LayerVersion | None = None
+
+    @property
+    def sdk_layer(self) -> lambda_.LayerVersion:
+        """The AWS SDK layer, built when the first function that needs it is (its construct id sorts between
+        the dependency layer and the shared library; no file is in two of them)."""
+        if self._sdk_layer is None:
+            self._sdk_layer = self._build_asset_layer(
+                "PythonSdkLayer",
+                check_sdk_layer_dir(),
+                "AWS SDK for Python (boto3) at the lock's version, for the durable execution SDK",
+                DEPS_LAYER_EXCLUDE,
+            )
+        return self._sdk_layer
 
     def _build_powertools_layer(self) -> lambda_.ILayerVersion:
         return lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", POWERTOOLS_LAYER_ARN)
@@ -210,7 +246,7 @@ class LambdaFactory(Construct):
             logging_format=lambda_.LoggingFormat.JSON,
             log_group=log_group,
             role=role,
-            layers=self.layers,
+            layers=[*self.layers, self.sdk_layer] if spec.aws_sdk else self.layers,
             environment={**self._common_environment(spec.role), **spec.environment},
             durable_config=spec.durable,
         )

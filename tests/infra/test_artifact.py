@@ -3,6 +3,7 @@ release that the lock file locks."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 import tomllib
 from pathlib import Path
@@ -17,8 +18,10 @@ from infra.lambda_defaults import (
     POWERTOOLS_LAYER_ARN,
     POWERTOOLS_LAYER_VERSIONS,
     POWERTOOLS_VERSION,
+    SDK_LAYER_DIR,
     DepsLayerMissingError,
     check_deps_layer_dir,
+    check_sdk_layer_dir,
 )
 from infra.stack import build_app
 
@@ -58,6 +61,31 @@ def test_an_incomplete_deps_layer_names_what_is_missing(tmp_path: Path) -> None:
 
 def test_the_deps_layer_the_makefile_built_passes_the_check() -> None:
     assert check_deps_layer_dir() == lambda_defaults.DEPS_LAYER_DIR
+
+
+def test_the_sdk_layer_holds_the_boto3_that_the_durable_execution_sdk_requires() -> None:
+    """The plan function's boto3 is the layer's (tests/infra/test_functions.py): it must satisfy the durable
+    execution SDK's own requirement, read from the SDK's metadata, and be the lock's boto3."""
+    from packaging.requirements import Requirement
+
+    assert check_sdk_layer_dir() == SDK_LAYER_DIR
+    requires = importlib.metadata.requires("aws-durable-execution-sdk-python") or []
+    [boto3] = [Requirement(line) for line in requires if Requirement(line).name == "boto3"]
+    shipped = {
+        name: path.name.removeprefix(f"{name}-").removesuffix(".dist-info")
+        for name in ("boto3", "botocore")
+        for path in (SDK_LAYER_DIR / "python").glob(f"{name}-*.dist-info")
+    }
+    assert shipped == {"boto3": locked_version("boto3"), "botocore": locked_version("botocore")}
+    assert boto3.specifier.contains(shipped["boto3"]), (boto3, shipped)
+
+
+def test_synth_fails_naming_make_layers_when_the_sdk_layer_is_incomplete(tmp_path: Path) -> None:
+    (tmp_path / "python" / "boto3").mkdir(parents=True)
+    with pytest.raises(
+        DepsLayerMissingError, match=r"AWS SDK layer .* missing botocore, s3transfer.*make layers"
+    ):
+        check_sdk_layer_dir(tmp_path)
 
 
 def test_the_powertools_layer_is_the_locked_powertools_release(template: Template) -> None:

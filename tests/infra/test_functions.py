@@ -73,11 +73,15 @@ def test_layers_are_powertools_then_dependencies_then_shared_library(
     stack: SwitchboardStack, template: Template
 ) -> None:
     factory = stack.functions.defaults
-    expected_tail = [{"Ref": logical_id(factory.deps_layer)}, {"Ref": logical_id(factory.shared_layer)}]
-    for function in _functions(template).values():
+    deps, sdk, shared = (
+        {"Ref": logical_id(layer)} for layer in (factory.deps_layer, factory.sdk_layer, factory.shared_layer)
+    )
+    plan = logical_id(stack.functions.plan)
+    for function_id, function in _functions(template).items():
         powertools, *rest = function["Properties"]["Layers"]
         assert POWERTOOLS_LAYER.match(powertools)
-        assert rest == expected_tail
+        # only the plan function ships its own boto3 (the durable execution SDK's): the others use the runtime's
+        assert rest == ([deps, sdk, shared] if function_id == plan else [deps, shared]), function_id
 
 
 def test_one_code_asset_per_function_folder(stack: SwitchboardStack, template: Template) -> None:
