@@ -123,12 +123,13 @@ def check_deps_layer_dir(path: Path = DEPS_LAYER_DIR) -> Path:
 
 #: Import names that the AWS SDK layer must hold (``make layers`` builds it from the lock's boto3 and what it
 #: needs). Only functions whose ``FunctionSpec.aws_sdk`` is set get it: the plan function, whose durable
-#: execution SDK requires a boto3 (``Requires-Dist: boto3>=…``, tests/infra pins it against the layer) newer
-#: than the runtime's may be. "The version of the AWS SDK included in the Python runtime depends on the runtime
-#: version and your AWS Region" ("Building Lambda functions with Python",
-#: https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html), and the durable functions guide recommends
-#: "including the SDK in your deployment package for production" ("Supported runtimes for durable functions",
-#: https://docs.aws.amazon.com/lambda/latest/dg/durable-supported-runtimes.html); both read 2026-12-02.
+#: execution SDK requires a boto3 (``Requires-Dist: boto3>=…``, tests/infra pins it against the layer)
+#: newer than the runtime's may be. "The version of the AWS SDK included in the Python runtime depends on
+#: the runtime version and your AWS Region" ("Building Lambda functions with Python",
+#: https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html), and the durable functions guide
+#: recommends "including the SDK in your deployment package for production" ("Supported runtimes for
+#: durable functions", https://docs.aws.amazon.com/lambda/latest/dg/durable-supported-runtimes.html); both
+#: read 2026-12-02.
 SDK_LAYER_PACKAGES: Final = ("boto3", "botocore", "s3transfer")
 
 

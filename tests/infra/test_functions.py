@@ -80,7 +80,7 @@ def test_layers_are_powertools_then_dependencies_then_shared_library(
     for function_id, function in _functions(template).items():
         powertools, *rest = function["Properties"]["Layers"]
         assert POWERTOOLS_LAYER.match(powertools)
-        # only the plan function ships its own boto3 (the durable execution SDK's): the others use the runtime's
+        # only the plan function ships its own boto3 (the durable execution SDK's); the others: the runtime's
         assert rest == ([deps, sdk, shared] if function_id == plan else [deps, shared]), function_id
 
 
