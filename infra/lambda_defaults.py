@@ -99,7 +99,6 @@ DEPS_LAYER_PACKAGES: Final = (
     "anthropic",
     "pydantic",
     "pydantic_core",
-    "pydantic_settings",
     "aws_durable_execution_sdk_python",
 )
 #: The CDK context key that points synth at another dependency layer folder (tests use an empty one).

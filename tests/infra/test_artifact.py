@@ -50,13 +50,13 @@ def test_synth_fails_when_the_deps_layer_folder_does_not_exist(tmp_path: Path) -
 
 def test_an_incomplete_deps_layer_names_what_is_missing(tmp_path: Path) -> None:
     for name in DEPS_LAYER_PACKAGES:
-        if name != "pydantic_settings":
+        if name != "pydantic_core":
             (tmp_path / "python" / name).mkdir(parents=True)
 
     with pytest.raises(DepsLayerMissingError) as raised:
         check_deps_layer_dir(tmp_path)
 
-    assert "missing pydantic_settings:" in str(raised.value)
+    assert "missing pydantic_core:" in str(raised.value)
 
 
 def test_the_deps_layer_the_makefile_built_passes_the_check() -> None:
@@ -86,6 +86,15 @@ def test_synth_fails_naming_make_layers_when_the_sdk_layer_is_incomplete(tmp_pat
         DepsLayerMissingError, match=r"AWS SDK layer .* missing botocore, s3transfer.*make layers"
     ):
         check_sdk_layer_dir(tmp_path)
+
+
+def test_the_deps_layer_ships_no_pydantic_settings() -> None:
+    """The settings read the environment themselves (``switchboard.settings``): pydantic-settings and its
+    python-dotenv are no dependency of the functions, so the layer the Makefile built holds neither."""
+    site = lambda_defaults.DEPS_LAYER_DIR / "python"
+
+    assert not (site / "pydantic_settings").exists()
+    assert not (site / "dotenv").exists()
 
 
 def test_the_powertools_layer_is_the_locked_powertools_release(template: Template) -> None:
