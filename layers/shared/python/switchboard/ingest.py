@@ -53,7 +53,8 @@ class HttpResponse:
 #: SQS FIFO deduplication: "If a message with a particular message deduplication ID is sent successfully, any
 #: messages sent with the same message deduplication ID are accepted successfully but aren't delivered during
 #: the 5-minute deduplication interval" (Amazon SQS API Reference, SendMessage, MessageDeduplicationId,
-#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html, read 2026-12-02).
+#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html, read
+#: 2026-12-02).
 QUEUE_DEDUP_WINDOW_SECONDS: Final = 300.0
 
 
@@ -69,9 +70,9 @@ class Enqueuer:
       finds the mark, and the mark's age decides. Younger than the queue's 5-minute deduplication window
       (``QUEUE_DEDUP_WINDOW_SECONDS``; the mark predates the send, so the send, if it happened, is younger
       still): the message is sent again, and the queue drops it if the first send landed (its
-      ``MessageDeduplicationId`` is the delivery id). Older: the classifier's claim (the second layer, the same
-      table) says whether the event got in; without one it is sent again, and if the first copy is in fact
-      still queued, the claim makes the second a skipped duplicate;
+      ``MessageDeduplicationId`` is the delivery id). Older: the classifier's claim (the second layer, in
+      the same table) says whether the event got in; without one it is sent again, and if the first copy is
+      in fact still queued, the claim makes the second a skipped duplicate;
     - two deliveries race: one writes the mark and sends; the other finds a mark younger than the window and
       sends too, and the queue keeps one of the two.
     So the door still stops every duplicate that arrives after its first delivery got in: inside the window
