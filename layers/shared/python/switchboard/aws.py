@@ -101,7 +101,8 @@ def translated(service: str, operation: str) -> Iterator[None]:
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", "ClientError"))
         if code in CONDITION_CODES:
-            raise ConditionFailed(code, exc.response.get("Item")) from None
+            item = exc.response.get("Item")  # the item as it stood, when ALL_OLD was asked for
+            raise ConditionFailed(code, item if isinstance(item, dict) else None) from None
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         if code in TRANSIENT_CODES or status >= 500:
             raise DependencyUnavailable(service, operation, code) from exc

@@ -36,9 +36,17 @@ class TaskRepository(Protocol):
     lifecycle's business, not the repository's: it writes the move it is given.
     """
 
-    def claim_and_open(self, event: InboundEvent, owner: str, claim_ttl_days: int, actor: str) -> Task | None:
+    def claim_and_open(
+        self,
+        event: InboundEvent,
+        owner: str,
+        claim_ttl_days: int,
+        actor: str,
+        decided: Callable[[Task], Task | None] | None = None,
+    ) -> Task | None:
         """Claim the processed id and the content id and open the task, atomically; None when either is
-        claimed already."""
+        claimed already. ``decided``: deferred moves on the new task, written with it (born in their
+        status)."""
         ...
 
     def claim(self, platform: str, event_id: str) -> Claim | None: ...
