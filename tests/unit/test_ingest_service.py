@@ -7,7 +7,7 @@ import pytest
 
 from switchboard.adapters.github import GitHubAdapter, sign
 from switchboard.ingest import MAX_BODY_BYTES, Enqueuer, IngestService, split_secrets
-from switchboard.models import InboundEvent
+from switchboard.models import InboundEvent, Platform
 from tests.fakes import FakeDeliveryLog, FakeQueue, github_event
 
 SECRET = "door-secret"
@@ -290,3 +290,22 @@ def test_racing_deliveries_enqueue_one_message() -> None:
         thread.join()
     assert sorted(answers) == ["accepted"] + ["duplicate"] * 7
     assert len(queue.sent) == 1
+
+
+def test_a_mark_older_than_the_recheck_is_a_duplicate_on_its_own_before_its_claim_expires(
+    clocked: tuple[Enqueuer, FakeQueue, FakeDeliveryLog], clock: Clock
+) -> None:
+    from switchboard.ingest import CLAIM_RECHECK_SECONDS
+    from switchboard.settings import AgentSettings
+
+    door, queue, log = clocked
+    assert log.first_sight("feed", "item-1") is None  # a polled item's mark (they live 30 days)
+    clock.now += CLAIM_RECHECK_SECONDS
+    assert (
+        door.enqueue(github_event(event_id="item-1").model_copy(update={"platform": Platform.FEED}))
+        == "duplicate"
+    )
+    assert queue.sent == []  # its claim may be gone: only the mark is asked
+    # the recheck stays inside the claims' life, so a mark it trusts a missing claim for has a live claim
+    claims_live = AgentSettings.model_fields["processed_ttl_days"].default * 86_400
+    assert claims_live > CLAIM_RECHECK_SECONDS

@@ -57,6 +57,14 @@ class HttpResponse:
 #: 2026-12-02).
 QUEUE_DEDUP_WINDOW_SECONDS: Final = 300.0
 
+#: How long a mark without a claim means "maybe not in": past it, a mark is a duplicate on its own. It must
+#: stay under the classifier's claims' life (``processed_ttl_days``, 14 days), or a mark would outlive the
+#: claim it asks about. 7 days: the longest a provider redelivers (GitHub Enterprise Server lists the past 7 days'
+#: deliveries for redelivery, github.com the past 3: "Redelivering webhooks",
+#: https://docs.github.com/en/webhooks/testing-and-troubleshooting-webhooks/redelivering-webhooks, read
+#: 2026-12-02); a polled feed retries at its next poll, since its cursor only moves after the enqueue.
+CLAIM_RECHECK_SECONDS: Final = 7 * 86_400.0
+
 
 class Enqueuer:
     """The one way an event enters the pipeline, for webhooks and polled feeds alike: one conditional write
@@ -76,8 +84,10 @@ class Enqueuer:
     - two deliveries race: one writes the mark and sends; the other finds a mark younger than the window and
       sends too, and the queue keeps one of the two.
     So the door still stops every duplicate that arrives after its first delivery got in: inside the window
-    at the queue, for no extra write; after it, without a send, for one read of the claim. The answer is
-    ``duplicate`` whenever an earlier mark was found (the message is in the queue either way).
+    at the queue, for no extra write; after it, without a send, for one read of the claim; after
+    ``CLAIM_RECHECK_SECONDS``, on the mark alone. Either branch is safe whatever the clocks say (sending
+    again is deduplicated by the queue or by the claim), so the window only decides which check is cheaper.
+    The answer is ``duplicate`` whenever an earlier mark was found (the message is in the queue either way).
     """
 
     def __init__(
@@ -122,8 +132,11 @@ class Enqueuer:
 
     def _may_be_missing(self, event: InboundEvent, marked_at: float) -> bool:
         """Whether the delivery that wrote the mark might not have got its message in (see the class)."""
-        if self.clock() - marked_at < QUEUE_DEDUP_WINDOW_SECONDS:
+        age = self.clock() - marked_at
+        if age < QUEUE_DEDUP_WINDOW_SECONDS:
             return True  # sending again costs nothing: the queue deduplicates it
+        if age >= CLAIM_RECHECK_SECONDS:
+            return False  # the claim it would ask about may have expired: the mark decides
         return not self.seen.claimed(event.platform.value, event.event_id, event.content_id)
 
     def _forget(self, platform: str, event_id: str) -> None:
