@@ -57,10 +57,10 @@ class HttpResponse:
 #: 2026-12-02).
 QUEUE_DEDUP_WINDOW_SECONDS: Final = 300.0
 
-#: How long a mark without a claim means "maybe not in": past it, a mark is a duplicate on its own. It must
-#: stay under the classifier's claims' life (``processed_ttl_days``, 14 days), or a mark would outlive the
-#: claim it asks about. 7 days: the longest a provider redelivers (GitHub Enterprise Server lists the past 7 days'
-#: deliveries for redelivery, github.com the past 3: "Redelivering webhooks",
+#: How long a mark without a claim means "maybe not in": past it, a mark is a duplicate on its own. It
+#: must stay under the classifier's claims' life (``processed_ttl_days``, 14 days), or a mark would outlive
+#: the claim it asks about. 7 days: the longest a provider redelivers (GitHub Enterprise Server lists the
+#: past 7 days' deliveries for redelivery, github.com the past 3: "Redelivering webhooks",
 #: https://docs.github.com/en/webhooks/testing-and-troubleshooting-webhooks/redelivering-webhooks, read
 #: 2026-12-02); a polled feed retries at its next poll, since its cursor only moves after the enqueue.
 CLAIM_RECHECK_SECONDS: Final = 7 * 86_400.0
