@@ -45,6 +45,9 @@ def moto_endpoint() -> Iterator[str]:
 
     from moto.server import ThreadedMotoServer
 
+    from tools.local import moto_fixes
+
+    moto_fixes.fifo_dedup_outlives_delete()  # SQS's FIFO deduplication outlives the message, as on AWS
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

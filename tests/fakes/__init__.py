@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -18,10 +20,20 @@ class SentMessage:
     attributes: dict[str, str] | None
 
 
+#: SQS FIFO: a message sent with the deduplication id of one sent successfully in the last 5 minutes is
+#: "accepted successfully but [not] delivered" (Amazon SQS API Reference, SendMessage,
+#: MessageDeduplicationId, https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/
+#: API_SendMessage.html, read 2026-12-02). A queue URL ending in ``.fifo`` is a FIFO queue here.
+FIFO_DEDUP_SECONDS = 300.0
+
+
 @dataclass
 class FakeQueue:
     sent: list[SentMessage] = field(default_factory=list)
     fail_next: int = 0
+    clock: Callable[[], float] = time.monotonic
+    #: (queue URL, dedup id) → (when sent, message id), for FIFO queues
+    deduplicated: dict[tuple[str, str], tuple[float, str]] = field(default_factory=dict)
 
     def send(
         self,
@@ -34,19 +46,39 @@ class FakeQueue:
         if self.fail_next:
             self.fail_next -= 1
             raise ConnectionError("queue unavailable")
+        if queue_url.endswith(".fifo"):
+            kept = self.deduplicated.get((queue_url, dedup_id))
+            if kept is not None and self.clock() - kept[0] < FIFO_DEDUP_SECONDS:
+                return kept[1]
         self.sent.append(SentMessage(queue_url, body, group_id, dedup_id, attributes))
-        return f"msg-{len(self.sent)}"
+        message_id = f"msg-{len(self.sent)}"
+        if queue_url.endswith(".fifo"):
+            self.deduplicated[(queue_url, dedup_id)] = (self.clock(), message_id)
+        return message_id
 
 
 @dataclass
 class FakeDeliveryLog:
-    marks: dict[tuple[str, str], str] = field(default_factory=dict)
+    """The door's seen marks as ``DynamoSeenLog`` keeps them (one conditional write per delivery), and the
+    classifier's claims that it reads for an old mark (``claims``: (platform, event id or content id))."""
 
-    def seen(self, platform: str, event_id: str) -> bool:
-        return (platform, event_id) in self.marks
+    marks: dict[tuple[str, str], float] = field(default_factory=dict)
+    claims: set[tuple[str, str]] = field(default_factory=set)
+    clock: Callable[[], float] = time.monotonic
 
-    def mark(self, platform: str, event_id: str, message_id: str) -> None:
-        self.marks[(platform, event_id)] = message_id
+    def first_sight(self, platform: str, event_id: str) -> float | None:
+        if (platform, event_id) in self.marks:
+            return self.marks[(platform, event_id)]
+        self.marks[(platform, event_id)] = self.clock()
+        return None
+
+    def forget(self, platform: str, event_id: str) -> None:
+        self.marks.pop((platform, event_id), None)
+
+    def claimed(self, platform: str, event_id: str, content_id: str | None = None) -> bool:
+        return (platform, event_id) in self.claims or (
+            content_id is not None and (platform, content_id) in self.claims
+        )
 
 
 @dataclass

@@ -38,13 +38,25 @@ def _stored(value: float) -> float:
 class MemorySeenLog:
     ttl_days: int = 7
     clock: FakeClock = field(default_factory=FakeClock)
-    marks: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
+    marks: dict[tuple[str, str], tuple[float, int]] = field(default_factory=dict)
+    claims: set[tuple[str, str]] = field(
+        default_factory=set
+    )  # the classifier's: (platform, event/content id)
 
-    def seen(self, platform: str, event_id: str) -> bool:
-        return (platform, event_id) in self.marks
+    def first_sight(self, platform: str, event_id: str) -> float | None:
+        if (platform, event_id) in self.marks:
+            return self.marks[(platform, event_id)][0]
+        now = _stored(float(self.clock()))
+        self.marks[(platform, event_id)] = (now, int(now) + self.ttl_days * DAY)
+        return None
 
-    def mark(self, platform: str, event_id: str, message_id: str) -> None:
-        self.marks[(platform, event_id)] = (message_id, int(self.clock()) + self.ttl_days * DAY)
+    def forget(self, platform: str, event_id: str) -> None:
+        self.marks.pop((platform, event_id), None)
+
+    def claimed(self, platform: str, event_id: str, content_id: str | None = None) -> bool:
+        return (platform, event_id) in self.claims or (
+            content_id is not None and (platform, content_id) in self.claims
+        )
 
 
 @dataclass

@@ -11,7 +11,8 @@ from __future__ import annotations
 import copy
 import json
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from switchboard.errors import AlreadyRecorded, ConcurrentUpdate, TaskNotFound
@@ -44,7 +45,12 @@ class InMemoryTaskRepository:
         self.writes = 0  # conditional writes that landed (transitions and completions)
 
     def claim_and_open(
-        self, event: InboundEvent, owner: str, claim_ttl_days: int, actor: str = "classify"
+        self,
+        event: InboundEvent,
+        owner: str,
+        claim_ttl_days: int,
+        actor: str = "classify",
+        decided: Callable[[Task], Task | None] | None = None,
     ) -> Task | None:
         key = (event.platform.value, event.event_id)
         content = None if event.content_id is None else (event.platform.value, event.content_id)
@@ -61,10 +67,15 @@ class InMemoryTaskRepository:
             history=[entry],
             event_json=event.model_dump_json(),
         )
+        moved = decided(copy.deepcopy(task)) if decided is not None else None
+        attention = None
+        if moved is not None and moved.deferred is not None:  # born in the status its moves reached
+            task = replace(moved, deferred=None, history=_as_stored({"h": moved.history})["h"])
+            attention = task.status.value if task.status in ATTENTION_STATUSES else None
         self._claims[key] = Claim(event.task_id, owner, int(time.time()))
         if content is not None:
             self._content_claims[content] = self._claims[key]
-        self._tasks[task.task_id] = _Stored(task, entry["at"])
+        self._tasks[task.task_id] = _Stored(task, task.history[-1]["at"], attention)
         return copy.deepcopy(task)
 
     def claim(self, platform: str, event_id: str) -> Claim | None:

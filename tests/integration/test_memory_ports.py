@@ -32,6 +32,8 @@ from switchboard.ports import (
     SeenLog,
 )
 from switchboard.sqs import SqsQueueSender
+from switchboard.state import TaskStore
+from tests.fakes import github_event
 from tests.fakes.memory import (
     FakeClock,
     MemoryAuthorDirectory,
@@ -90,11 +92,39 @@ def ports(request: pytest.FixtureRequest) -> Ports:
     )
 
 
-def test_a_delivery_is_seen_only_after_it_was_marked(ports: Ports) -> None:
-    assert not ports.seen.seen("github", "d-1")
-    ports.seen.mark("github", "d-1", "msg-1")
-    assert ports.seen.seen("github", "d-1")
-    assert not ports.seen.seen("slack", "d-1")  # the platform is part of the identity
+def test_a_deliverys_first_sight_marks_it_and_a_later_one_answers_when(ports: Ports) -> None:
+    first = ports.clock.now
+    assert ports.seen.first_sight("github", "d-1") is None
+    ports.clock.now += 42.5
+    assert ports.seen.first_sight("github", "d-1") == first  # the earlier mark's time, from the same write
+    assert ports.seen.first_sight("github", "d-1") == first  # a failed condition wrote nothing
+    assert ports.seen.first_sight("slack", "d-1") is None  # the platform is part of the identity
+
+
+def test_a_forgotten_mark_makes_the_next_sight_a_first_one(ports: Ports) -> None:
+    ports.seen.first_sight("github", "d-1")
+    ports.seen.forget("github", "d-1")
+    assert ports.seen.first_sight("github", "d-1") is None
+    ports.seen.forget("github", "d-2")  # no mark: nothing to forget, no error
+
+
+def test_the_seen_log_reads_the_classifiers_claims(
+    aws: Callable[[str], Any], tables: tuple[str, str]
+) -> None:
+    tasks, memory = tables
+    dynamodb = aws("dynamodb")
+    seen = DynamoSeenLog(memory, 7, dynamodb)
+    store = TaskStore(tasks, memory, dynamodb=dynamodb)
+    assert not seen.claimed("github", "d-9", "comment-9")
+    store.claim_and_open(github_event(event_id="d-9"), owner="m-1", claim_ttl_days=1)
+    assert seen.claimed("github", "d-9")
+    assert not seen.claimed("slack", "d-9")
+    # another delivery id of the same logical event: its content claim
+    store.claim_and_open(
+        github_event(event_id="d-10", content_id="comment-10"), owner="m-2", claim_ttl_days=1
+    )
+    assert seen.claimed("github", "d-11", "comment-10")
+    assert not seen.claimed("github", "d-11")
 
 
 def test_an_author_has_flags_and_counts_per_window(ports: Ports) -> None:
@@ -289,8 +319,8 @@ def test_triage_reports_are_kept_per_day_in_order(ports: Ports) -> None:
 
 def test_a_missing_table_is_a_refusal_not_a_boto_error(aws: Callable[[str], Any]) -> None:
     with pytest.raises(DependencyRefused) as refused:
-        DynamoSeenLog("no-such-table", 7, aws("dynamodb")).seen("github", "d-1")
-    assert (refused.value.service, refused.value.operation) == ("dynamodb", "GetItem")
+        DynamoSeenLog("no-such-table", 7, aws("dynamodb")).first_sight("github", "d-1")
+    assert (refused.value.service, refused.value.operation) == ("dynamodb", "PutItem")
     assert refused.value.code == "ResourceNotFoundException"
 
 

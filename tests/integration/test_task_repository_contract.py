@@ -210,3 +210,50 @@ def test_a_completion_finishes_its_task_in_the_same_write_only_when_the_item_dec
     assert second.status is TaskStatus.DISPATCHED  # the lifecycle's settle moves it
     with pytest.raises(AlreadyRecorded):
         tasks.complete_action("tsk_never", "tsk_never#0", "act", {}, finishing=TaskStatus.DONE)
+
+
+def test_a_task_is_born_in_the_status_its_deferred_moves_reached_with_its_claim(
+    tasks: TaskRepository,
+) -> None:
+    event = github_event()
+    action = label(event)
+
+    def decided(new: Any) -> Any:
+        classified = new.deferring(
+            TaskStatus.CLASSIFIED,
+            "classify",
+            {"rule": "command_label"},
+            {"actions": [action.model_dump(mode="json")]},
+        )
+        return classified.deferring(TaskStatus.DISPATCHED, "classify", {"sent": [action.action_id]}, {})
+
+    born = tasks.claim_and_open(event, owner="m-1", claim_ttl_days=14, actor="classify", decided=decided)
+    assert born is not None
+    assert (born.status, born.version, born.deferred) == (TaskStatus.DISPATCHED, 1, None)
+    stored = tasks.get(event.task_id)
+    assert stored.to_json() == born.to_json()
+    assert [(e.get("from"), e.get("status")) for e in stored.history] == [
+        (None, "RECEIVED"),
+        ("RECEIVED", "CLASSIFIED"),
+        ("CLASSIFIED", "DISPATCHED"),
+    ]
+    assert [a["action_id"] for a in stored.actions] == [action.action_id]
+    # its one action's completion finishes it in one write, as after a dispatch
+    done = tasks.complete_action(event.task_id, action.action_id, "act", {}, finishing=TaskStatus.DONE)
+    assert done.status is TaskStatus.DONE
+    # a duplicate's decision is never written: the claim refuses the whole transaction
+    assert (
+        tasks.claim_and_open(event, owner="m-2", claim_ttl_days=14, actor="classify", decided=decided) is None
+    )
+    assert tasks.get(event.task_id).status is TaskStatus.DONE
+
+
+def test_a_task_born_needing_a_person_is_in_the_attention_index(tasks: TaskRepository) -> None:
+    event = github_event()
+
+    def decided(new: Any) -> Any:
+        return new.deferring(TaskStatus.NEEDS_HUMAN, "classify", {"why": "test"}, {"reason": "test"})
+
+    tasks.claim_and_open(event, owner="m-1", claim_ttl_days=14, actor="classify", decided=decided)
+    assert [t.task_id for t in tasks.needing_attention(TaskStatus.NEEDS_HUMAN)] == [event.task_id]
+    assert tasks.get(event.task_id).reason == "test"

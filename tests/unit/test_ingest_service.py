@@ -7,8 +7,8 @@ import pytest
 
 from switchboard.adapters.github import GitHubAdapter, sign
 from switchboard.ingest import MAX_BODY_BYTES, Enqueuer, IngestService, split_secrets
-from switchboard.models import InboundEvent
-from tests.fakes import FakeDeliveryLog, FakeQueue
+from switchboard.models import InboundEvent, Platform
+from tests.fakes import FakeDeliveryLog, FakeQueue, github_event
 
 SECRET = "door-secret"
 QUEUE = "https://sqs.local/ingest.fifo"
@@ -122,3 +122,190 @@ def test_split_secrets_allows_rotation_and_refuses_empty() -> None:
     assert split_secrets("old new", "github") == ["old new"]  # one secret, verbatim
     with pytest.raises(RuntimeError):
         split_secrets("  ", "github")
+
+
+# -- the door's one conditional write: the mark before the send (``Enqueuer``) ------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def clocked(clock: Clock) -> tuple[Enqueuer, FakeQueue, FakeDeliveryLog]:
+    """An Enqueuer whose queue (FIFO deduplication), seen log and door share one clock."""
+    queue, log = FakeQueue(clock=clock), FakeDeliveryLog(clock=clock)
+    return Enqueuer(queue, QUEUE, log, clock=clock), queue, log
+
+
+def test_a_duplicate_inside_the_queue_window_is_sent_again_and_the_queue_keeps_one(
+    clocked: tuple[Enqueuer, FakeQueue, FakeDeliveryLog], clock: Clock
+) -> None:
+    door, queue, _ = clocked
+    event = github_event(event_id="d-1")
+    assert door.enqueue(event) == "accepted"
+    clock.now += 299
+    assert door.enqueue(event) == "duplicate"
+    assert len(queue.sent) == 1  # SQS dropped the second send: same MessageDeduplicationId, inside 5 min
+
+
+def test_a_duplicate_after_the_window_of_a_claimed_event_is_not_sent(
+    clocked: tuple[Enqueuer, FakeQueue, FakeDeliveryLog], clock: Clock
+) -> None:
+    door, queue, log = clocked
+    event = github_event(event_id="d-1")
+    door.enqueue(event)
+    log.claims.add(("github", "d-1"))  # the classifier took it
+    clock.now += 3600
+    assert door.enqueue(event) == "duplicate"
+    assert len(queue.sent) == 1
+
+
+def test_a_duplicate_after_the_window_of_a_claimed_logical_event_is_not_sent(
+    clocked: tuple[Enqueuer, FakeQueue, FakeDeliveryLog], clock: Clock
+) -> None:
+    door, queue, log = clocked
+    event = github_event(event_id="d-1", content_id="comment-1")
+    door.enqueue(event)
+    log.claims.add(("github", "comment-1"))  # claimed under its content id (another delivery got in first)
+    clock.now += 3600
+    assert door.enqueue(event) == "duplicate"
+    assert len(queue.sent) == 1
+
+
+def test_a_mark_left_by_a_send_that_never_happened_does_not_lose_the_event(
+    clocked: tuple[Enqueuer, FakeQueue, FakeDeliveryLog], clock: Clock
+) -> None:
+    door, queue, log = clocked
+    event = github_event(event_id="d-1")
+    # the first delivery wrote its mark and died before it sent (a timeout): nothing is in the queue
+    assert log.first_sight("github", "d-1") is None
+    clock.now += 30
+    assert door.enqueue(event) == "duplicate"  # the provider's retry, inside the window: sent again
+    assert [m.dedup_id for m in queue.sent] == ["github:d-1"]
+
+
+def test_an_old_mark_without_a_claim_is_sent_again(
+    clocked: tuple[Enqueuer, FakeQueue, FakeDeliveryLog], clock: Clock
+) -> None:
+    door, queue, log = clocked
+    assert log.first_sight("github", "d-1") is None  # a mark whose send never happened, an hour ago
+    clock.now += 3600
+    assert door.enqueue(github_event(event_id="d-1")) == "duplicate"
+    assert len(queue.sent) == 1  # in the queue now; had the first copy been there, the claim drops one
+
+
+def test_a_failed_send_removes_the_mark_so_a_retry_after_the_window_gets_through(
+    clocked: tuple[Enqueuer, FakeQueue, FakeDeliveryLog], clock: Clock
+) -> None:
+    door, queue, log = clocked
+    event = github_event(event_id="d-1")
+    queue.fail_next = 1
+    with pytest.raises(ConnectionError):
+        door.enqueue(event)
+    assert log.marks == {}
+    clock.now += 3600
+    assert door.enqueue(event) == "accepted"
+    assert len(queue.sent) == 1
+
+
+def test_a_mark_whose_removal_failed_is_covered_by_the_window(
+    clocked: tuple[Enqueuer, FakeQueue, FakeDeliveryLog], clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from switchboard.errors import DependencyUnavailable
+
+    door, queue, log = clocked
+    event = github_event(event_id="d-1")
+
+    def unavailable(platform: str, event_id: str) -> None:
+        raise DependencyUnavailable("dynamodb", "DeleteItem", "ThrottlingException")
+
+    monkeypatch.setattr(log, "forget", unavailable)
+    queue.fail_next = 1
+    with pytest.raises(ConnectionError):  # the send's error leaves, not the removal's
+        door.enqueue(event)
+    assert ("github", "d-1") in log.marks
+    clock.now += 60
+    assert door.enqueue(event) == "duplicate"
+    assert len(queue.sent) == 1
+
+
+def test_a_retry_of_a_failed_resend_keeps_the_earlier_mark(
+    clocked: tuple[Enqueuer, FakeQueue, FakeDeliveryLog], clock: Clock
+) -> None:
+    door, queue, log = clocked
+    event = github_event(event_id="d-1")
+    assert log.first_sight("github", "d-1") is None  # a mark whose send never happened
+    queue.fail_next = 1
+    clock.now += 10
+    with pytest.raises(ConnectionError):
+        door.enqueue(event)
+    assert log.marks == {("github", "d-1"): 1_000.0}  # not this delivery's to remove
+    clock.now += 10
+    door.enqueue(event)
+    assert len(queue.sent) == 1
+
+
+def test_racing_deliveries_enqueue_one_message() -> None:
+    import threading
+
+    queue, log = FakeQueue(), FakeDeliveryLog()
+    lock = threading.Lock()
+
+    class Atomic:  # DynamoDB's conditional put and SQS's deduplication are atomic; so are these
+        def __init__(self, inner: object) -> None:
+            self.inner = inner
+
+        def __getattr__(self, name: str) -> object:
+            method = getattr(self.inner, name)
+
+            def locked(*args: object, **kwargs: object) -> object:
+                with lock:
+                    return method(*args, **kwargs)
+
+            return locked
+
+    door = Enqueuer(Atomic(queue), QUEUE, Atomic(log))  # type: ignore[arg-type]
+    event = github_event(event_id="d-1")
+    barrier = threading.Barrier(8)
+    answers: list[str] = []
+
+    def deliver() -> None:
+        barrier.wait()
+        answers.append(door.enqueue(event))
+
+    threads = [threading.Thread(target=deliver) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == ["accepted"] + ["duplicate"] * 7
+    assert len(queue.sent) == 1
+
+
+def test_a_mark_older_than_the_recheck_is_a_duplicate_on_its_own_before_its_claim_expires(
+    clocked: tuple[Enqueuer, FakeQueue, FakeDeliveryLog], clock: Clock
+) -> None:
+    from switchboard.ingest import CLAIM_RECHECK_SECONDS
+    from switchboard.settings import AgentSettings
+
+    door, queue, log = clocked
+    assert log.first_sight("feed", "item-1") is None  # a polled item's mark (they live 30 days)
+    clock.now += CLAIM_RECHECK_SECONDS
+    assert (
+        door.enqueue(github_event(event_id="item-1").model_copy(update={"platform": Platform.FEED}))
+        == "duplicate"
+    )
+    assert queue.sent == []  # its claim may be gone: only the mark is asked
+    # the recheck stays inside the claims' life, so a mark it trusts a missing claim for has a live claim
+    claims_live = AgentSettings.model_fields["processed_ttl_days"].default * 86_400
+    assert claims_live > CLAIM_RECHECK_SECONDS

@@ -103,11 +103,14 @@ def door_request(platform: str, text: str) -> Callable[[], Any]:
             return "m-1"
 
     class Seen:
-        def seen(self, platform: str, event_id: str) -> bool:
-            return False
-
-        def mark(self, platform: str, event_id: str, message_id: str) -> None:
+        def first_sight(self, platform: str, event_id: str) -> float | None:
             return None
+
+        def forget(self, platform: str, event_id: str) -> None:
+            return None
+
+        def claimed(self, platform: str, event_id: str, content_id: str | None = None) -> bool:
+            return False
 
     # The Standard Webhooks secret is built, not written out: a bench-only value, not a credential.
     secret, whsec = "bench-secret", "whsec_" + base64.b64encode(b"switchboard-bench-hostile").decode()

@@ -236,7 +236,22 @@ def operation_counts(
         "lambda": lambdas,
         # this mix's own tasks, as they ended (its writes are priced by it, not by the table's mean)
         "task_kb": sum(item_bytes(item) for item in tasks) / len(tasks) / 1024 if tasks else 1.0,
+        "response_cache": response_cache(tasks),
     }
+
+
+def response_cache(tasks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The response cache's hits among the LLM ledger entries of the tasks' histories, as section 4 counts
+    them: hits / (hits + model calls)."""
+    from switchboard.dynamo import from_item
+
+    hits = calls = 0
+    for item in tasks:
+        for entry in from_item(item).get("history", []):
+            for call in (entry.get("detail") or {}).get("llm", []):
+                if isinstance(call, dict):
+                    hits, calls = hits + bool(call.get("cached")), calls + (not call.get("cached"))
+    return {"hits": hits, "model_calls": calls, "hit_rate": hits / max(1, hits + calls)}
 
 
 def by_type(calls_per_event: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -261,9 +276,18 @@ def markdown(name: str, measured: dict[str, Any], before: dict[str, float] | Non
         rows.append((key, f"{before[key]:.2f}" if key in before else "", f"{after.get(key, 0.0):.2f}"))
     total_before = f"{sum(before.values()):.2f}" if before else ""
     rows.append(("all AWS requests", total_before, f"{sum(after.values()):.2f}"))
+    cache = measured.get("response_cache") or {}
+    hit_rate = (
+        f"\n\nResponse cache: {cache['hits']} hits, {cache['model_calls']} model calls,"
+        f" hit rate {cache['hit_rate']:.1%}."
+        if cache.get("hits", 0) + cache.get("model_calls", 0)
+        else ""
+    )
     return (
         f"#### {name}: {measured['events']} events, {json.dumps(measured['terminal'])},"
-        f" {measured['missing']} not terminal\n\n" + table(["requests per event", "before", "after"], rows)
+        f" {measured['missing']} not terminal\n\n"
+        + table(["requests per event", "before", "after"], rows)
+        + hit_rate
     )
 
 

@@ -81,11 +81,14 @@ class LazyClient:
 
 
 class ConditionFailed(Exception):  # an answer inside the adapters, never raised past them
-    """Inside the adapters only: the write's condition did not hold (or cancelled the transaction)."""
+    """Inside the adapters only: the write's condition did not hold (or cancelled the transaction).
 
-    def __init__(self, code: str) -> None:
+    ``item``: the item as it stood, when the write asked for it (``ReturnValuesOnConditionCheckFailure``)."""
+
+    def __init__(self, code: str, item: dict[str, Any] | None = None) -> None:
         super().__init__(code)
         self.code = code
+        self.item = item
 
 
 @contextmanager
@@ -98,7 +101,8 @@ def translated(service: str, operation: str) -> Iterator[None]:
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", "ClientError"))
         if code in CONDITION_CODES:
-            raise ConditionFailed(code) from None
+            item = exc.response.get("Item")  # the item as it stood, when ALL_OLD was asked for
+            raise ConditionFailed(code, item if isinstance(item, dict) else None) from None
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         if code in TRANSIENT_CODES or status >= 500:
             raise DependencyUnavailable(service, operation, code) from exc

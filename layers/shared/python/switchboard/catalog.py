@@ -260,6 +260,7 @@ class Env(StrEnum):
     GITHUB_API_URL = "GITHUB_API_URL"
     SLACK_API_URL = "SLACK_API_URL"
     # TICKETS_API_URL (above): the deployed tickets service, also where the plan's lookups read
+    LLM_CACHE_SHARED = "LLM_CACHE_SHARED"  # the response cache's DynamoDB tier behind the process's own
 
 
 # -- metrics -----------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from itertools import pairwise
 from typing import Any
 
@@ -34,7 +35,7 @@ from switchboard.plans.route import plans_first
 from switchboard.policy import PolicyGate
 from switchboard.ports import QueueSender, TaskRepository
 from switchboard.prompts import CLASSIFY_SYSTEM, repair_turns, user_turn
-from switchboard.rules import Act, Drop, NeedsClassification, PlannedAction, RuleChain
+from switchboard.rules import Act, Drop, NeedsClassification, PlannedAction, RuleChain, RuleResult
 from switchboard.state import Task
 
 logger = Logger(child=True)
@@ -149,7 +150,11 @@ class ClassifyService:
         """Advance the event's task as far as classify can take it. None means: a duplicate, skipped."""
         logger.set_correlation_id(event.event_id)
         self._owner = message_id
-        task = self.lifecycle.open(event, owner=message_id, claim_ttl_days=self.claim_ttl_days, actor=ACTOR)
+        rule = self._rule_before_claim(event)
+        decided = None if rule is None else partial(self._decided_with_claim, event=event, rule=rule)
+        task = self.lifecycle.open(
+            event, owner=message_id, claim_ttl_days=self.claim_ttl_days, actor=ACTOR, decided=decided
+        )
         if task is None:
             claim = self.lifecycle.claim_of(event)
             if claim.owner != message_id:
@@ -157,13 +162,43 @@ class ClassifyService:
                 count(Metric.EVENTS_DUPLICATE)
                 return None
             task = self.lifecycle.get(claim.task_id)
+            rule = None  # a resumed task evaluates its rules again, where it stopped
             logger.info("resuming task", task_id=task.task_id, status=task.status.value)
         else:
             logger.info("task opened", task_id=task.task_id, platform=event.platform.value)
+            if task.status is not TaskStatus.RECEIVED and rule is not None:  # decided with the claim
+                _count_rule(rule)
         try:
-            return self.lifecycle.retrying(task, lambda current: self._advance(current, event))
+            return self.lifecycle.retrying(task, lambda current: self._advance(current, event, rule))
         except failures.PERMANENT as error:  # the event's own fault: retrying gives the same error
             return self._failed(task, error)
+
+    def _rule_before_claim(self, event: InboundEvent) -> RuleResult | None:
+        """The rules' result for a trusted author, evaluated before the claim so that a rule's decision is
+        written with it (``_decided_with_claim``); None for anyone else. Only a trusted author's rules are
+        free of side effects (the rate rule counts the others' requests, and the gate their acting actions):
+        evaluated before the claim, a duplicate's would count too."""
+        memory = self.chain.memory
+        if (
+            memory is None
+            or not event.author
+            or not memory.profile(event.platform.value, event.author).trusted
+        ):
+            return None
+        return self.chain.evaluate(event)
+
+    def _decided_with_claim(self, task: Task, event: InboundEvent, rule: RuleResult) -> Task | None:
+        """A rule's drop, or its actions' dispatch (``Lifecycle.dispatch_with_claim``), as deferred moves on
+        the task not written yet: the claim's transaction writes them, one write instead of two. None when
+        the decision is not the rules' alone (the model's, or a dispatch the gate must count)."""
+        if isinstance(rule, Drop):
+            return self.lifecycle.drop(
+                task, ACTOR, {"rule": rule.rule, "route": "rule"}, rule.reason, defer=True
+            )
+        if isinstance(rule, Act):
+            classified = self._classified(task, event, rule.actions, {"rule": rule.rule, "route": "rule"})
+            return self.lifecycle.dispatch_with_claim(classified, ACTOR)
+        return None
 
     def _failed(self, task: Task, error: Exception) -> TaskStatus:
         """End the task FAILED with the error as its reason; the message is consumed (``failures``)."""
@@ -173,10 +208,10 @@ class ClassifyService:
             task.task_id, TaskStatus.FAILED, ACTOR, {"error": type(error).__name__}, why
         )
 
-    def _advance(self, task: Task, event: InboundEvent) -> TaskStatus:
+    def _advance(self, task: Task, event: InboundEvent, rule: RuleResult | None = None) -> TaskStatus:
         if task.status is TaskStatus.RECEIVED:
             try:
-                task = self._classify(task, event)
+                task = self._classify(task, event, rule)
             except AwaitingBatch:
                 logger.info("classification waits for the next Message Batch", task_id=task.task_id)
                 return task.status
@@ -184,13 +219,13 @@ class ClassifyService:
             task = self.lifecycle.dispatch(task, ACTOR)
         elif task.status is TaskStatus.CLASSIFIED and task.route == "decide":
             self._send_to_decide(task, event)
+        elif self.lifecycle.sends_after_write(task):  # written with the claim: sent now, or again on a resume
+            self.lifecycle.send_dispatched(task)
         return task.status
 
-    def _classify(self, task: Task, event: InboundEvent) -> Task:
-        result = self.chain.evaluate(event)
-        if not isinstance(result, NeedsClassification):
-            count(Metric.RULE_HITS)
-            count(Metric.RULE_HITS_BY_RULE, rule=result.rule)
+    def _classify(self, task: Task, event: InboundEvent, rule: RuleResult | None = None) -> Task:
+        result = rule if rule is not None else self.chain.evaluate(event)
+        _count_rule(result)
         if isinstance(result, Drop):
             return self._drop(task, {"rule": result.rule, "route": "rule"}, result.reason)
         if isinstance(result, Act):
@@ -338,3 +373,9 @@ class ClassifyService:
             group_id=event.conversation,
             dedup_id=f"{task.task_id}#decide",
         )
+
+
+def _count_rule(result: RuleResult) -> None:
+    if not isinstance(result, NeedsClassification):
+        count(Metric.RULE_HITS)
+        count(Metric.RULE_HITS_BY_RULE, rule=result.rule)

@@ -7,16 +7,24 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from aws_lambda_powertools import Logger
 
 from switchboard.adapters import Ignored, PlatformAdapter, Reply, WebhookRequest
 from switchboard.adapters.standard import SECRET_PREFIX
-from switchboard.errors import MalformedPayload, PayloadTooLarge, RequestRejected, UnsupportedMediaType
+from switchboard.errors import (
+    DependencyRefused,
+    DependencyUnavailable,
+    MalformedPayload,
+    PayloadTooLarge,
+    RequestRejected,
+    UnsupportedMediaType,
+)
 from switchboard.metrics import Metric, count
 from switchboard.models import InboundEvent, IngestAnswer, Platform
 from switchboard.ports import QueueSender, SeenLog
@@ -42,35 +50,100 @@ class HttpResponse:
         }
 
 
-class Enqueuer:
-    """The one way an event enters the pipeline, for webhooks and polled feeds alike.
+#: SQS FIFO deduplication: "If a message with a particular message deduplication ID is sent successfully, any
+#: messages sent with the same message deduplication ID are accepted successfully but aren't delivered during
+#: the 5-minute deduplication interval" (Amazon SQS API Reference, SendMessage, MessageDeduplicationId,
+#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html, read
+#: 2026-12-02).
+QUEUE_DEDUP_WINDOW_SECONDS: Final = 300.0
 
-    The seen mark is written only after the message is in the queue: a failed enqueue leaves no mark, so the
-    provider's retry (or the next poll) still gets through.
+#: How long a mark without a claim means "maybe not in": past it, a mark is a duplicate on its own. It
+#: must stay under the classifier's claims' life (``processed_ttl_days``, 14 days), or a mark would outlive
+#: the claim it asks about. 7 days: the longest a provider redelivers (GitHub Enterprise Server lists the
+#: past 7 days' deliveries for redelivery, github.com the past 3: "Redelivering webhooks",
+#: https://docs.github.com/en/webhooks/testing-and-troubleshooting-webhooks/redelivering-webhooks, read
+#: 2026-12-02); a polled feed retries at its next poll, since its cursor only moves after the enqueue.
+CLAIM_RECHECK_SECONDS: Final = 7 * 86_400.0
+
+
+class Enqueuer:
+    """The one way an event enters the pipeline, for webhooks and polled feeds alike: one conditional write
+    (the seen mark) and one send per new delivery.
+
+    The mark is written first, in the same request that finds an earlier one (``SeenLog.first_sight``), and
+    the message is sent after it. Why a mark can then never make an event lost:
+    - the send fails: the mark is removed (``forget``) before the error leaves, so the provider's retry (or
+      the next poll) is a first sight again;
+    - the removal fails too, or the process dies between the mark and the send (a timeout): a later delivery
+      finds the mark, and the mark's age decides. Younger than the queue's 5-minute deduplication window
+      (``QUEUE_DEDUP_WINDOW_SECONDS``; the mark predates the send, so the send, if it happened, is younger
+      still): the message is sent again, and the queue drops it if the first send landed (its
+      ``MessageDeduplicationId`` is the delivery id). Older: the classifier's claim (the second layer, in
+      the same table) says whether the event got in; without one it is sent again, and if the first copy is
+      in fact still queued, the claim makes the second a skipped duplicate;
+    - two deliveries race: one writes the mark and sends; the other finds a mark younger than the window and
+      sends too, and the queue keeps one of the two.
+    So the door still stops every duplicate that arrives after its first delivery got in: inside the window
+    at the queue, for no extra write; after it, without a send, for one read of the claim; after
+    ``CLAIM_RECHECK_SECONDS``, on the mark alone. Either branch is safe whatever the clocks say (sending
+    again is deduplicated by the queue or by the claim), so the window only decides which check is cheaper.
+    The answer is ``duplicate`` whenever an earlier mark was found (the message is in the queue either way).
     """
 
-    def __init__(self, queue: QueueSender, queue_url: str, seen: SeenLog) -> None:
+    def __init__(
+        self,
+        queue: QueueSender,
+        queue_url: str,
+        seen: SeenLog,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.queue = queue
         self.queue_url = queue_url
         self.seen = seen
+        self.clock = clock
 
     def enqueue(self, event: InboundEvent) -> str:
         """``accepted`` or ``duplicate``."""
         logger.set_correlation_id(event.event_id)
-        if self.seen.seen(event.platform.value, event.event_id):
-            logger.info("duplicate delivery", platform=event.platform.value)
+        platform = event.platform.value
+        earlier = self.seen.first_sight(platform, event.event_id)
+        if earlier is not None and not self._may_be_missing(event, earlier):
+            logger.info("duplicate delivery", platform=platform)
             count(Metric.EVENTS_DUPLICATE)
             return "duplicate"
-        message_id = self.queue.send(
-            self.queue_url,
-            event.model_dump_json(),
-            group_id=f"{event.platform.value}:{event.conversation}",
-            dedup_id=f"{event.platform.value}:{event.event_id}",
-        )
-        self.seen.mark(event.platform.value, event.event_id, message_id)
-        logger.info("event accepted", platform=event.platform.value, message_id=message_id)
+        try:
+            message_id = self.queue.send(
+                self.queue_url,
+                event.model_dump_json(),
+                group_id=f"{platform}:{event.conversation}",
+                dedup_id=f"{platform}:{event.event_id}",
+            )
+        except Exception:  # whatever stopped the send, the mark must not outlive it; the error goes on
+            if earlier is None:
+                self._forget(platform, event.event_id)
+            raise
+        if earlier is not None:
+            logger.info("duplicate delivery sent again", platform=platform, message_id=message_id)
+            count(Metric.EVENTS_DUPLICATE)
+            return "duplicate"
+        logger.info("event accepted", platform=platform, message_id=message_id)
         count(Metric.EVENTS_ACCEPTED)
         return "accepted"
+
+    def _may_be_missing(self, event: InboundEvent, marked_at: float) -> bool:
+        """Whether the delivery that wrote the mark might not have got its message in (see the class)."""
+        age = self.clock() - marked_at
+        if age < QUEUE_DEDUP_WINDOW_SECONDS:
+            return True  # sending again costs nothing: the queue deduplicates it
+        if age >= CLAIM_RECHECK_SECONDS:
+            return False  # the claim it would ask about may have expired: the mark decides
+        return not self.seen.claimed(event.platform.value, event.event_id, event.content_id)
+
+    def _forget(self, platform: str, event_id: str) -> None:
+        try:
+            self.seen.forget(platform, event_id)
+        except (DependencyUnavailable, DependencyRefused) as exc:  # the mark's age covers it (see the class)
+            logger.warning("seen mark not removed", platform=platform, event_id=event_id, error=str(exc))
 
 
 class IngestService:

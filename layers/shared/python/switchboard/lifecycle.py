@@ -25,7 +25,9 @@ move, so a crash in between can only repeat the send, which the action id dedupl
 (``switchboard.action_ids``). Before it is sent, every action passes the policy gate (``switchboard.policy``),
 whoever chose it; its verdict is recorded with the move under ``policy``. ``dispatch`` drops the refused
 actions and sends the rest; a task left with no action ends DROPPED with the gate's reasons. A person's
-refused action is not sent (``PolicyRefused``), and the refusal is noted.
+refused action is not sent (``PolicyRefused``), and the refusal is noted. One move records first and sends
+after: a trusted author's rule decision, written with the claim (``dispatch_with_claim``), where only the
+claiming message can resume the task and so send again.
 """
 
 from __future__ import annotations
@@ -66,6 +68,10 @@ TRANSITIONS: Final[dict[TaskStatus, frozenset[TaskStatus]]] = {
 
 #: How often a step is tried on a task that other workers keep moving.
 ATTEMPTS: Final = 3
+
+#: In a DISPATCHED entry's detail: the move was written before its actions were sent
+#: (``dispatch_with_claim``).
+SENT_AFTER_WRITE: Final = "sent_after_write"
 
 T = TypeVar("T")
 
@@ -141,10 +147,21 @@ class Lifecycle:
 
     # -- opening and classifying -----------------------------------------------------------------------------
 
-    def open(self, event: InboundEvent, *, owner: str, claim_ttl_days: int, actor: str) -> Task | None:
+    def open(
+        self,
+        event: InboundEvent,
+        *,
+        owner: str,
+        claim_ttl_days: int,
+        actor: str,
+        decided: Callable[[Task], Task | None] | None = None,
+    ) -> Task | None:
         """Claim the event's processed id and content id and open its task (RECEIVED) atomically; None if
-        either is claimed (``claim_of`` says by whom)."""
-        return self.tasks.claim_and_open(event, owner=owner, claim_ttl_days=claim_ttl_days, actor=actor)
+        either is claimed (``claim_of`` says by whom). ``decided``: deferred moves on the new task (a rule's
+        drop, or ``dispatch_with_claim``), written with the claim: the task is born in their status."""
+        return self.tasks.claim_and_open(
+            event, owner=owner, claim_ttl_days=claim_ttl_days, actor=actor, decided=decided
+        )
 
     def classify(
         self,
@@ -160,9 +177,11 @@ class Lifecycle:
         ``defer``: the move is written with the next one (``dispatch``, in the same invocation)."""
         return self._move(task, S.CLASSIFIED, actor, detail, actions=actions, route=route, defer=defer)
 
-    def drop(self, task: Task, actor: str, detail: dict[str, Any], reason: str) -> Task:
+    def drop(
+        self, task: Task, actor: str, detail: dict[str, Any], reason: str, *, defer: bool = False
+    ) -> Task:
         """DROPPED: nothing to do, and why."""
-        return self._move(task, S.DROPPED, actor, detail | {"reason": reason}, reason=reason)
+        return self._move(task, S.DROPPED, actor, detail | {"reason": reason}, reason=reason, defer=defer)
 
     # -- deciding --------------------------------------------------------------------------------------------
 
@@ -202,6 +221,51 @@ class Lifecycle:
             self.settle(task, actor)
             task = self.tasks.get(task.task_id)
         return task
+
+    def dispatch_with_claim(self, task: Task, actor: str) -> Task | None:
+        """``dispatch`` for a task that is not written yet (``open``'s ``decided``): the gate's verdicts and
+        DISPATCHED (or DROPPED, all refused) are deferred moves, written with the claim; the actions are sent
+        after that write (``send_dispatched``), the one move that records before it sends. None (dispatch
+        as usual, after the claim) when the gate would count the author's rate: a count made before the
+        claim would count a duplicate's actions too.
+
+        Recording first is safe because the write is the claim: until it lands nobody can see the task, and
+        once it has, only the message that claimed it resumes it (``Lifecycle.claim_of``); a crash before
+        the send leaves a DISPATCHED task whose redelivery sends its actions again, and a repeated send is
+        deduplicated by the action id (the act queue's deduplication id, then the act layer's idempotency)."""
+        event = task.inbound_event()
+        standing = self.gate.standing(event)
+        if not standing.trusted:
+            return None  # an untrusted author's acting actions count against a rate: dispatch after the claim
+        actions = task.action_requests()
+        chooser = chooser_of(task.history)
+        verdicts = [
+            self.gate.check(action, event, chooser, standing=standing, count_rate=False) for action in actions
+        ]
+        policy = [verdict.to_json() for verdict in verdicts]
+        allowed = [action for action, verdict in zip(actions, verdicts, strict=True) if verdict.allowed]
+        if not allowed:
+            reason = "refused by policy: " + "; ".join(f"{v.ability}: {v.reason}" for v in verdicts)
+            refused = {"policy": policy, "reason": reason}
+            return self._move(task, S.DROPPED, actor, refused, reason=reason, defer=True)
+        sent = [{"action_id": action.action_id, "service": action.service.value} for action in allowed]
+        kept = allowed if len(allowed) < len(actions) else None
+        detail: dict[str, Any] = {"sent": sent, "policy": policy, SENT_AFTER_WRITE: True}
+        return self._move(task, S.DISPATCHED, actor, detail, actions=kept, defer=True)
+
+    def send_dispatched(self, task: Task) -> None:
+        """Send the actions of a task recorded DISPATCHED before they were sent (``dispatch_with_claim``),
+        right after that write and again on a redelivery that finds it still DISPATCHED."""
+        for action in task.action_requests():
+            self._send(action)
+
+    @staticmethod
+    def sends_after_write(task: Task) -> bool:
+        """Whether the task is DISPATCHED by a write that came before its sends (``dispatch_with_claim``)."""
+        if task.status is not S.DISPATCHED:
+            return False
+        dispatched = next(entry for entry in reversed(task.history) if entry.get("status") == S.DISPATCHED)
+        return bool((dispatched.get("detail") or {}).get(SENT_AFTER_WRITE))
 
     def escalate(
         self, task: Task, actor: str, action: ActionRequest, detail: dict[str, Any], reason: str

@@ -36,9 +36,17 @@ class TaskRepository(Protocol):
     lifecycle's business, not the repository's: it writes the move it is given.
     """
 
-    def claim_and_open(self, event: InboundEvent, owner: str, claim_ttl_days: int, actor: str) -> Task | None:
+    def claim_and_open(
+        self,
+        event: InboundEvent,
+        owner: str,
+        claim_ttl_days: int,
+        actor: str,
+        decided: Callable[[Task], Task | None] | None = None,
+    ) -> Task | None:
         """Claim the processed id and the content id and open the task, atomically; None when either is
-        claimed already."""
+        claimed already. ``decided``: deferred moves on the new task, written with it (born in their
+        status)."""
         ...
 
     def claim(self, platform: str, event_id: str) -> Claim | None: ...
@@ -114,11 +122,20 @@ class Visibility(Protocol):
 
 
 class SeenLog(Protocol):
-    """The door's marks: a delivery already enqueued (the mark is written after the enqueue)."""
+    """The door's marks, one conditional write per delivery (``switchboard.ingest.Enqueuer`` says why the mark
+    may come before the send)."""
 
-    def seen(self, platform: str, event_id: str) -> bool: ...
+    def first_sight(self, platform: str, event_id: str) -> float | None:
+        """Mark the delivery seen: None when it was not, else when the earlier mark was written (epoch s)."""
+        ...
 
-    def mark(self, platform: str, event_id: str, message_id: str) -> None: ...
+    def forget(self, platform: str, event_id: str) -> None:
+        """Remove the delivery's mark (its send failed)."""
+        ...
+
+    def claimed(self, platform: str, event_id: str, content_id: str | None = None) -> bool:
+        """Whether the classifier claimed the delivery (or its logical event, by ``content_id``)."""
+        ...
 
 
 class AuthorDirectory(Protocol):

@@ -158,6 +158,8 @@ class LlmMixin(EnvSettings):
     llm_task_token_cap: int = 20_000
     llm_daily_usd_cap: Decimal = Decimal("25")
     llm_cache_ttl_seconds: int = 86_400
+    # The response cache lives in each warm container (llm.ProcessLlmCache); on: DynamoDB behind it.
+    llm_cache_shared: bool = False
     llm_confidence_threshold: float = 0.7
     # Work that can wait goes through the Message Batches API (switchboard.batches); off: every call is live.
     llm_batches: bool = False

@@ -11,6 +11,7 @@ id it came with.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -155,10 +156,19 @@ class TaskStore:
         return Keys.task(task_id)
 
     def claim_and_open(
-        self, event: InboundEvent, owner: str, claim_ttl_days: int, actor: str = "classify"
+        self,
+        event: InboundEvent,
+        owner: str,
+        claim_ttl_days: int,
+        actor: str = "classify",
+        decided: Callable[[Task], Task | None] | None = None,
     ) -> Task | None:
         """Claim the processed id (and the content id, when the event has one) and open the task, atomically.
-        None when either is claimed already: a redelivery, or the same logical event under another id."""
+        None when either is claimed already: a redelivery, or the same logical event under another id.
+
+        ``decided``: moves made on the new task before anything is written (``Task.deferring``), written
+        with the claim in the same transaction, so the task is born in its last status (None: born
+        RECEIVED)."""
         now = int(time.time())
         entry = history_entry(TaskStatus.RECEIVED, actor, {"event_type": event.event_type})
         task_item = {
@@ -174,6 +184,11 @@ class TaskStore:
             "expires_at": now + self.task_ttl_seconds,
             "event": event.model_dump_json(),
         }
+        task = Task.from_item(to_item(task_item))
+        moved = decided(task) if decided is not None else None
+        if moved is not None and moved.deferred is not None:
+            task_item |= born(moved)
+            task = replace(moved, deferred=None)
         claim_item = {
             "task_id": {"S": event.task_id},
             "owner": {"S": owner},
@@ -184,7 +199,7 @@ class TaskStore:
             self._claim_and_open(event, claim_item, task_item)
         except AlreadyClaimed:
             return None
-        return Task.from_item(to_item(task_item))
+        return task
 
     def _claim_and_open(self, event: InboundEvent, claim: dict[str, Any], task: dict[str, Any]) -> None:
         """One transaction: every item, or ``AlreadyClaimed`` (a claim exists; so does its task)."""
@@ -412,6 +427,20 @@ class TaskStore:
             )
         except ConditionFailed:
             raise TaskNotFound(task_id) from None
+
+
+def born(moved: Task) -> dict[str, Any]:
+    """The attributes of a task written in the status its deferred moves reached (``claim_and_open``)."""
+    assert moved.deferred is not None
+    attributes: dict[str, Any] = {
+        "status": moved.status.value,
+        "history": moved.history,
+        "updated_at": moved.history[-1]["at"],
+        **moved.deferred.sets,
+    }
+    if moved.status in ATTENTION_STATUSES:
+        attributes["attention"] = moved.status.value
+    return attributes
 
 
 def history_entry(

@@ -15,11 +15,15 @@ from switchboard.ports import Clock
 
 
 class DynamoSeenLog:
-    """``SeenLog``: "did the door already enqueue this delivery?".
+    """``SeenLog``: "did the door already take this delivery?", in one conditional write.
 
-    The mark is written only after the message is in the queue (``Enqueuer``), so a failed enqueue leaves no
-    mark and the provider's retry still gets through. Two racing deliveries may both enqueue: the queue's
-    dedup id and the classifier's claim make that harmless. Marks expire (TTL) after ``ttl_days``.
+    ``first_sight`` is a ``PutItem`` with ``attribute_not_exists(pk)``: it writes the mark when there is none
+    and otherwise, through ``ReturnValuesOnConditionCheckFailure=ALL_OLD``, answers when the earlier mark was
+    written, in the same request (no read first: that read was one request per event for the rare
+    duplicate). The door writes the mark before it sends; why that never loses an event is
+    ``switchboard.ingest.Enqueuer``'s to say. ``forget`` removes a mark whose send failed; ``claimed`` reads
+    the classifier's claims (the same table), which the door consults only for a mark too old for the queue's
+    own deduplication. Marks expire (TTL) after ``ttl_days``.
     """
 
     def __init__(
@@ -29,19 +33,31 @@ class DynamoSeenLog:
         self.ttl_seconds = ttl_days * DAY
         self.clock = clock
 
-    def seen(self, platform: str, event_id: str) -> bool:
-        return self.table.get(Keys.seen(platform, event_id), projection="pk") is not None
+    def first_sight(self, platform: str, event_id: str) -> float | None:
+        now = round(self.clock(), 3)
+        try:
+            self.table.put(
+                {
+                    **Keys.seen(platform, event_id),
+                    "seen_at": {"N": str(now)},
+                    "expires_at": {"N": str(int(now) + self.ttl_seconds)},
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ConditionFailed as failed:
+            earlier = (failed.item or {}).get("seen_at", {}).get("N")
+            return float(earlier) if earlier is not None else 0.0  # a mark without a time: as old as any
+        return None
 
-    def mark(self, platform: str, event_id: str, message_id: str) -> None:
-        now = int(self.clock())
-        self.table.put(
-            {
-                **Keys.seen(platform, event_id),
-                "message_id": {"S": message_id},
-                "seen_at": {"N": str(now)},
-                "expires_at": {"N": str(now + self.ttl_seconds)},
-            }
-        )
+    def forget(self, platform: str, event_id: str) -> None:
+        self.table.delete(Keys.seen(platform, event_id))
+
+    def claimed(self, platform: str, event_id: str, content_id: str | None = None) -> bool:
+        keys = [Keys.claim(platform, event_id)]
+        if content_id is not None:
+            keys.append(Keys.content_claim(platform, content_id))
+        return any(self.table.get(key, projection="pk") is not None for key in keys)
 
 
 class DynamoAuthorDirectory:

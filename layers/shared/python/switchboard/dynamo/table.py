@@ -35,6 +35,10 @@ class Table:
         with translated("dynamodb", "PutItem"):
             self.dynamodb.put_item(TableName=self.name, Item=item, **conditions)
 
+    def delete(self, key: dict[str, Any]) -> None:
+        with translated("dynamodb", "DeleteItem"):
+            self.dynamodb.delete_item(TableName=self.name, Key=key)
+
     def update(self, key: dict[str, Any], expression: str, **request: Any) -> dict[str, Any]:
         """``UpdateItem``; the returned ``Attributes`` (empty unless ``ReturnValues`` asks for them)."""
         with translated("dynamodb", "UpdateItem"):
