@@ -50,11 +50,14 @@ class HttpResponse:
         }
 
 
-#: SQS FIFO deduplication: "If a message with a particular message deduplication ID is sent successfully, any
-#: messages sent with the same message deduplication ID are accepted successfully but aren't delivered during
-#: the 5-minute deduplication interval" (Amazon SQS API Reference, SendMessage, MessageDeduplicationId,
-#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html, read
-#: 2026-12-02).
+#: SQS FIFO deduplication: "If a message with a particular MessageDeduplicationId is sent successfully, any
+#: messages sent with the same MessageDeduplicationId are accepted successfully but aren't delivered during the
+#: 5-minute deduplication interval" (SendMessage's MessageDeduplicationId, as the AWS SDK for Kotlin reference
+#: renders the SQS API model: https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/sqs/
+#: aws.sdk.kotlin.services.sqs.model/-send-message-request/message-deduplication-id.html), and "Amazon SQS
+#: continues tracking the deduplication ID even after the message has been received and deleted" ("Amazon SQS
+#: FIFO queue key terms", https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/
+#: FIFO-key-terms.html); both read 2026-12-02.
 QUEUE_DEDUP_WINDOW_SECONDS: Final = 300.0
 
 #: How long a mark without a claim means "maybe not in": past it, a mark is a duplicate on its own. It
