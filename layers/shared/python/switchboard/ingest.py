@@ -50,10 +50,10 @@ class HttpResponse:
         }
 
 
-#: SQS FIFO deduplication: "If a message with a particular MessageDeduplicationId is sent successfully, any
-#: messages sent with the same MessageDeduplicationId are accepted successfully but aren't delivered during the
-#: 5-minute deduplication interval" (SendMessage's MessageDeduplicationId, as the AWS SDK for Kotlin reference
-#: renders the SQS API model: https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/sqs/
+#: SQS FIFO deduplication: "If a message with a particular MessageDeduplicationId is sent successfully,
+#: any messages sent with the same MessageDeduplicationId are accepted successfully but aren't delivered
+#: during the 5-minute deduplication interval" (SendMessage's MessageDeduplicationId, as the AWS SDK for
+#: Kotlin reference renders the SQS API model: https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/sqs/
 #: aws.sdk.kotlin.services.sqs.model/-send-message-request/message-deduplication-id.html), and "Amazon SQS
 #: continues tracking the deduplication ID even after the message has been received and deleted" ("Amazon SQS
 #: FIFO queue key terms", https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/
