@@ -1,11 +1,11 @@
 """`switchboard local`: run the synthesized stack on this machine, from `cdk.out/Switchboard.template.json`.
 
-It starts a moto server (moto's app on keep-alive connections: `tools.local.moto_server`) and creates in it
-the template's queues (with their redrive policies), tables (keys, indexes, TTL), secrets (values per
-`tools.local.provision`), topics and SSM parameters. It serves the HTTP API's routes on `--host:--port`, polls
-each SQS event source mapping, fires the schedules, and runs every Lambda function in worker processes of its
-own, with the function's environment resolved to the local resources. Calls to external services (`*_API_URL`)
-go to a recording sink (`tools.standin.sink`) unless a real token is configured.
+It starts a moto server and creates in it the template's queues (with their redrive policies), tables (keys,
+indexes, TTL), secrets (values per `tools.local.provision`), topics and SSM parameters. It serves the HTTP
+API's routes on `--host:--port`, polls each SQS event source mapping, fires the schedules, and runs every
+Lambda function in worker processes of its own, with the function's environment resolved to the local
+resources. Calls to external services (`*_API_URL`) go to a recording sink (`tools.standin.sink`) unless a
+real token is configured.
 
 It creates the template's IAM roles with their policies in moto too, runs each function with the credentials
 of its own role, and then switches moto's IAM enforcement on (`tools.local.iam`, `tools.local.moto_iam`).
@@ -89,7 +89,7 @@ from tools.local.template import REGION, Resolver, Template, TemplateError
 from tools.standin.sink import RecordingSink
 
 if TYPE_CHECKING:
-    from tools.local.moto_server import MotoServer
+    from moto.server import ThreadedMotoServer
 
 __all__ = [
     "DEV_LLM_KEY",
@@ -160,7 +160,7 @@ class LocalRuntime:
         self.resources: dict[str, str] = {}
         self._template: Template | None = None
         self._resolver: Resolver | None = None
-        self._moto: MotoServer | None = None
+        self._moto: ThreadedMotoServer | None = None
         self._aws_endpoint_url: str | None = None
         self._api: ApiServer | None = None
         self._api_thread: threading.Thread | None = None
@@ -290,6 +290,9 @@ class LocalRuntime:
                 with contextlib.suppress(OSError):
                     moto_iam.relax(self._aws_endpoint_url)  # moto's settings are per process
             self._moto.stop()
+            server = getattr(self._moto, "_server", None)
+            if server is not None:
+                server.server_close()
             self._moto = None
             self._aws_endpoint_url = None
         self._identities = None
@@ -468,13 +471,15 @@ class LocalRuntime:
     # -- start-up steps --------------------------------------------------------------------------------------
 
     def _start_moto(self) -> None:
-        from tools.local.moto_server import MotoServer
+        from moto.server import ThreadedMotoServer
 
         moto_fixes.apply()
         moto_iam.apply()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._moto = MotoServer("127.0.0.1", 0).start()  # moto's app, on keep-alive connections
-        self._aws_endpoint_url = self._moto.url
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self._aws_endpoint_url = f"http://{host}:{port}"
         # moto's backends are process-wide: start from an empty account even after an earlier runtime.
         reset = f"{self._aws_endpoint_url}/moto-api/reset"
         request = urllib.request.Request(reset, method="POST")  # noqa: S310 (a loopback http URL we built)
