@@ -205,6 +205,7 @@ def operation_counts(
             if units is not None:
                 put_units[f"{service}:{operation}:{resource}"] += units
     events = len(deliveries)
+    per = max(events, 1)  # an empty mix (`--rules 0`, `--corpus 0`): its bare counts, no division by zero
     from switchboard.models import task_id_for
     from tests.local_process import batch_get
 
@@ -217,7 +218,7 @@ def operation_counts(
         lambdas[logical_id] = {
             "function": re.sub(r"^Functions|[0-9A-F]{8}$", "", logical_id),
             "memory_mb": spec["memory_mb"],
-            "invocations_per_event": len(durations) / events,
+            "invocations_per_event": len(durations) / per,
             "duration_ms_p50": median(durations),
             "duration_ms_mean": sum(durations) / len(durations),
         }
@@ -227,12 +228,12 @@ def operation_counts(
         "missing": events - len(terminal),
         "window_s": window,
         "calls_per_event": {
-            who: {f"{s}:{op}:{res}": n / events for (s, op, res), n in sorted(counter.items())}
+            who: {f"{s}:{op}:{res}": n / per for (s, op, res), n in sorted(counter.items())}
             for who, counter in counts.items()
             if who != "bench"
         },
-        "transaction_items_per_event": {kind: n / events for kind, n in transacted.items()},
-        "put_write_units_per_event": {key: n / events for key, n in put_units.items()},
+        "transaction_items_per_event": {kind: n / per for kind, n in transacted.items()},
+        "put_write_units_per_event": {key: n / per for key, n in put_units.items()},
         "lambda": lambdas,
         # this mix's own tasks, as they ended (its writes are priced by it, not by the table's mean)
         "task_kb": sum(item_bytes(item) for item in tasks) / len(tasks) / 1024 if tasks else 1.0,
@@ -450,7 +451,7 @@ def run(rules: int = 16, corpus: int = 40, throughput: int = 0, raw: int = 200) 
         results[mix]["usd_per_million"] = dollars(results[mix], results["item_kb"])
         own = dollars(results[mix], results["item_kb"] | {"task": results[mix]["task_kb"]})
         results[mix]["usd_per_million_own_tasks"] = {
-            "dynamodb": own["dynamodb"],
+            "dynamodb": own.get("dynamodb", 0.0),  # an empty mix may make no DynamoDB request
             "aws_total": own["aws_total"],
         }
     return results
@@ -482,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
             f"\nThroughput: {load['events']} `/label` events from {load['clients']} clients,"
             f" {load['events_per_s']:.1f} events/s accept → terminal ({json.dumps(load['terminal'])},"
             f" {load['missing']} missing);"
+            f" latency p50 {load['latency_s_p50']:.2f} s, p99 {load['latency_s_p99']:.2f} s;"
             f" raw moto ceiling {load['raw_ceiling']['messages_per_s']:.0f} msg/s;"
             f" ratio {load['ratio_to_raw']:.2f}"
         )
