@@ -60,6 +60,7 @@ class _Approved(dict[str, str | BaseException]):
 
 
 def run(repeats: int = 3) -> dict[str, Any]:
+    from switchboard.plans.budget import plan_key
     from tests.unit.plans.conftest import MemoryRunner, make_harness
 
     corpus = [
@@ -95,7 +96,9 @@ def run(repeats: int = 3) -> dict[str, Any]:
                         "ms": elapsed,
                         "steps": steps,
                         "model_calls": len(h.sdk.requests),
-                        "usd": h.ledger.micro_usd.get(f"plan#{request.task_id}", 0) / 1_000_000,
+                        # as settled: the stored counter holds worst-case reservations, and the last
+                        # call's correction rides on the next reservation (``BudgetLedger``)
+                        "usd": h.ledger.spent_micro_usd(plan_key(request.task_id)) / 1_000_000,
                         "replanned": any(name.startswith("plan1") for name in runner.ran),
                     }
                 )
