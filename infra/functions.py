@@ -366,13 +366,14 @@ class Functions(Construct):
 
     def _build_triage(self, alert_topic: sns.ITopic) -> lambda_.Function:
         stack = Stack.of(self)
+        escalation = catalog.escalation_service()
         fn = self.defaults.build(
             self,
             FunctionSpec(
                 construct_id="Triage",
                 code="triage",
                 role="triage",
-                description="Switchboard triage: daily report of dead letters, redrive on request",
+                description="Switchboard triage: daily report of dead letters, redrive; the plan watch",
                 environment={
                     **self._table_environment(),
                     Env.ALERT_TOPIC_ARN: alert_topic.topic_arn,
@@ -382,6 +383,9 @@ class Functions(Construct):
                     Env.QUEUE_URLS: stack.to_json_string(
                         {name: queue.queue_url for name, queue in self._queues.queues.items()}
                     ),
+                    # the plan watch pages a person through the escalation queue, past the policy gate
+                    queue_url_env(escalation.act_queue): self._queues.act_queues[escalation.name].queue_url,
+                    Env.LABEL_POLICY: self._label_policy,
                 },
             ),
         )
@@ -390,10 +394,21 @@ class Functions(Construct):
             # moves a whole queue, and is left to an operator's `switchboard dlq redrive QUEUE`).
             dlq.grant_consume_messages(fn)
             self._queues.queues[name].grant_send_messages(fn)
+        # task histories (read); the plan watch's move of a stuck plan's task to NEEDS_HUMAN (an update only)
         self._state.tasks_table.grant_read_data(fn)
-        # breaker states (read) and the daily triage report (write)
+        self._state.tasks_table.grant(fn, "dynamodb:UpdateItem")
+        # breaker states and author profiles (read) and the daily triage report (write)
         self._state.memory_table.grant_read_write_data(fn)
         alert_topic.grant_publish(fn)
+        self._queues.act_queues[escalation.name].grant_send_messages(fn)
+        # The plan watch asks Lambda how each idle plan's execution ended: GetDurableExecution on the plan
+        # function's executions only (sub-resources of its versions, "Security and permissions for Lambda
+        # durable functions", https://docs.aws.amazon.com/lambda/latest/dg/durable-security.html).
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["lambda:GetDurableExecution"], resources=[f"{self.plan.function_arn}:*"]
+            )
+        )
         return fn
 
     # -- shared pieces ---------------------------------------------------------------------------------------

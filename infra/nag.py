@@ -116,6 +116,13 @@ def _acknowledge_functions(stack: SwitchboardStack) -> None:
     )
     _ack(
         _role(stack.functions.triage),
+        f"IAM5[Resource::<{Stack.of(plan).get_logical_id(_cfn(plan))}.Arn>:*]",
+        "the plan watch reads how each idle plan's durable execution ended (lambda:GetDurableExecution): "
+        "the executions are sub-resources of the plan function's versions (<plan arn>:*), that one "
+        "function's and no other's (https://docs.aws.amazon.com/lambda/latest/dg/durable-security.html).",
+    )
+    _ack(
+        _role(stack.functions.triage),
         "IAM5[Action::kms:GenerateDataKey*]",
         "triage publishes to the alert topic, which is encrypted with its own key: Topic.grant_publish "
         "grants kms:GenerateDataKey* on that one key only.",

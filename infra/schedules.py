@@ -1,5 +1,6 @@
-"""EventBridge schedules: poll the feed every five minutes, triage the dead letters every morning, submit and
-collect Message Batches every five minutes."""
+"""EventBridge schedules: poll the feed every five minutes, triage the dead letters every morning, watch the
+running plans every quarter hour (triage's ``{"action": "plans"}``), submit and collect Message Batches every
+five minutes."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ from constructs import Construct
 POLL_EVERY_MINUTES: Final = 5
 BATCH_EVERY_MINUTES: Final = 5  # a waiting task's latency floor; most batches end within the hour
 TRIAGE_HOUR_UTC: Final = "6"
+#: A plan whose durable execution ended without ending its task reaches a person within about this long
+#: after it went idle (``switchboard.plans.watch.IDLE_SECONDS``).
+PLAN_WATCH_EVERY_MINUTES: Final = 15
 TARGET_RETRY_ATTEMPTS: Final = 2
 
 
 class Schedules(Construct):
-    """``poll_rule``, ``triage_rule`` and ``batch_rule``."""
+    """``poll_rule``, ``triage_rule``, ``plan_watch_rule`` and ``batch_rule``."""
 
     def __init__(
         self,
@@ -44,6 +48,13 @@ class Schedules(Construct):
             events.Schedule.cron(minute="0", hour=TRIAGE_HOUR_UTC),
             triage,
             {"source": "switchboard.schedule", "action": "triage"},
+        )
+        self.plan_watch_rule = self._build_rule(
+            "PlanWatchSchedule",
+            "Switchboard: hand plans whose durable execution ended early to a person",
+            events.Schedule.rate(Duration.minutes(PLAN_WATCH_EVERY_MINUTES)),
+            triage,
+            {"source": "switchboard.schedule", "action": "plans"},
         )
         self.batch_rule = (
             self._build_rule(

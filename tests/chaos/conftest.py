@@ -28,7 +28,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The main runtime: 3 s visibility, so crashed and failed messages come back in seconds."""
     if not TEMPLATE.exists():
         pytest.fail(f"{TEMPLATE} is missing: run `make synth` first")
-    running = Stack(tmp_path_factory.mktemp("chaos-main"), visibility_cap=3, env={})
+    # the plan watch asks about a plan idle 2 s (not 10 min): a running one it must leave alone
+    running = Stack(
+        tmp_path_factory.mktemp("chaos-main"), visibility_cap=3, env={"PLAN_WATCH_IDLE_SECONDS": "2"}
+    )
     yield running
     running.stop()
 

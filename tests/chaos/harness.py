@@ -21,8 +21,8 @@ from switchboard.models import task_id_for
 from tests.conftest import EVENTS
 from tests.local_process import LocalProcess, batch_get
 from tools.cli import Target, post, signed_headers, webhook_secret
+from tools.local.crashpoints import ALWAYS, marker_name
 from tools.local.crashpoints import POINTS as CRASH_POINTS
-from tools.local.crashpoints import marker_name
 
 COMMENT: dict[str, Any] = json.loads((EVENTS / "github" / "issue_comment.label_bug.json").read_text())
 REPO = COMMENT["repository"]["full_name"]
@@ -148,8 +148,12 @@ class Stack:
         items = batch_get(self.dynamodb, self.outputs["TasksTableName"], keys, ("task_id", "status"))
         return {item["task_id"]["S"]: item["status"]["S"] for item in items if "status" in item}
 
-    def arm(self, point: str, key: str) -> None:
-        (self.crash_dir / "targets" / point / marker_name(key)).touch()
+    def arm(self, point: str, key: str, *, always: bool = False) -> None:
+        """Crash ``key`` at ``point`` once (the retry passes), or every time (``always``)."""
+        target = self.crash_dir / "targets" / point / marker_name(key)
+        target.touch()
+        if always:
+            target.write_text(ALWAYS)
 
     def fired(self, point: str) -> int:
         folder = self.crash_dir / "fired"

@@ -26,6 +26,7 @@ import json
 import random
 import re
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -46,7 +47,7 @@ from tests.chaos.harness import (
     send_github,
 )
 from tests.conftest import EVENTS
-from tools.cli import signed_headers
+from tools.cli import post, signed_headers
 from tools.standin.lookup_seed import SEED_REPO
 from tools.standin.planner import PLAN_TOOLS
 
@@ -397,3 +398,73 @@ def test_the_rotation_crashes_every_step_boundary_of_every_kind_at_full_scale() 
     for kind, steps in STEPS.items():
         rounds = kinds.count(kind) * FULL_CRASHES_PER_PLAN
         assert {steps[n % len(steps)] for n in range(rounds)} == set(steps), kind
+
+
+def _fire_plan_watch(stack: Stack) -> dict[str, Any]:
+    """Fire ``PlanWatchSchedule`` now (the local runtime's control endpoint): the triage function's report."""
+    base = f"{stack.state['api_url'].rstrip('/')}/_local/schedules"
+    with urllib.request.urlopen(base, timeout=10) as listed:  # loopback
+        rules = [rule["logicalId"] for rule in json.loads(listed.read())]
+    [rule] = [logical_id for logical_id in rules if "PlanWatchSchedule" in logical_id]
+    status, fired = post(f"{base}/{rule}", b"", {})
+    assert status == 200, fired
+    [outcome] = fired["invocations"]
+    assert outcome["ok"], outcome["error"]
+    report: dict[str, Any] = outcome["result"]
+    return report
+
+
+def test_a_plan_whose_execution_fails_for_good_goes_to_a_person_through_the_plan_watch(stack: Stack) -> None:
+    """Every invocation of one plan dies right after its planner step (``plan.after_step`` armed ``always``),
+    so the durable service's retries run out and the execution ends FAILED with its task still DECIDING. The
+    plan watch (triage on ``PlanWatchSchedule``, fired here rather than waited for) hands that task to a
+    person once, saying how the execution ended; the plans sent beside it run normally and are left alone
+    while they run (the stack's watch asks about any plan idle 2 s)."""
+    scenario = Scenario("plan-watch")
+    rid = uuid.uuid4().hex[:6].upper()
+    doomed = f"Ev{rid}DOOM"
+    doomed_task = task_id_for("slack", doomed)
+    stack.arm(POINT, f"{doomed_task}:plan0", always=True)
+    others = [f"Ev{rid}OK{i}" for i in range(2)]
+    for n, delivery in enumerate([doomed, *others]):
+        scenario.platform_of[delivery] = "slack"
+        status, answer = _slack(stack, delivery, f"{int(time.time())}.{n:06d}", f"U0WATCH{rid}{n}")
+        scenario.sent += 1
+        assert (status, answer) == (202, "accepted")
+        scenario.accepted.add(delivery)
+
+    runs: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and stack.statuses([doomed_task]).get(doomed_task) != "NEEDS_HUMAN":
+        runs.append(_fire_plan_watch(stack))
+        time.sleep(3)
+    result = check_invariant(stack, scenario, timeout=180, effects=functools.partial(_plan_effects, stack))
+    ended = [e for run in runs for e in run["ended"]]
+    summary = {"runs": len(runs), "ended": ended, "states": result["report"]["states"]}
+    print(f"\nCHAOS plan-watch {json.dumps(summary)}")
+
+    tasks = _plain_tasks(stack, [doomed_task, *(task_id_for("slack", d) for d in others)])
+    task = tasks.pop(doomed_task)
+    assert task["status"] == "NEEDS_HUMAN", json.dumps(task["history"][-3:])[:2000]
+    assert "ended FAILED" in (task["reason"] or "") and "before the plan finished" in (task["reason"] or "")
+    watched = [d["plan_watch"] for d in _details(task) if "plan_watch" in d]
+    assert len(watched) == 1 and watched[0]["status"] == "FAILED", watched
+    assert ended == [{"task_id": doomed_task, "execution": "FAILED", "task": "NEEDS_HUMAN"}]
+    # ended once: a later run finds nothing of it, and the person was paged once
+    assert doomed_task not in json.dumps(_fire_plan_watch(stack))
+
+    def pages() -> int:
+        calls = stack.sink("GET", "/_outbox?service=escalate")
+        return sum(
+            1
+            for c in calls
+            if c["path"].endswith("chat.postMessage")
+            and doomed_task in str((c.get("body") or {}).get("text"))
+        )
+
+    deadline = time.monotonic() + 60  # the page goes out through act-escalate after the move
+    while pages() < 1 and time.monotonic() < deadline:
+        time.sleep(1)
+    time.sleep(2)  # a second page, if there were one, would arrive as soon
+    assert pages() == 1
+    assert {t["status"] for t in tasks.values()} == {"DONE"}, {t: v["status"] for t, v in tasks.items()}

@@ -18,7 +18,7 @@ from typing import Any
 from switchboard.errors import AlreadyRecorded, ConcurrentUpdate, TaskNotFound
 from switchboard.memory import Claim
 from switchboard.models import ActionRequest, InboundEvent, TaskStatus
-from switchboard.state import ATTENTION_STATUSES, Task, history_entry
+from switchboard.state import ATTENTION_STATUSES, PLAN_WATCH, Task, history_entry
 from tests.fakes import FakeQueue
 
 
@@ -95,6 +95,19 @@ class InMemoryTaskRepository:
             raise ValueError(f"only {sorted(s.value for s in ATTENTION_STATUSES)} are indexed")
         found = [s for s in self._tasks.values() if s.attention == status.value]
         found.sort(key=lambda s: s.updated_at, reverse=True)
+        return [copy.deepcopy(s.task) for s in found[:limit]]
+
+    def watch_plan(self, task_id: str, actor: str, detail: dict[str, Any]) -> bool:
+        self.note(task_id, actor, detail)
+        stored = self._stored(task_id)
+        if stored.task.status is not TaskStatus.DECIDING:
+            return False
+        stored.attention = PLAN_WATCH
+        return True
+
+    def watched_plans(self, idle_before: str, limit: int = 100) -> list[Task]:
+        found = [s for s in self._tasks.values() if s.attention == PLAN_WATCH and s.updated_at < idle_before]
+        found.sort(key=lambda s: s.updated_at)
         return [copy.deepcopy(s.task) for s in found[:limit]]
 
     def transition(

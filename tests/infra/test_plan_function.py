@@ -78,3 +78,41 @@ def test_decide_alone_may_invoke_the_plan_function_through_its_alias(
     assert not any(
         "lambda:InvokeFunction" in _actions(st) for role, st in _statements(template) if role == plan_role
     )
+
+
+def test_only_the_triage_role_reads_how_plans_ended_and_only_the_plan_functions_executions(
+    template: Template, stack: SwitchboardStack
+) -> None:
+    """The plan watch (``switchboard.plans.watch``) runs in triage: GetDurableExecution on the plan
+    function's executions (``<plan arn>:*``), nothing else of Lambda's durable API."""
+    triage_role = logical_id(stack.functions.triage.role)  # type: ignore[arg-type]
+    reading = [
+        (role, st) for role, st in _statements(template) if "lambda:GetDurableExecution" in _actions(st)
+    ]
+    assert [role for role, _ in reading] == [triage_role]
+    [(_, statement)] = reading
+    assert _actions(statement) == {"lambda:GetDurableExecution"}
+    assert json.dumps(statement["Resource"]) == json.dumps(
+        {"Fn::Join": ["", [{"Fn::GetAtt": [logical_id(stack.functions.plan), "Arn"]}, ":*"]]}
+    )
+    triage_actions = {a for role, st in _statements(template) if role == triage_role for a in _actions(st)}
+    assert not {a for a in triage_actions if a.startswith("lambda:") and a != "lambda:GetDurableExecution"}
+
+
+def test_the_plan_watch_runs_every_quarter_hour_and_pages_through_the_escalation_queue(
+    template: Template, stack: SwitchboardStack
+) -> None:
+    triage_id = logical_id(stack.functions.triage)
+    rules = template.find_resources(
+        "AWS::Events::Rule", {"Properties": {"ScheduleExpression": "rate(15 minutes)"}}
+    )
+    [rule] = rules.values()
+    [target] = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [triage_id, "Arn"]}
+    assert json.loads(target["Input"]) == {"source": "switchboard.schedule", "action": "plans"}
+    env = template.find_resources("AWS::Lambda::Function")[triage_id]["Properties"]["Environment"][
+        "Variables"
+    ]
+    escalate = logical_id(stack.queues.act_queues["escalate"])
+    assert env["ACT_ESCALATE_QUEUE_URL"] == {"Ref": escalate}
+    assert "LABEL_POLICY" in env  # the gate it pages through reads the same policy as every other

@@ -190,6 +190,28 @@ def test_callback_failure_fails_the_execution_with_its_error(
     assert "a maintainer said no" in execution["Error"]["ErrorMessage"]
 
 
+def test_the_plan_watchs_adapter_reads_how_an_execution_stands_from_the_lambda_api(
+    runtime: LocalRuntime, admin: Any, effects_dir: Path
+) -> None:
+    """``LambdaDurableExecutions`` (the plan watch's port) over the local Lambda API: RUNNING while the toy
+    waits, then FAILED with its error; an ARN Lambda does not know is ``ExecutionState(None)``."""
+    from switchboard.plans.watch import ExecutionState, LambdaDurableExecutions
+
+    executions = LambdaDurableExecutions(admin)
+    tag = f"watched-{uuid.uuid4().hex[:8]}"
+    started = start(runtime, tag, {"tag": tag, "n": 0})
+    approval = callback_id(effects_dir, tag)
+    assert executions.state(started["arn"]) == ExecutionState("RUNNING")
+    admin.send_durable_execution_callback_failure(
+        CallbackId=approval, Error={"ErrorType": "ReviewRejected", "ErrorMessage": "no"}
+    )
+    closed(runtime, admin, started["arn"])
+    ended = executions.state(started["arn"])
+    assert ended.status == "FAILED" and "no" in ended.error and not ended.going
+    unknown = started["arn"].rsplit("/", 1)[0] + "/" + uuid.uuid4().hex
+    assert executions.state(unknown) == ExecutionState(None)
+
+
 def test_callback_timeout_fails_the_waiting_step(
     runtime: LocalRuntime, admin: Any, effects_dir: Path
 ) -> None:

@@ -257,3 +257,37 @@ def test_a_task_born_needing_a_person_is_in_the_attention_index(tasks: TaskRepos
     tasks.claim_and_open(event, owner="m-1", claim_ttl_days=14, actor="classify", decided=decided)
     assert [t.task_id for t in tasks.needing_attention(TaskStatus.NEEDS_HUMAN)] == [event.task_id]
     assert tasks.get(event.task_id).reason == "test"
+
+
+def test_a_started_plan_is_watched_until_its_task_moves_and_only_while_it_decides(
+    tasks: TaskRepository,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    later = (datetime.now(UTC) + timedelta(minutes=1)).isoformat(timespec="milliseconds")
+    earlier = (datetime.now(UTC) - timedelta(minutes=1)).isoformat(timespec="milliseconds")
+    planning, moved_on = github_event(event_id="d-plan"), github_event(event_id="d-quick")
+    one = tasks.claim_and_open(planning, owner="m-1", claim_ttl_days=14, actor="classify")
+    two = tasks.claim_and_open(moved_on, owner="m-2", claim_ttl_days=14, actor="classify")
+    assert one is not None and two is not None
+    one = tasks.transition(one, TaskStatus.DECIDING, "classify", {})
+    two = tasks.transition(
+        tasks.transition(two, TaskStatus.DECIDING, "classify", {}), TaskStatus.DISPATCHED, "plan", {}
+    )
+    started = {"plan_started": {"why": "a question", "execution": "arn:aws:lambda:x"}}
+    assert tasks.watch_plan(one.task_id, "decide", started) is True
+    # A plan that moved its task on before the start was noted: the note alone, no mark.
+    assert tasks.watch_plan(two.task_id, "decide", started) is False
+    assert tasks.get(two.task_id).history[-1]["detail"] == started
+    watched = tasks.watched_plans(later)
+    assert [t.task_id for t in watched] == [one.task_id]
+    assert watched[0].history[-1]["detail"] == started and watched[0].version == one.version  # a note
+    assert tasks.watched_plans(earlier) == []  # changed since: not idle
+    # A note keeps the mark; the next transition (to a person's review, say) removes it.
+    tasks.note(one.task_id, "plan", {"plan_step": {"step": "search"}})
+    assert [t.task_id for t in tasks.watched_plans(later)] == [one.task_id]
+    tasks.transition(tasks.get(one.task_id), TaskStatus.NEEDS_HUMAN, "plan", {}, reason="review")
+    assert tasks.watched_plans(later) == []
+    assert [t.task_id for t in tasks.needing_attention(TaskStatus.NEEDS_HUMAN)] == [one.task_id]
+    with pytest.raises(TaskNotFound):
+        tasks.watch_plan("tsk_missing", "decide", started)

@@ -21,7 +21,8 @@ at ``plan.after_step`` tests the resume from the last checkpoint: the replay rea
 set, each (point, key) crashes at most once: the first crash creates the marker ``{dir}/fired/{point}--{key}``
 (an exclusive create, so two racing workers cannot both crash) and the retry passes. If the folder
 ``{dir}/targets/{point}/`` exists, only the keys with a file there are armed, so that one running stack can
-crash chosen events and leave the others alone.
+crash chosen events and leave the others alone. A target file that reads ``always`` crashes that key every
+time (no marker): a durable execution whose every invocation dies, until Lambda fails it for good.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from typing import Any, Final
 ARMED_VARIABLE: Final = "SWITCHBOARD_CRASHPOINT"
 DIR_VARIABLE: Final = "SWITCHBOARD_CRASH_DIR"
 EXIT_STATUS: Final = 137  # what a SIGKILLed process reports
+ALWAYS: Final = "always"  # a target file's content: crash that key every time
 POINTS: Final = (
     "classify.after_claim",
     "llm.after_answer",
@@ -65,8 +67,11 @@ class Crasher:
             return
         if self.root is not None:
             targets = self.root / "targets" / point
-            if targets.is_dir() and not (targets / marker_name(key)).exists():
+            target = targets / marker_name(key)
+            if targets.is_dir() and not target.exists():
                 return
+            if target.is_file() and target.read_text().strip() == ALWAYS:
+                os._exit(EXIT_STATUS)
             fired = self.root / "fired"
             fired.mkdir(parents=True, exist_ok=True)
             try:

@@ -359,6 +359,11 @@ class Lifecycle:
 
         return self.retrying(self.tasks.get(task_id), once, exhausted=_status)
 
+    def plan_started(self, task_id: str, actor: str, detail: dict[str, Any]) -> bool:
+        """Note a plan's start; while the task is DECIDING it is also marked for the plan watch (its next
+        move clears the mark). False when the plan had moved it on already."""
+        return self.tasks.watch_plan(task_id, actor, detail)
+
     def note(self, task_id: str, actor: str, detail: dict[str, Any]) -> None:
         """A history entry that moves nothing (a retry, a breaker event, a follow-up attempt)."""
         self.tasks.note(task_id, actor, detail)

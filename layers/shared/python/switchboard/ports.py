@@ -63,6 +63,15 @@ class TaskRepository(Protocol):
 
     def needing_attention(self, status: TaskStatus, limit: int = 100) -> list[Task]: ...
 
+    def watch_plan(self, task_id: str, actor: str, detail: dict[str, Any]) -> bool:
+        """Note the plan's start and mark the task as watched while it is DECIDING (its next transition
+        clears the mark); False when it had moved on already (the note is written alone)."""
+        ...
+
+    def watched_plans(self, idle_before: str, limit: int = 100) -> list[Task]:
+        """Marked tasks unchanged since ``idle_before`` (ISO time), oldest first."""
+        ...
+
     def transition(
         self,
         task: Task,

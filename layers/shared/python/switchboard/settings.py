@@ -365,10 +365,15 @@ def batch_settings() -> BatchSettings:
     return BatchSettings.from_environment()
 
 
-class TriageSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin):
+class TriageSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin, PolicyMixin):
+    """The daily DLQ triage, and the plan watch (``switchboard.plans.watch``), which pages a person through
+    the escalation service's act queue (``act_escalate_queue_url``) through the policy gate."""
+
     alert_topic_arn: str
     dlq_urls: dict[str, str]
     queue_urls: dict[str, str]
+    act_escalate_queue_url: str = ""
+    plan_watch_idle_seconds: int = Field(default=600, ge=0)  # switchboard.plans.watch.IDLE_SECONDS
 
 
 @lru_cache(maxsize=1)

@@ -35,6 +35,10 @@ S = TaskStatus
 
 # A task that needs a person has `attention` = its status, so it is in the sparse `by-attention` index.
 ATTENTION_STATUSES = frozenset({S.NEEDS_HUMAN, S.FAILED})
+#: The same index's other partition: a task whose plan runs (DECIDING, its durable execution started) has
+#: `attention` = this until its next transition removes it, so the plan watch (``switchboard.plans.watch``)
+#: lists just those tasks, however many there are in other states.
+PLAN_WATCH = "PLAN_RUNNING"
 
 
 def now_iso() -> str:
@@ -260,6 +264,47 @@ class TaskStore:
             KeyConditionExpression="attention = :s",
             ExpressionAttributeValues={":s": {"S": status.value}},
             ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [Task.from_item(item) for item in items]
+
+    def watch_plan(self, task_id: str, actor: str, detail: dict[str, Any]) -> bool:
+        """Note that the task's plan started, and put the task in the watch partition (``PLAN_WATCH``) if it
+        is still DECIDING: one conditional write. False when the plan moved it on already (the note is then
+        written alone): its next transition would have removed the mark anyway."""
+        entry = history_entry(None, actor, detail)
+        try:
+            self.tasks.update(
+                Keys.task(task_id),
+                "SET #h = list_append(#h, :entry), #u = :now, #att = :watch",
+                ConditionExpression="#s = :deciding",
+                ExpressionAttributeNames={
+                    "#h": "history",
+                    "#u": "updated_at",
+                    "#att": "attention",
+                    "#s": "status",
+                },
+                ExpressionAttributeValues=to_item(
+                    {
+                        ":entry": [entry],
+                        ":now": entry["at"],
+                        ":watch": PLAN_WATCH,
+                        ":deciding": S.DECIDING.value,
+                    }
+                ),
+            )
+        except ConditionFailed:
+            self.note(task_id, actor, detail)
+            return False
+        return True
+
+    def watched_plans(self, idle_before: str, limit: int = 100) -> list[Task]:
+        """Tasks whose plan runs and whose item has not changed since ``idle_before`` (ISO time), oldest
+        first, from the sparse index's ``PLAN_WATCH`` partition."""
+        items = self.tasks.query(
+            IndexName=TASKS_BY_ATTENTION_INDEX,
+            KeyConditionExpression="attention = :w AND updated_at < :cut",
+            ExpressionAttributeValues={":w": {"S": PLAN_WATCH}, ":cut": {"S": idle_before}},
             Limit=limit,
         )
         return [Task.from_item(item) for item in items]

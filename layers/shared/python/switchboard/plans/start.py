@@ -6,7 +6,8 @@ id, with a payload computed only from the decide message, so a redelivered messa
 execution (Lambda answers the same name and payload with the existing one: "Invoking durable Lambda
 functions", https://docs.aws.amazon.com/lambda/latest/dg/durable-invoking.html); a redelivery after the start
 was noted invokes nothing and writes no second note. The task stays DECIDING while the plan runs; the plan
-function moves it on (``switchboard.plans.engine``).
+function moves it on (``switchboard.plans.engine``), and the plan watch (``switchboard.plans.watch``) hands it
+to a person if the execution ends without doing so.
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ class PlanStarter:
             return TaskStatus.DECIDING
         payload = PlanRequest(task_id=task.task_id, event=request.event, intent=request.intent)
         arn = self.invoker.start(self.function_name, task.task_id, payload.model_dump_json())
-        self.lifecycle.note(
+        # The note marks the task for the plan watch (switchboard.plans.watch) while it is DECIDING.
+        self.lifecycle.plan_started(
             task.task_id, ACTOR, {"plan_started": {"why": why, "execution": arn or task.task_id}}
         )
         return TaskStatus.DECIDING
