@@ -18,7 +18,7 @@ from switchboard.heartbeat import Heartbeat, finished_any
 from switchboard.intents import Policy
 from switchboard.llm import budgeted_llm
 from switchboard.models import InboundEvent
-from switchboard.policy import PolicyGate
+from switchboard.policy import STANDING_MAX_AGE_SECONDS, PolicyGate
 from switchboard.rules import default_chain
 from switchboard.settings import agent_settings
 from switchboard.sqs import SqsQueueSender
@@ -43,7 +43,7 @@ def service() -> ClassifyService:
         claim_ttl_days=settings.processed_ttl_days,
         llm=budgeted_llm(settings, settings.memory_table_name),
         policy=Policy(confidence_threshold=settings.llm_confidence_threshold),
-        gate=PolicyGate(settings.policy_config(), authors),
+        gate=PolicyGate(settings.policy_config(), authors, standing_max_age_seconds=STANDING_MAX_AGE_SECONDS),
         resume_queue_url=settings.ingest_queue_url if settings.llm_batches else None,
     )
 

@@ -16,7 +16,7 @@ from switchboard.dynamo import DynamoAuthorDirectory
 from switchboard.heartbeat import Heartbeat, finished_any
 from switchboard.llm import budgeted_llm
 from switchboard.models import DecideRequest
-from switchboard.policy import PolicyGate
+from switchboard.policy import STANDING_MAX_AGE_SECONDS, PolicyGate
 from switchboard.settings import agent_settings
 from switchboard.sqs import SqsQueueSender
 from switchboard.state import TaskStore
@@ -44,6 +44,7 @@ def service() -> DecideService:
         gate=PolicyGate(
             settings.policy_config(),
             DynamoAuthorDirectory(settings.memory_table_name, profile_max_age_seconds=1.0),
+            standing_max_age_seconds=STANDING_MAX_AGE_SECONDS,
         ),
         plans=plans,
         resume_queue_url=settings.decide_queue_url if settings.llm_batches else None,

@@ -179,13 +179,13 @@ class ClassifyService:
         free of side effects (the rate rule counts the others' requests, and the gate their acting actions):
         evaluated before the claim, a duplicate's would count too."""
         memory = self.chain.memory
-        if (
-            memory is None
-            or not event.author
-            or not memory.profile(event.platform.value, event.author).trusted
-        ):
+        if memory is None or not event.author:
             return None
-        return self.chain.evaluate(event)
+        # the one read of the author's trust for this event: the gate keeps it for the dispatch and decide
+        read_at = self.lifecycle.gate.clock()
+        trusted = memory.profile(event.platform.value, event.author).trusted
+        self.lifecycle.gate.remember(event, trusted, read_at)
+        return self.chain.evaluate(event) if trusted else None
 
     def _decided_with_claim(self, task: Task, event: InboundEvent, rule: RuleResult) -> Task | None:
         """A rule's drop, or its actions' dispatch (``Lifecycle.dispatch_with_claim``), as deferred moves on
@@ -361,11 +361,14 @@ class ClassifyService:
     def _send_to_decide(self, task: Task, event: InboundEvent) -> None:
         """Hand over to decide. The task stays CLASSIFIED until decide moves it to DECIDING."""
         classified = next(entry for entry in reversed(task.history) if entry.get("status") == "CLASSIFIED")
+        known = self.lifecycle.gate.known(event)  # the author's trust as read for this event, if kept
         request = DecideRequest(
             task_id=task.task_id,
             event=event,
             intent=classified["detail"]["intent"],
             confidence=classified["detail"]["confidence"],
+            author_trusted=None if known is None else known[0].trusted,
+            author_read_at=None if known is None else known[1],
         )
         self.queue.send(
             self.decide_queue_url,
