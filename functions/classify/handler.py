@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from switchboard.classify import ClassifyService
 from switchboard.dlq import ORIGINAL_MESSAGE_ID
 from switchboard.dynamo import DynamoAuthorDirectory
+from switchboard.dynamo.memory import PROFILE_MAX_AGE_SECONDS
 from switchboard.heartbeat import Heartbeat, finished_any
 from switchboard.intents import Policy
 from switchboard.llm import budgeted_llm
@@ -32,8 +33,10 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 @lru_cache(maxsize=1)
 def service() -> ClassifyService:
     settings = agent_settings()
-    # One read of the author's profile per event: the rules and the policy gate share it.
-    authors = DynamoAuthorDirectory(settings.memory_table_name, profile_max_age_seconds=1.0)
+    # One profile read per event, and per burst of one author's events: the rules and the gate share it.
+    authors = DynamoAuthorDirectory(
+        settings.memory_table_name, profile_max_age_seconds=PROFILE_MAX_AGE_SECONDS
+    )
     return ClassifyService(
         tasks=TaskStore(settings.tasks_table_name, settings.memory_table_name, settings.task_ttl_days),
         queue=SqsQueueSender(),

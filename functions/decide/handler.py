@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.decide import DecideService
 from switchboard.dynamo import DynamoAuthorDirectory
+from switchboard.dynamo.memory import PROFILE_MAX_AGE_SECONDS
 from switchboard.heartbeat import Heartbeat, finished_any
 from switchboard.llm import budgeted_llm
 from switchboard.models import DecideRequest
@@ -43,7 +44,9 @@ def service() -> DecideService:
         llm=budgeted_llm(settings, settings.memory_table_name),
         gate=PolicyGate(
             settings.policy_config(),
-            DynamoAuthorDirectory(settings.memory_table_name, profile_max_age_seconds=1.0),
+            DynamoAuthorDirectory(
+                settings.memory_table_name, profile_max_age_seconds=PROFILE_MAX_AGE_SECONDS
+            ),
             standing_max_age_seconds=STANDING_MAX_AGE_SECONDS,
         ),
         plans=plans,
