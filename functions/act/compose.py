@@ -19,6 +19,7 @@ from switchboard.actions.tickets import TicketsExecutor
 from switchboard.actworker import ActWorker, CallWindow, idempotent_runner, make_executor
 from switchboard.breaker import BreakerConfig, CircuitBreaker
 from switchboard.dynamo import DynamoAuthorDirectory, DynamoBreakerStore
+from switchboard.dynamo.breaker import CLOSED_MAX_AGE_SECONDS
 from switchboard.followups import Followups
 from switchboard.killswitch import KillSwitches
 from switchboard.memory import DAY
@@ -66,8 +67,10 @@ def build_act_worker(
     )
     breaker = CircuitBreaker(
         settings.service.value,
-        # a closed breaker is read once a second, not once per call
-        DynamoBreakerStore(settings.memory_table_name, dynamodb, closed_max_age_seconds=1.0),
+        # a closed breaker is read every few seconds, not once per call
+        DynamoBreakerStore(
+            settings.memory_table_name, dynamodb, closed_max_age_seconds=CLOSED_MAX_AGE_SECONDS
+        ),
         BreakerConfig(
             failure_threshold=settings.breaker_failure_threshold,
             window_seconds=settings.breaker_window_seconds,

@@ -14,11 +14,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from switchboard.classify import ClassifyService
 from switchboard.dlq import ORIGINAL_MESSAGE_ID
 from switchboard.dynamo import DynamoAuthorDirectory
+from switchboard.dynamo.memory import PROFILE_MAX_AGE_SECONDS
 from switchboard.heartbeat import Heartbeat, finished_any
 from switchboard.intents import Policy
 from switchboard.llm import budgeted_llm
 from switchboard.models import InboundEvent
-from switchboard.policy import PolicyGate
+from switchboard.policy import STANDING_MAX_AGE_SECONDS, PolicyGate
 from switchboard.rules import default_chain
 from switchboard.settings import agent_settings
 from switchboard.sqs import SqsQueueSender
@@ -32,8 +33,10 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 @lru_cache(maxsize=1)
 def service() -> ClassifyService:
     settings = agent_settings()
-    # One read of the author's profile per event: the rules and the policy gate share it.
-    authors = DynamoAuthorDirectory(settings.memory_table_name, profile_max_age_seconds=1.0)
+    # One profile read per event, and per burst of one author's events: the rules and the gate share it.
+    authors = DynamoAuthorDirectory(
+        settings.memory_table_name, profile_max_age_seconds=PROFILE_MAX_AGE_SECONDS
+    )
     return ClassifyService(
         tasks=TaskStore(settings.tasks_table_name, settings.memory_table_name, settings.task_ttl_days),
         queue=SqsQueueSender(),
@@ -43,7 +46,7 @@ def service() -> ClassifyService:
         claim_ttl_days=settings.processed_ttl_days,
         llm=budgeted_llm(settings, settings.memory_table_name),
         policy=Policy(confidence_threshold=settings.llm_confidence_threshold),
-        gate=PolicyGate(settings.policy_config(), authors),
+        gate=PolicyGate(settings.policy_config(), authors, standing_max_age_seconds=STANDING_MAX_AGE_SECONDS),
         resume_queue_url=settings.ingest_queue_url if settings.llm_batches else None,
     )
 

@@ -13,10 +13,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.decide import DecideService
 from switchboard.dynamo import DynamoAuthorDirectory
+from switchboard.dynamo.memory import PROFILE_MAX_AGE_SECONDS
 from switchboard.heartbeat import Heartbeat, finished_any
 from switchboard.llm import budgeted_llm
 from switchboard.models import DecideRequest
-from switchboard.policy import PolicyGate
+from switchboard.policy import STANDING_MAX_AGE_SECONDS, PolicyGate
 from switchboard.settings import agent_settings
 from switchboard.sqs import SqsQueueSender
 from switchboard.state import TaskStore
@@ -43,7 +44,10 @@ def service() -> DecideService:
         llm=budgeted_llm(settings, settings.memory_table_name),
         gate=PolicyGate(
             settings.policy_config(),
-            DynamoAuthorDirectory(settings.memory_table_name, profile_max_age_seconds=1.0),
+            DynamoAuthorDirectory(
+                settings.memory_table_name, profile_max_age_seconds=PROFILE_MAX_AGE_SECONDS
+            ),
+            standing_max_age_seconds=STANDING_MAX_AGE_SECONDS,
         ),
         plans=plans,
         resume_queue_url=settings.decide_queue_url if settings.llm_batches else None,

@@ -20,6 +20,7 @@ from switchboard.dynamo import (
     DynamoReportStore,
     DynamoSeenLog,
 )
+from switchboard.dynamo.breaker import CLOSED_MAX_AGE_SECONDS
 from switchboard.errors import BudgetExceeded, DependencyRefused, DependencyUnavailable
 from switchboard.memory import AuthorProfile, BreakerRecord, BreakerState
 from switchboard.ports import (
@@ -383,3 +384,24 @@ def test_a_kept_profile_and_a_kept_closed_breaker_are_read_again_after_their_age
     assert breaker.read("github").state is BreakerState.OPEN  # after it: read again, and not kept
     assert breaker.start_probe("github", breaker.read("github").version, 200.0)
     assert breaker.read("github").state is BreakerState.HALF_OPEN
+
+
+def test_a_kept_closed_breaker_sees_another_workers_opening_at_its_own_next_failure(
+    aws: Callable[[str], Any], tables: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The act workers keep a closed breaker for ``CLOSED_MAX_AGE_SECONDS``; the bound holds because a worker
+    that calls a failing service learns of another worker's opening at its next failure, not at the end of
+    its copy's age: counting it is a conditional write (the breaker is not closed: nothing counted), which
+    drops the copy, so its next call reads OPEN and is not made."""
+    import time as time_module
+
+    dynamodb, memory = aws("dynamodb"), tables[1]
+    monkeypatch.setattr(time_module, "monotonic", lambda: 1000.0)  # the copy never ages in this test
+    kept = DynamoBreakerStore(memory, dynamodb, closed_max_age_seconds=CLOSED_MAX_AGE_SECONDS)
+    opener = DynamoBreakerStore(memory, dynamodb)
+    assert kept.count_failure("tickets", 1.0, 60) == 1
+    assert kept.read("tickets").state is BreakerState.CLOSED
+    assert opener.open("tickets", 2.0, 100.0, from_state=BreakerState.CLOSED)
+    assert kept.read("tickets").state is BreakerState.CLOSED  # its copy: one more call is made
+    assert kept.count_failure("tickets", 3.0, 60) is None  # that call failed: not counted, not closed
+    assert kept.read("tickets").state is BreakerState.OPEN  # and the next one is not made

@@ -1,6 +1,7 @@
 """A trusted author's rule decision is written with the claim (``ClassifyService._decided_with_claim``,
 ``Lifecycle.dispatch_with_claim``): the task is born DISPATCHED (or DROPPED) in the claim's transaction, and
-its actions are sent after that write, again on a redelivery that finds it still DISPATCHED."""
+its actions are sent after that write, again on a redelivery that finds it still DISPATCHED. Anyone's drop by
+the rules before the rate limit (a bot, nothing to say, a blocked author) is born DROPPED the same way."""
 
 from __future__ import annotations
 
@@ -108,3 +109,40 @@ def test_an_untrusted_authors_rule_dispatches_after_the_claim_and_a_duplicate_co
     assert service.process(duplicate, "m-2") is None
     assert memory.counts == counted
     assert len(queue.actions(GITHUB_URL)) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "bot", "reason"),
+    [("   ", False, "empty_text"), ("Thanks, merged.", True, "author_is_bot")],
+    ids=["nothing-to-say", "a-bot"],
+)
+def test_anyones_drop_by_the_rules_before_the_rate_limit_is_born_dropped_and_counts_nothing(
+    text: str, bot: bool, reason: str
+) -> None:
+    tasks, queue = InMemoryTaskRepository(), InMemoryQueue()
+    event = github_event(text, event_id="d-1", content_id="comment-1").model_copy(
+        update={"author_is_bot": bot}
+    )
+    service = classify(tasks, queue, trusted=False)
+    assert service.process(event, "m-1") is TaskStatus.DROPPED
+    assert statuses(tasks, event) == ["RECEIVED", "DROPPED"]
+    assert tasks.get(event.task_id).reason == reason
+    assert tasks.writes == 0 and queue.sent == []  # the claim's transaction wrote it all
+    memory = service.chain.memory
+    assert isinstance(memory, FakeAuthorMemory) and memory.counts == {}  # the rate rule was not reached
+    duplicate = github_event(text, event_id="d-2", content_id="comment-1").model_copy(
+        update={"author_is_bot": bot}
+    )
+    assert service.process(duplicate, "m-2") is None and memory.counts == {}
+
+
+def test_an_untrusted_authors_spam_is_dropped_after_the_claim_and_counted() -> None:
+    """The rules after the rate limit wait for the claim: its count must not be a duplicate's."""
+    tasks, queue = InMemoryTaskRepository(), InMemoryQueue()
+    event = github_event("Free crypto airdrop! Claim now and connect your wallet")
+    service = classify(tasks, queue, trusted=False)
+    assert service.process(event, "m-1") is TaskStatus.DROPPED
+    assert tasks.get(event.task_id).reason == "spam"
+    assert tasks.writes == 1
+    memory = service.chain.memory
+    assert isinstance(memory, FakeAuthorMemory) and memory.counts == {"mona": 1}

@@ -174,18 +174,23 @@ class ClassifyService:
             return self._failed(task, error)
 
     def _rule_before_claim(self, event: InboundEvent) -> RuleResult | None:
-        """The rules' result for a trusted author, evaluated before the claim so that a rule's decision is
-        written with it (``_decided_with_claim``); None for anyone else. Only a trusted author's rules are
-        free of side effects (the rate rule counts the others' requests, and the gate their acting actions):
-        evaluated before the claim, a duplicate's would count too."""
+        """The rules' result evaluated before the claim, so that a rule's decision is written with it
+        (``_decided_with_claim``): all of them for a trusted author, for anyone else only those before the
+        first that writes (``RuleChain.settled``: a bot, nothing to say, a blocked author); None when they
+        leave it to the rest. Only those are free of side effects (the rate rule counts the others'
+        requests, and the gate their acting actions): evaluated before the claim, a duplicate's would count
+        too. A rule that fails here is evaluated again after the claim, where its failure ends the task."""
         memory = self.chain.memory
-        if (
-            memory is None
-            or not event.author
-            or not memory.profile(event.platform.value, event.author).trusted
-        ):
+        trusted = False
+        if memory is not None and event.author:
+            # the one read of the author's trust for this event: the gate keeps it for the dispatch and decide
+            read_at = self.lifecycle.gate.clock()
+            trusted = memory.profile(event.platform.value, event.author).trusted
+            self.lifecycle.gate.remember(event, trusted, read_at)
+        try:
+            return self.chain.evaluate(event) if trusted else self.chain.settled(event)
+        except failures.PERMANENT:  # no task yet to end FAILED: after the claim, it is
             return None
-        return self.chain.evaluate(event)
 
     def _decided_with_claim(self, task: Task, event: InboundEvent, rule: RuleResult) -> Task | None:
         """A rule's drop, or its actions' dispatch (``Lifecycle.dispatch_with_claim``), as deferred moves on
@@ -361,11 +366,14 @@ class ClassifyService:
     def _send_to_decide(self, task: Task, event: InboundEvent) -> None:
         """Hand over to decide. The task stays CLASSIFIED until decide moves it to DECIDING."""
         classified = next(entry for entry in reversed(task.history) if entry.get("status") == "CLASSIFIED")
+        known = self.lifecycle.gate.known(event)  # the author's trust as read for this event, if kept
         request = DecideRequest(
             task_id=task.task_id,
             event=event,
             intent=classified["detail"]["intent"],
             confidence=classified["detail"]["confidence"],
+            author_trusted=None if known is None else known[0].trusted,
+            author_read_at=None if known is None else known[1],
         )
         self.queue.send(
             self.decide_queue_url,

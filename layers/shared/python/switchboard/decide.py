@@ -83,6 +83,9 @@ class DecideService:
     def process(self, request: DecideRequest) -> TaskStatus:
         event = request.event
         logger.set_correlation_id(event.event_id)
+        if request.author_trusted is not None and request.author_read_at is not None:
+            # classify's read of the author's trust: the gate keeps it while it is fresh enough
+            self.gate.remember(event, request.author_trusted, request.author_read_at)
         task = self.lifecycle.get(request.task_id)
         try:
             return self.lifecycle.retrying(task, lambda current: self._advance(current, request))

@@ -142,6 +142,10 @@ class DecideRequest(BaseModel):
     event: InboundEvent
     intent: str
     confidence: float
+    #: The author's trust as classify read it, at ``author_read_at`` (epoch seconds): decide's gate uses it
+    #: while it is fresh enough (``switchboard.policy``), else reads again. None: not read.
+    author_trusted: bool | None = None
+    author_read_at: float | None = None
 
 
 class IngestAnswer(BaseModel):

@@ -26,11 +26,20 @@ The rules, by ability:
 - the agent itself (``Chooser.AGENT``: a follow-up's reply, an access escalation) may only reply or escalate.
 
 Every verdict (allowed, or refused with the reason) is recorded in the task's history under ``policy``.
+
+Who the author is (trusted or not) is read from the author directory once per event and step: the gate
+keeps that standing for the event it was read for (``remember``, ``known``), for at most
+``standing_max_age_seconds`` (0: never kept), so the rules, the tools offered, the verdicts and the dispatch
+of one event agree and cost one read. Classify hands what it read to decide in the ``DecideRequest``
+(``author_trusted``, ``author_read_at``): decide reads again only when that is older than the bound. A trust
+change thus applies to an event already in flight up to that much later; the act layer's re-check of the
+author-dependent abilities (close, assign others) keeps its own lookup.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -39,7 +48,7 @@ from typing import Any, Final
 
 from switchboard.abilities import REGISTRY, Ability
 from switchboard.models import ActionRequest, InboundEvent
-from switchboard.ports import AuthorDirectory
+from switchboard.ports import AuthorDirectory, Clock
 
 #: The labels that may be applied where ``labelPolicy`` names no list: the ones the rules and the intents use,
 #: and GitHub's default labels (https://docs.github.com/issues/using-labels-and-milestones-to-track-work/managing-labels#about-default-labels).
@@ -62,6 +71,11 @@ ANY_REPO: Final = "*"
 ACTING: Final = frozenset({"github.add_labels", "github.assign", "github.close", "tickets.create"})
 REPLIES: Final = frozenset({"github.comment", "slack.reply"})
 ALWAYS: Final = frozenset({"escalate.human"})
+
+#: How long classify and decide keep an event's author standing (``PolicyGate.standing_max_age_seconds``):
+#: the event's own steps, from the rules' read to the dispatch after a model call and decide's hand-over, well
+#: within it; a trust change reaches an event already in flight at most this much later.
+STANDING_MAX_AGE_SECONDS: Final = 60.0
 
 
 class Chooser(StrEnum):
@@ -202,15 +216,47 @@ class PolicyGate:
     """The gate, with the author directory it consults for trust and the acting rate (None: nobody trusted,
     no rate counted)."""
 
-    def __init__(self, config: PolicyConfig | None = None, authors: AuthorDirectory | None = None) -> None:
+    def __init__(
+        self,
+        config: PolicyConfig | None = None,
+        authors: AuthorDirectory | None = None,
+        *,
+        standing_max_age_seconds: float = 0.0,
+        clock: Clock = time.time,
+    ) -> None:
         self.config = config or PolicyConfig()
         self.authors = authors
+        self.standing_max_age_seconds = standing_max_age_seconds
+        self.clock = clock
+        self._known: tuple[str, float, Standing] | None = None  # (event id, read at, standing): one event
 
     def standing(self, event: InboundEvent) -> Standing:
-        trusted = False
-        if self.authors is not None and event.author:
-            trusted = self.authors.profile(event.platform.value, event.author).trusted
+        """The author's standing for ``event``: the one kept for this event (``known``), else read now."""
+        kept = self.known(event)
+        if kept is not None:
+            return kept[0]
+        if self.authors is None or not event.author:
+            return Standing.of(event, False)
+        read_at = self.clock()
+        trusted = self.authors.profile(event.platform.value, event.author).trusted
+        self.remember(event, trusted, read_at)
         return Standing.of(event, trusted)
+
+    def remember(self, event: InboundEvent, trusted: bool, read_at: float) -> None:
+        """Keep what the author directory said of ``event``'s author at ``read_at`` (epoch seconds) as this
+        event's standing, while it is at most ``standing_max_age_seconds`` old (it replaces any other
+        event's)."""
+        if self.standing_max_age_seconds > 0 and event.author:
+            self._known = (event.event_id, read_at, Standing.of(event, trusted))
+
+    def known(self, event: InboundEvent) -> tuple[Standing, float] | None:
+        """The standing kept for ``event`` and when it was read, if it is still within the bound."""
+        kept = self._known
+        if kept is None or kept[0] != event.event_id:
+            return None
+        if not 0 <= self.clock() - kept[1] <= self.standing_max_age_seconds:
+            return None
+        return kept[2], kept[1]
 
     def check(
         self,

@@ -148,6 +148,8 @@ class RateLimit:
     """An atomic counter per author and window: one polite reply when the limit is crossed, then silence."""
 
     name: ClassVar[str] = "rate_limit"
+    #: It writes (the author's count): the rules before it decide without side effects (``RuleChain.settled``)
+    counts: ClassVar[bool] = True
     message: ClassVar[str] = (
         "You are sending requests faster than I can handle them. I will pick up again in a little while."
     )
@@ -328,6 +330,18 @@ class RuleChain:
             if result is not None:
                 return result
         return NeedsClassification(hints={"trusted": context.profile.trusted})
+
+    def settled(self, event: InboundEvent) -> RuleResult | None:
+        """What the rules before the first one that writes (``counts``: the rate limit) decide, or None when
+        they leave the event to the rest. Free of side effects, so a duplicate may evaluate it too."""
+        context = RuleContext(event, self.memory, self.config)
+        for rule in self.rules:
+            if getattr(rule, "counts", False):
+                return None
+            result = rule.evaluate(event, context)
+            if result is not None:
+                return result
+        return None
 
 
 def default_chain(memory: AuthorDirectory | None = None, config: RulesConfig | None = None) -> RuleChain:

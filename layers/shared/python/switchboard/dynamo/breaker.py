@@ -14,6 +14,12 @@ from switchboard.dynamo.keys import Keys
 from switchboard.dynamo.table import Table
 from switchboard.memory import BreakerRecord, BreakerState
 
+#: How long an act worker reuses a CLOSED record (``DynamoBreakerStore.closed_max_age_seconds``). Another
+#: worker's opening reaches it after at most this long or its own next transient failure, whichever comes
+#: first: counting that failure is a conditional write, which drops the copy, and so the next call reads the
+#: record afresh. The calls it makes meanwhile are ones the service answered (permanent errors do not count).
+CLOSED_MAX_AGE_SECONDS = 10.0
+
 
 class DynamoBreakerStore:
     """With ``closed_max_age_seconds`` a CLOSED record is reused for that long (monotonic clock), so a

@@ -60,14 +60,23 @@ class DynamoSeenLog:
         return any(self.table.get(key, projection="pk") is not None for key in keys)
 
 
+#: How long classify and decide reuse an author's profile across the events of one process
+#: (``DynamoAuthorDirectory.profile_max_age_seconds``): a burst of one author's events (a thread, a flood, the
+#: rate limit's own case) reads it once, and a block or trust change reaches new events at most this much
+#: later, on top of the eventually consistent read's own lag. Within one event the policy gate keeps what it
+#: read (``switchboard.policy.STANDING_MAX_AGE_SECONDS``).
+PROFILE_MAX_AGE_SECONDS = 10.0
+
+
 class DynamoAuthorDirectory:
     """``AuthorDirectory``: block list, trusted accounts, and request counts per window.
 
     A window's counter is atomic (``ADD``) and expires a day after the window ends.
 
     With ``profile_max_age_seconds`` a profile read is reused for that long (monotonic clock), so the rules
-    and the policy gate of one event read it once: a trust or block change then applies that much later,
-    on top of the eventually consistent read's own lag. A flag set through this instance drops its copy.
+    and the policy gate of one event, and a burst of one author's events, read it once: a trust or block
+    change then applies that much later, on top of the eventually consistent read's own lag. A flag set
+    through this instance drops its copy.
     """
 
     def __init__(
@@ -98,7 +107,7 @@ class DynamoAuthorDirectory:
                 note=item.get("note", {}).get("S"),
             )
         if self.profile_max_age_seconds > 0:
-            if len(self._profiles) > 1024:  # a bound, not an LRU: the copies live a second
+            if len(self._profiles) > 1024:  # a bound, not an LRU: the copies live seconds
                 self._profiles.clear()
             self._profiles[key] = (time.monotonic(), profile)
         return profile
