@@ -126,17 +126,21 @@ class Stack:
             items = [item for page in pages for item in page["Items"]]
         else:
             items = batch_get(self.dynamodb, table, ({"pk": {"S": f"task#{t}"}} for t in task_ids))
+        from switchboard.dynamo import to_value
+        from switchboard.state import Task
+
         found: dict[str, dict[str, Any]] = {}
         for item in items:
             if "task_id" not in item or "status" not in item:
                 continue
+            task = Task.from_item(item)  # the stored form read back (the event deflated, the actions slim)
             found[item["task_id"]["S"]] = {
                 "status": item["status"]["S"],
                 "reason": item.get("reason", {}).get("S"),
                 "event_id": item.get("event_id", {}).get("S"),
-                "event": item.get("event", {}).get("S"),
+                "event": task.event_json,
                 "actions": len(item.get("actions", {}).get("L", [])),
-                "action_list": item.get("actions", {}).get("L", []),
+                "action_list": [to_value(action) for action in task.actions],
                 "completed": len(item.get("completed_actions", {}).get("SS", [])),
                 "history": item.get("history", {}).get("L", []),
             }

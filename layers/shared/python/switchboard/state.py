@@ -10,10 +10,12 @@ id it came with.
 
 from __future__ import annotations
 
+import json
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from switchboard.aws import LazyClient
@@ -81,6 +83,8 @@ class Task:
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Task:
+        """The task of an item in its stored form (``stored_item``), or in the older plain form (the event as
+        a JSON string, whole actions, ISO timestamps in the history)."""
         data = from_item(item)
         return cls(
             task_id=data["task_id"],
@@ -89,13 +93,34 @@ class Task:
             status=TaskStatus(data["status"]),
             version=int(data["version"]),
             conversation=data.get("conversation", ""),
-            history=list(data.get("history", [])),
-            actions=list(data.get("actions", [])),
+            history=[read_entry(entry) for entry in data.get("history", [])],
+            actions=read_actions(data.get("actions", []), data),
             completed_actions=sorted(data.get("completed_actions", [])),
             reason=data.get("reason"),
             route=data.get("route"),
-            event_json=data.get("event"),
+            event_json=read_event(data.get("event"), data),
         )
+
+    def updated(self, to: TaskStatus, attributes: dict[str, Any]) -> Task:
+        """This task after ``TaskStore.transition``'s write (conditional on its status and version, returning
+        ``UPDATED_NEW``): moved to ``to``, one version on, with the attributes the write set as returned; the
+        rest as this task holds them (whoever else changes those bumps the version, which the condition
+        pinned; a note only appends to the history, which is read back whole; the event never changes)."""
+        data = from_item(attributes)
+        moved = replace(
+            self,
+            status=to,
+            version=self.version + 1,
+            history=[read_entry(entry) for entry in data["history"]],
+            deferred=None,
+        )
+        if "actions" in data:
+            own = {"task_id": self.task_id, "event_id": self.event_id, "conversation": self.conversation}
+            moved.actions = read_actions(data["actions"], own)
+        for name in ("reason", "route"):
+            if name in data:
+                setattr(moved, name, data[name])
+        return moved
 
     def inbound_event(self) -> InboundEvent:
         if not self.event_json:
@@ -196,19 +221,20 @@ class TaskStore:
             "expires_at": {"N": str(now + claim_ttl_days * DAY)},
         }
         try:
-            self._claim_and_open(event, claim_item, task_item)
+            self._claim_and_open(event, claim_item, stored_item(task_item, event))
         except AlreadyClaimed:
             return None
         return task
 
     def _claim_and_open(self, event: InboundEvent, claim: dict[str, Any], task: dict[str, Any]) -> None:
-        """One transaction: every item, or ``AlreadyClaimed`` (a claim exists; so does its task)."""
+        """One transaction: every item (``task`` as stored), or ``AlreadyClaimed`` (a claim exists; so does
+        its task)."""
         platform = event.platform.value
         claims = [Keys.claim(platform, event.event_id)]
         if event.content_id is not None:
             claims.append(Keys.content_claim(platform, event.content_id))
         puts = [(self.memory_table, {**key, **claim}) for key in claims]
-        puts.append((self.tasks_table, {**Keys.task(event.task_id), **to_item(task)}))
+        puts.append((self.tasks_table, {**Keys.task(event.task_id), **task}))
         try:
             self.tasks.transact(
                 [
@@ -294,7 +320,7 @@ class TaskStore:
             ":from": deferred.from_status.value,
             ":v": task.version,
             ":one": 1,
-            ":entry": [*deferred.entries, entry],
+            ":entry": [stored_entry(each) for each in [*deferred.entries, entry]],
             ":now": entry["at"],
         }
         sets = ["#s = :to", "#v = #v + :one", "#h = list_append(#h, :entry)", "#u = :now"]
@@ -311,6 +337,9 @@ class TaskStore:
         for attribute, value in (("reason", reason), ("route", route)):
             if value is not None:
                 written[attribute] = value
+        if "actions" in written:
+            own = {"task_id": task.task_id, "event_id": task.event_id, "conversation": task.conversation}
+            written["actions"] = stored_actions(written["actions"], own)
         for attribute, value in written.items():
             names[f"#{attribute}"] = attribute
             values[f":{attribute}"] = value
@@ -322,11 +351,11 @@ class TaskStore:
                 ConditionExpression="#s = :from AND #v = :v",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=to_item(values),
-                ReturnValues="ALL_NEW",
+                ReturnValues="UPDATED_NEW",  # the rest of the item is the task's own (``Task.updated``)
             )
         except ConditionFailed:
             raise ConcurrentUpdate(f"task {task.task_id} moved past {task.status} v{task.version}") from None
-        return Task.from_item(attributes)
+        return task.updated(to, attributes)
 
     def complete_action(
         self,
@@ -380,7 +409,7 @@ class TaskStore:
                     ":ids": {"SS": [action_id]},
                     ":id": {"S": action_id},
                     ":one": {"N": "1"},
-                    ":entries": to_value([entry, moved]),
+                    ":entries": to_value([stored_entry(entry), stored_entry(moved)]),
                     ":now": {"S": moved["at"]},
                     ":to": {"S": to.value},
                     ":dispatched": {"S": TaskStatus.DISPATCHED.value},
@@ -405,7 +434,7 @@ class TaskStore:
                 ":ids": {"SS": [action_id]},
                 ":id": {"S": action_id},
                 ":one": {"N": "1"},
-                ":entry": to_value([entry]),
+                ":entry": to_value([stored_entry(entry)]),
                 ":now": {"S": entry["at"]},
             },
             ReturnValues="ALL_NEW",
@@ -423,7 +452,7 @@ class TaskStore:
                 "SET #h = list_append(#h, :entry), #u = :now",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeNames={"#h": "history", "#u": "updated_at"},
-                ExpressionAttributeValues=to_item({":entry": [entry], ":now": entry["at"]}),
+                ExpressionAttributeValues=to_item({":entry": [stored_entry(entry)], ":now": entry["at"]}),
             )
         except ConditionFailed:
             raise TaskNotFound(task_id) from None
@@ -452,3 +481,93 @@ def history_entry(
     if previous is not None:
         entry["from"] = previous.value
     return entry
+
+
+# -- the stored form ----------------------------------------------------------------------------------------
+# A task item is written at every step and each write is billed by the item's size, the larger of before and
+# after (1 write unit per KB started: "DynamoDB item sizes and formats", https://docs.aws.amazon.com/
+# amazondynamodb/latest/developerguide/CapacityUnitCalculations.html, read 2026-12-02), so it is stored
+# small, and read back exactly as it was written:
+# - the event (``event``): a Binary, the event's JSON without what the item holds already (its event id,
+#   platform, author and conversation) and without the fields at their defaults, deflated (zlib) with a
+#   preset dictionary; an item of the older form holds the event's JSON as a string, read as it is;
+# - each action (``actions``): without its task id, event id and conversation where they are the item's;
+# - each history entry's ``at``: milliseconds since the epoch (a Number) where that is exactly ``now_iso``'s
+#   string, read back as that string (an ``at`` of any other form is kept as it is).
+
+#: Strings frequent in the events' JSON, so that even a short event deflates well. NEVER edit it: a stored
+#: event names its dictionary by its Adler-32 (in the zlib header); add a new one to ``EVENT_DICTIONARIES``.
+EVENT_DICTIONARY = (
+    b'"channel":"","thread_ts":"","ticket_id":"","links":["https://","author_is_bot":true,'
+    b'"content_id":"issue_comment.created:","event_type":"issue_comment.created","text":"","received_at":"2026-'
+    b'T00:00:00.000000Z","raw_ref":"https://github.com/","/issues/#issuecomment-","context":{"repo":"","number":"'
+    b'","kind":"issue","issue_author":"'
+)
+EVENT_DICTIONARIES = {zlib.adler32(EVENT_DICTIONARY): EVENT_DICTIONARY}
+_FDICT = 0x20  # the zlib header's flag: a preset dictionary, named by the next 4 bytes (RFC 1950, 2.2)
+_EVENT_ON_ITEM = frozenset({"event_id", "platform", "author", "conversation"})
+_ACTION_ON_ITEM = ("task_id", "event_id", "conversation")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def stored_item(task: dict[str, Any], event: InboundEvent) -> dict[str, Any]:
+    """A new task's item (``claim_and_open``'s plain attributes) in its stored form, as attribute values."""
+    attributes = {name: value for name, value in task.items() if name != "event"}
+    attributes["history"] = [stored_entry(entry) for entry in task["history"]]
+    if "actions" in attributes:
+        attributes["actions"] = stored_actions(attributes["actions"], task)
+    return {**to_item(attributes), "event": {"B": stored_event(event)}}
+
+
+def stored_event(event: InboundEvent) -> bytes:
+    body = event.model_dump_json(exclude_defaults=True, exclude=set(_EVENT_ON_ITEM)).encode()
+    deflate = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS, 9, zlib.Z_DEFAULT_STRATEGY, EVENT_DICTIONARY)
+    return deflate.compress(body) + deflate.flush()
+
+
+def read_event(value: Any, item: dict[str, Any]) -> str | None:
+    """The event's JSON from a stored ``event`` (a Binary, ``stored_event``; or the older JSON string)."""
+    if value is None or isinstance(value, str):
+        return value
+    blob = bytes(getattr(value, "value", value))  # boto3's Binary, or bytes
+    if blob[1] & _FDICT:
+        inflate = zlib.decompressobj(zdict=EVENT_DICTIONARIES[int.from_bytes(blob[2:6], "big")])
+    else:
+        inflate = zlib.decompressobj()
+    fields = json.loads(inflate.decompress(blob) + inflate.flush())
+    return json.dumps({name: item[name] for name in _EVENT_ON_ITEM if name in item} | fields)
+
+
+def stored_actions(actions: list[dict[str, Any]], item: dict[str, Any]) -> list[dict[str, Any]]:
+    own = {name: item.get(name) for name in _ACTION_ON_ITEM}
+    return [
+        {name: value for name, value in action.items() if not (name in own and value == own[name])}
+        for action in actions
+    ]
+
+
+def read_actions(actions: list[dict[str, Any]], item: dict[str, Any]) -> list[dict[str, Any]]:
+    own = {name: item[name] for name in _ACTION_ON_ITEM if name in item}
+    return [own | action for action in actions]
+
+
+def stored_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    at = entry.get("at")
+    if not isinstance(at, str):
+        return entry
+    try:
+        ms = (datetime.fromisoformat(at) - _EPOCH) // timedelta(milliseconds=1)
+    except (TypeError, ValueError):  # TypeError: a time without a zone
+        return entry
+    return {**entry, "at": ms} if _iso(ms) == at else entry
+
+
+def read_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    at = entry.get("at")
+    if isinstance(at, int) and not isinstance(at, bool):
+        return {**entry, "at": _iso(at)}
+    return entry
+
+
+def _iso(ms: int) -> str:
+    return (_EPOCH + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds")
