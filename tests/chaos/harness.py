@@ -131,26 +131,28 @@ class Stack:
 
         found: dict[str, dict[str, Any]] = {}
         for item in items:
-            if "task_id" not in item or "status" not in item:
+            if "event_id" not in item or "status" not in item:
                 continue
             task = Task.from_item(item)  # the stored form read back (the event deflated, the actions slim)
-            found[item["task_id"]["S"]] = {
+            found[task.task_id] = {
                 "status": item["status"]["S"],
                 "reason": item.get("reason", {}).get("S"),
                 "event_id": item.get("event_id", {}).get("S"),
                 "event": task.event_json,
                 "actions": len(item.get("actions", {}).get("L", [])),
                 "action_list": [to_value(action) for action in task.actions],
-                "completed": len(item.get("completed_actions", {}).get("SS", [])),
-                "history": item.get("history", {}).get("L", []),
+                "completed": len(task.completed_actions),
+                "history": task.history,
             }
         return found
 
     def statuses(self, task_ids: Iterable[str]) -> dict[str, str]:
         """task_id → status, for polling: only the two attributes."""
         keys = ({"pk": {"S": f"task#{t}"}} for t in task_ids)
-        items = batch_get(self.dynamodb, self.outputs["TasksTableName"], keys, ("task_id", "status"))
-        return {item["task_id"]["S"]: item["status"]["S"] for item in items if "status" in item}
+        items = batch_get(self.dynamodb, self.outputs["TasksTableName"], keys, ("pk", "status"))
+        return {
+            item["pk"]["S"].removeprefix("task#"): item["status"]["S"] for item in items if "status" in item
+        }
 
     def arm(self, point: str, key: str) -> None:
         (self.crash_dir / "targets" / point / marker_name(key)).touch()
