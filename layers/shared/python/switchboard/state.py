@@ -88,6 +88,7 @@ class Task:
         data = from_item(item)
         task_id = data.get("task_id") or str(data["pk"]).removeprefix(_TASK_KEY)
         data["task_id"] = task_id
+        event_json = read_event(data.get("event"), data)
         return cls(
             task_id=task_id,
             event_id=data["event_id"],
@@ -95,12 +96,12 @@ class Task:
             status=TaskStatus(data["status"]),
             version=int(data["version"]),
             conversation=data.get("conversation", ""),
-            history=[read_entry(entry, task_id) for entry in data.get("history", [])],
+            history=read_history(data.get("history", []), task_id, event_json),
             actions=read_actions(data.get("actions", []), data),
             completed_actions=sorted(_full_id(task_id, each) for each in data.get("completed_actions", [])),
             reason=data.get("reason"),
             route=data.get("route"),
-            event_json=read_event(data.get("event"), data),
+            event_json=event_json,
         )
 
     def updated(self, to: TaskStatus, attributes: dict[str, Any]) -> Task:
@@ -113,7 +114,7 @@ class Task:
             self,
             status=to,
             version=self.version + 1,
-            history=[read_entry(entry, self.task_id) for entry in data["history"]],
+            history=read_history(data["history"], self.task_id, self.event_json),
             deferred=None,
         )
         if "actions" in data:
@@ -513,6 +514,8 @@ def history_entry(
 # - the task's action ids (``completed_actions``, and in the history the entries' ``action_id``,
 #   ``actions``, ``sent`` and ``policy`` ids) without the task id they begin with: ``#0`` for
 #   ``tsk_…#0`` (an action id always begins with its task id and ``#``: ``action_ids.action_id``);
+# - the first history entry (RECEIVED, written with the task) without its detail, the event's type (the
+#   event holds it);
 # - each history entry's ``at``: milliseconds since the epoch (a Number) where that is exactly ``now_iso``'s
 #   string, read back as that string (an ``at`` of any other form is kept as it is).
 
@@ -538,6 +541,9 @@ def stored_item(task: dict[str, Any], event: InboundEvent) -> dict[str, Any]:
     task_id = task["task_id"]
     attributes = {name: value for name, value in task.items() if name not in _NOT_STORED}
     attributes["history"] = [stored_entry(entry, task_id) for entry in task["history"]]
+    first = attributes["history"][0]
+    if _is_received(first) and first.get("detail") == {"event_type": event.event_type}:
+        attributes["history"][0] = {name: value for name, value in first.items() if name != "detail"}
     if "actions" in attributes:
         attributes["actions"] = stored_actions(attributes["actions"], task)
     return {**to_item(attributes), "event": {"B": stored_event(event)}}
@@ -597,6 +603,23 @@ def stored_entry(entry: dict[str, Any], task_id: str) -> dict[str, Any]:
         if _iso(ms) == at:
             stored["at"] = ms
     return stored
+
+
+def read_history(history: list[dict[str, Any]], task_id: str, event_json: str | None) -> list[dict[str, Any]]:
+    read = [read_entry(entry, task_id) for entry in history]
+    if read and _is_received(read[0]) and "detail" not in read[0] and event_json:
+        first, head = read[0], ("at", "actor")
+        read[0] = {
+            **{name: first[name] for name in head if name in first},
+            "detail": {"event_type": json.loads(event_json)["event_type"]},
+            **{name: value for name, value in first.items() if name not in head},
+        }
+    return read
+
+
+def _is_received(entry: dict[str, Any]) -> bool:
+    """The entry ``claim_and_open`` writes the task with."""
+    return entry.get("status") == TaskStatus.RECEIVED.value and "from" not in entry
 
 
 def read_entry(entry: dict[str, Any], task_id: str) -> dict[str, Any]:
