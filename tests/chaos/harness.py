@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from switchboard.dynamo import Keys
 from switchboard.models import task_id_for
 from tests.conftest import EVENTS
 from tests.local_process import LocalProcess, batch_get
@@ -150,9 +151,7 @@ class Stack:
         """task_id → status, for polling: only the two attributes."""
         keys = ({"pk": {"S": f"task#{t}"}} for t in task_ids)
         items = batch_get(self.dynamodb, self.outputs["TasksTableName"], keys, ("pk", "status"))
-        return {
-            item["pk"]["S"].removeprefix("task#"): item["status"]["S"] for item in items if "status" in item
-        }
+        return {Keys.task_id_of(item["pk"]["S"]): item["status"]["S"] for item in items if "status" in item}
 
     def arm(self, point: str, key: str) -> None:
         (self.crash_dir / "targets" / point / marker_name(key)).touch()

@@ -86,7 +86,7 @@ class Task:
         """The task of an item in its stored form (``stored_item``), or in the older plain form (the event as
         a JSON string, whole actions, ISO timestamps in the history)."""
         data = from_item(item)
-        task_id = data.get("task_id") or str(data["pk"]).removeprefix(_TASK_KEY)
+        task_id = data.get("task_id") or Keys.task_id_of(str(data["pk"]))
         data["task_id"] = task_id
         event_json = read_event(data.get("event"), data)
         return cls(
@@ -529,7 +529,6 @@ EVENT_DICTIONARY = (
 )
 EVENT_DICTIONARIES = {zlib.adler32(EVENT_DICTIONARY): EVENT_DICTIONARY}
 _FDICT = 0x20  # the zlib header's flag: a preset dictionary, named by the next 4 bytes (RFC 1950, 2.2)
-_TASK_KEY = "task#"  # ``Keys.task``'s prefix
 _NOT_STORED = frozenset({"task_id", "created_at", "event"})
 _EVENT_ON_ITEM = frozenset({"event_id", "platform", "author", "conversation"})
 _ACTION_ON_ITEM = ("task_id", "event_id", "conversation")
