@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from switchboard.dynamo import Keys
 from switchboard.models import task_id_for
 from tests.conftest import EVENTS
 from tests.local_process import LocalProcess, batch_get
@@ -126,27 +127,31 @@ class Stack:
             items = [item for page in pages for item in page["Items"]]
         else:
             items = batch_get(self.dynamodb, table, ({"pk": {"S": f"task#{t}"}} for t in task_ids))
+        from switchboard.dynamo import to_value
+        from switchboard.state import Task
+
         found: dict[str, dict[str, Any]] = {}
         for item in items:
-            if "task_id" not in item or "status" not in item:
+            if "event_id" not in item or "status" not in item:
                 continue
-            found[item["task_id"]["S"]] = {
+            task = Task.from_item(item)  # the stored form read back (the event deflated, the actions slim)
+            found[task.task_id] = {
                 "status": item["status"]["S"],
                 "reason": item.get("reason", {}).get("S"),
                 "event_id": item.get("event_id", {}).get("S"),
-                "event": item.get("event", {}).get("S"),
+                "event": task.event_json,
                 "actions": len(item.get("actions", {}).get("L", [])),
-                "action_list": item.get("actions", {}).get("L", []),
-                "completed": len(item.get("completed_actions", {}).get("SS", [])),
-                "history": item.get("history", {}).get("L", []),
+                "action_list": [to_value(action) for action in task.actions],
+                "completed": len(task.completed_actions),
+                "history": task.history,
             }
         return found
 
     def statuses(self, task_ids: Iterable[str]) -> dict[str, str]:
         """task_id → status, for polling: only the two attributes."""
         keys = ({"pk": {"S": f"task#{t}"}} for t in task_ids)
-        items = batch_get(self.dynamodb, self.outputs["TasksTableName"], keys, ("task_id", "status"))
-        return {item["task_id"]["S"]: item["status"]["S"] for item in items if "status" in item}
+        items = batch_get(self.dynamodb, self.outputs["TasksTableName"], keys, ("pk", "status"))
+        return {Keys.task_id_of(item["pk"]["S"]): item["status"]["S"] for item in items if "status" in item}
 
     def arm(self, point: str, key: str, *, always: bool = False) -> None:
         """Crash ``key`` at ``point`` once (the retry passes), or every time (``always``)."""

@@ -10,10 +10,12 @@ id it came with.
 
 from __future__ import annotations
 
+import json
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from switchboard.aws import LazyClient
@@ -85,21 +87,47 @@ class Task:
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Task:
+        """The task of an item in its stored form (``stored_item``), or in the older plain form (the event as
+        a JSON string, whole actions, ISO timestamps in the history)."""
         data = from_item(item)
+        task_id = data.get("task_id") or Keys.task_id_of(str(data["pk"]))
+        data["task_id"] = task_id
+        event_json = read_event(data.get("event"), data)
         return cls(
-            task_id=data["task_id"],
+            task_id=task_id,
             event_id=data["event_id"],
             platform=data["platform"],
             status=TaskStatus(data["status"]),
             version=int(data["version"]),
             conversation=data.get("conversation", ""),
-            history=list(data.get("history", [])),
-            actions=list(data.get("actions", [])),
-            completed_actions=sorted(data.get("completed_actions", [])),
+            history=read_history(data.get("history", []), task_id, event_json),
+            actions=read_actions(data.get("actions", []), data),
+            completed_actions=sorted(_full_id(task_id, each) for each in data.get("completed_actions", [])),
             reason=data.get("reason"),
             route=data.get("route"),
-            event_json=data.get("event"),
+            event_json=event_json,
         )
+
+    def updated(self, to: TaskStatus, attributes: dict[str, Any]) -> Task:
+        """This task after ``TaskStore.transition``'s write (conditional on its status and version, returning
+        ``UPDATED_NEW``): moved to ``to``, one version on, with the attributes the write set as returned; the
+        rest as this task holds them (whoever else changes those bumps the version, which the condition
+        pinned; a note only appends to the history, which is read back whole; the event never changes)."""
+        data = from_item(attributes)
+        moved = replace(
+            self,
+            status=to,
+            version=self.version + 1,
+            history=read_history(data["history"], self.task_id, self.event_json),
+            deferred=None,
+        )
+        if "actions" in data:
+            own = {"task_id": self.task_id, "event_id": self.event_id, "conversation": self.conversation}
+            moved.actions = read_actions(data["actions"], own)
+        for name in ("reason", "route"):
+            if name in data:
+                setattr(moved, name, data[name])
+        return moved
 
     def inbound_event(self) -> InboundEvent:
         if not self.event_json:
@@ -200,19 +228,20 @@ class TaskStore:
             "expires_at": {"N": str(now + claim_ttl_days * DAY)},
         }
         try:
-            self._claim_and_open(event, claim_item, task_item)
+            self._claim_and_open(event, claim_item, stored_item(task_item, event))
         except AlreadyClaimed:
             return None
         return task
 
     def _claim_and_open(self, event: InboundEvent, claim: dict[str, Any], task: dict[str, Any]) -> None:
-        """One transaction: every item, or ``AlreadyClaimed`` (a claim exists; so does its task)."""
+        """One transaction: every item (``task`` as stored), or ``AlreadyClaimed`` (a claim exists; so does
+        its task)."""
         platform = event.platform.value
         claims = [Keys.claim(platform, event.event_id)]
         if event.content_id is not None:
             claims.append(Keys.content_claim(platform, event.content_id))
         puts = [(self.memory_table, {**key, **claim}) for key in claims]
-        puts.append((self.tasks_table, {**Keys.task(event.task_id), **to_item(task)}))
+        puts.append((self.tasks_table, {**Keys.task(event.task_id), **task}))
         try:
             self.tasks.transact(
                 [
@@ -311,9 +340,9 @@ class TaskStore:
 
     def recent(self, limit: int = 1_000) -> list[Task]:
         """Up to ``limit`` tasks, newest first (a scan: for the operator's console and CLI listing only)."""
-        items = self.tasks.scan(limit)
-        items.sort(key=lambda item: item.get("created_at", {}).get("S", ""), reverse=True)
-        return [Task.from_item(item) for item in items]
+        tasks = [Task.from_item(item) for item in self.tasks.scan(limit)]
+        tasks.sort(key=lambda task: task.history[0]["at"] if task.history else "", reverse=True)  # created
+        return tasks
 
     def transition(
         self,
@@ -339,7 +368,7 @@ class TaskStore:
             ":from": deferred.from_status.value,
             ":v": task.version,
             ":one": 1,
-            ":entry": [*deferred.entries, entry],
+            ":entry": [stored_entry(each, task.task_id) for each in [*deferred.entries, entry]],
             ":now": entry["at"],
         }
         sets = ["#s = :to", "#v = #v + :one", "#h = list_append(#h, :entry)", "#u = :now"]
@@ -356,6 +385,9 @@ class TaskStore:
         for attribute, value in (("reason", reason), ("route", route)):
             if value is not None:
                 written[attribute] = value
+        if "actions" in written:
+            own = {"task_id": task.task_id, "event_id": task.event_id, "conversation": task.conversation}
+            written["actions"] = stored_actions(written["actions"], own)
         for attribute, value in written.items():
             names[f"#{attribute}"] = attribute
             values[f":{attribute}"] = value
@@ -367,11 +399,11 @@ class TaskStore:
                 ConditionExpression="#s = :from AND #v = :v",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=to_item(values),
-                ReturnValues="ALL_NEW",
+                ReturnValues="UPDATED_NEW",  # the rest of the item is the task's own (``Task.updated``)
             )
         except ConditionFailed:
             raise ConcurrentUpdate(f"task {task.task_id} moved past {task.status} v{task.version}") from None
-        return Task.from_item(attributes)
+        return task.updated(to, attributes)
 
     def complete_action(
         self,
@@ -404,12 +436,18 @@ class TaskStore:
         self, task_id: str, action_id: str, entry: dict[str, Any], to: TaskStatus, actor: str
     ) -> dict[str, Any] | None:
         moved = history_entry(to, actor, {"actions": [action_id]}, previous=TaskStatus.DISPATCHED)
+        # the task's only action is this one: its stored id, or (stored without it) its ordinal
+        only = "#a[0].#aid = :id"
+        values: dict[str, Any] = {}
+        if (ordinal := _ordinal(task_id, action_id)) is not None:
+            only = f"({only} OR (attribute_not_exists(#a[0].#aid) AND #a[0].#o = :ordinal))"
+            values[":ordinal"] = {"N": str(ordinal)}
         try:
             return self.tasks.update(
                 Keys.task(task_id),
                 "ADD #c :ids, #v :one SET #h = list_append(#h, :entries), #u = :now, #s = :to REMOVE #att",
                 ConditionExpression=(
-                    "#s = :dispatched AND size(#a) = :one AND #a[0].#aid = :id AND attribute_not_exists(#c)"
+                    f"#s = :dispatched AND size(#a) = :one AND {only} AND attribute_not_exists(#c)"
                 ),
                 ExpressionAttributeNames={
                     "#c": "completed_actions",
@@ -420,15 +458,17 @@ class TaskStore:
                     "#att": "attention",
                     "#a": "actions",
                     "#aid": "action_id",
+                    **({"#o": "ordinal"} if values else {}),
                 },
                 ExpressionAttributeValues={
-                    ":ids": {"SS": [action_id]},
+                    ":ids": {"SS": [_short_id(task_id, action_id)]},
                     ":id": {"S": action_id},
                     ":one": {"N": "1"},
-                    ":entries": to_value([entry, moved]),
+                    ":entries": to_value([stored_entry(entry, task_id), stored_entry(moved, task_id)]),
                     ":now": {"S": moved["at"]},
                     ":to": {"S": to.value},
                     ":dispatched": {"S": TaskStatus.DISPATCHED.value},
+                    **values,
                 },
                 ReturnValues="ALL_NEW",
             )
@@ -436,10 +476,12 @@ class TaskStore:
             return None
 
     def _record_completion(self, task_id: str, action_id: str, entry: dict[str, Any]) -> dict[str, Any]:
+        """The id is recorded short (``stored_id``); an item written before holds it whole: neither may be
+        in the set."""
         return self.tasks.update(
             Keys.task(task_id),
             "ADD #c :ids, #v :one SET #h = list_append(#h, :entry), #u = :now",
-            ConditionExpression="attribute_exists(pk) AND NOT contains(#c, :id)",
+            ConditionExpression="attribute_exists(pk) AND NOT contains(#c, :id) AND NOT contains(#c, :short)",
             ExpressionAttributeNames={
                 "#c": "completed_actions",
                 "#v": "version",
@@ -447,10 +489,11 @@ class TaskStore:
                 "#u": "updated_at",
             },
             ExpressionAttributeValues={
-                ":ids": {"SS": [action_id]},
+                ":ids": {"SS": [_short_id(task_id, action_id)]},
                 ":id": {"S": action_id},
+                ":short": {"S": _short_id(task_id, action_id)},
                 ":one": {"N": "1"},
-                ":entry": to_value([entry]),
+                ":entry": to_value([stored_entry(entry, task_id)]),
                 ":now": {"S": entry["at"]},
             },
             ReturnValues="ALL_NEW",
@@ -468,7 +511,9 @@ class TaskStore:
                 "SET #h = list_append(#h, :entry), #u = :now",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeNames={"#h": "history", "#u": "updated_at"},
-                ExpressionAttributeValues=to_item({":entry": [entry], ":now": entry["at"]}),
+                ExpressionAttributeValues=to_item(
+                    {":entry": [stored_entry(entry, task_id)], ":now": entry["at"]}
+                ),
             )
         except ConditionFailed:
             raise TaskNotFound(task_id) from None
@@ -497,3 +542,175 @@ def history_entry(
     if previous is not None:
         entry["from"] = previous.value
     return entry
+
+
+# -- the stored form ----------------------------------------------------------------------------------------
+# A task item is written at every step and each write is billed by the item's size, the larger of before and
+# after (1 write unit per KB started: "DynamoDB item sizes and formats", https://docs.aws.amazon.com/
+# amazondynamodb/latest/developerguide/CapacityUnitCalculations.html, read 2026-12-02), so it is stored
+# small, and read back exactly as it was written (``Task.from_item``; an item written before in the plain
+# form reads as it did):
+# - no ``task_id`` (the key holds it) and no ``created_at`` (the first history entry's time);
+# - the event (``event``): a Binary, the event's JSON without what the item holds already (its event id,
+#   platform, author and conversation) and without the fields at their defaults, deflated (zlib) with a
+#   preset dictionary (the plain form: the event's JSON as a string);
+# - each action (``actions``): without its task id, event id and conversation where they are the item's,
+#   nor its action id where that is the task id and its ordinal;
+# - the task's action ids (``completed_actions``, and in the history the entries' ``action_id``,
+#   ``actions``, ``sent`` and ``policy`` ids) without the task id they begin with: ``#0`` for
+#   ``tsk_…#0`` (an action id always begins with its task id and ``#``: ``action_ids.action_id``);
+# - the first history entry (RECEIVED, written with the task) without its detail, the event's type (the
+#   event holds it);
+# - each history entry's ``at``: milliseconds since the epoch (a Number) where that is exactly ``now_iso``'s
+#   string, read back as that string (an ``at`` of any other form is kept as it is).
+
+#: Strings frequent in the events' JSON, so that even a short event deflates well. NEVER edit it: a stored
+#: event names its dictionary by its Adler-32 (in the zlib header); add a new one to ``EVENT_DICTIONARIES``.
+EVENT_DICTIONARY = (
+    b'"channel":"","thread_ts":"","ticket_id":"","links":["https://","author_is_bot":true,'
+    b'"content_id":"issue_comment.created:","event_type":"issue_comment.created","text":"","received_at":"2026-'
+    b'T00:00:00.000000Z","raw_ref":"https://github.com/","/issues/#issuecomment-","context":{"repo":"","number":"'
+    b'","kind":"issue","issue_author":"'
+)
+EVENT_DICTIONARIES = {zlib.adler32(EVENT_DICTIONARY): EVENT_DICTIONARY}
+_FDICT = 0x20  # the zlib header's flag: a preset dictionary, named by the next 4 bytes (RFC 1950, 2.2)
+_NOT_STORED = frozenset({"task_id", "created_at", "event"})
+_EVENT_ON_ITEM = frozenset({"event_id", "platform", "author", "conversation"})
+_ACTION_ON_ITEM = ("task_id", "event_id", "conversation")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def stored_item(task: dict[str, Any], event: InboundEvent) -> dict[str, Any]:
+    """A new task's item (``claim_and_open``'s plain attributes) in its stored form, as attribute values."""
+    task_id = task["task_id"]
+    attributes = {name: value for name, value in task.items() if name not in _NOT_STORED}
+    attributes["history"] = [stored_entry(entry, task_id) for entry in task["history"]]
+    first = attributes["history"][0]
+    if _is_received(first) and first.get("detail") == {"event_type": event.event_type}:
+        attributes["history"][0] = {name: value for name, value in first.items() if name != "detail"}
+    if "actions" in attributes:
+        attributes["actions"] = stored_actions(attributes["actions"], task)
+    return {**to_item(attributes), "event": {"B": stored_event(event)}}
+
+
+def stored_event(event: InboundEvent) -> bytes:
+    body = event.model_dump_json(exclude_defaults=True, exclude=set(_EVENT_ON_ITEM)).encode()
+    deflate = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS, 9, zlib.Z_DEFAULT_STRATEGY, EVENT_DICTIONARY)
+    return deflate.compress(body) + deflate.flush()
+
+
+def read_event(value: Any, item: dict[str, Any]) -> str | None:
+    """The event's JSON from a stored ``event`` (a Binary, ``stored_event``; or the older JSON string)."""
+    if value is None or isinstance(value, str):
+        return value
+    blob = bytes(getattr(value, "value", value))  # boto3's Binary, or bytes
+    if blob[1] & _FDICT:
+        inflate = zlib.decompressobj(zdict=EVENT_DICTIONARIES[int.from_bytes(blob[2:6], "big")])
+    else:
+        inflate = zlib.decompressobj()
+    fields = json.loads(inflate.decompress(blob) + inflate.flush())
+    return json.dumps({name: item[name] for name in _EVENT_ON_ITEM if name in item} | fields)
+
+
+def stored_actions(actions: list[dict[str, Any]], item: dict[str, Any]) -> list[dict[str, Any]]:
+    own = {name: item.get(name) for name in _ACTION_ON_ITEM}
+    stored = []
+    for action in actions:
+        slim = {name: value for name, value in action.items() if not (name in own and value == own[name])}
+        if slim.get("action_id") == f"{own['task_id']}#{slim.get('ordinal')}":
+            del slim["action_id"]
+        stored.append(slim)
+    return stored
+
+
+def read_actions(actions: list[dict[str, Any]], item: dict[str, Any]) -> list[dict[str, Any]]:
+    own = {name: item[name] for name in _ACTION_ON_ITEM if name in item}
+    read = []
+    for action in actions:
+        whole = own | action
+        if "action_id" not in whole:
+            whole = {"action_id": f"{whole['task_id']}#{whole['ordinal']}", **whole}
+        read.append(whole)
+    return read
+
+
+def stored_entry(entry: dict[str, Any], task_id: str) -> dict[str, Any]:
+    stored = dict(entry)
+    if isinstance(entry.get("detail"), dict):
+        stored["detail"] = _with_ids(entry["detail"], lambda value: _short_id(task_id, value))
+    at = entry.get("at")
+    if isinstance(at, str):
+        try:
+            ms = (datetime.fromisoformat(at) - _EPOCH) // timedelta(milliseconds=1)
+        except (TypeError, ValueError):  # TypeError: a time without a zone
+            return stored
+        if _iso(ms) == at:
+            stored["at"] = ms
+    return stored
+
+
+def read_history(history: list[dict[str, Any]], task_id: str, event_json: str | None) -> list[dict[str, Any]]:
+    read = [read_entry(entry, task_id) for entry in history]
+    if read and _is_received(read[0]) and "detail" not in read[0] and event_json:
+        first, head = read[0], ("at", "actor")
+        read[0] = {
+            **{name: first[name] for name in head if name in first},
+            "detail": {"event_type": json.loads(event_json)["event_type"]},
+            **{name: value for name, value in first.items() if name not in head},
+        }
+    return read
+
+
+def _is_received(entry: dict[str, Any]) -> bool:
+    """The entry ``claim_and_open`` writes the task with."""
+    return entry.get("status") == TaskStatus.RECEIVED.value and "from" not in entry
+
+
+def read_entry(entry: dict[str, Any], task_id: str) -> dict[str, Any]:
+    read = dict(entry)
+    if isinstance(entry.get("detail"), dict):
+        read["detail"] = _with_ids(entry["detail"], lambda value: _full_id(task_id, value))
+    at = entry.get("at")
+    if isinstance(at, int) and not isinstance(at, bool):
+        read["at"] = _iso(at)
+    return read
+
+
+def _with_ids(detail: dict[str, Any], change: Callable[[Any], Any]) -> dict[str, Any]:
+    """``detail`` with ``change`` applied to the action ids where the entries hold them: ``action_id``, each
+    of ``actions``, and the ``action_id`` of each of ``sent`` and ``policy``."""
+    changed = dict(detail)
+    if "action_id" in detail:
+        changed["action_id"] = change(detail["action_id"])
+    if isinstance(detail.get("actions"), list):
+        changed["actions"] = [change(each) for each in detail["actions"]]
+    for name in ("sent", "policy"):
+        if isinstance(detail.get(name), list):
+            changed[name] = [
+                {**each, "action_id": change(each["action_id"])}
+                if isinstance(each, dict) and "action_id" in each
+                else each
+                for each in detail[name]
+            ]
+    return changed
+
+
+def _short_id(task_id: str, value: Any) -> Any:
+    """``tsk_…#0`` → ``#0`` (the task's own action ids; anything else as it is)."""
+    return value[len(task_id) :] if isinstance(value, str) and value.startswith(f"{task_id}#") else value
+
+
+def _full_id(task_id: str, value: Any) -> Any:
+    """``#0`` → ``tsk_…#0`` (no action id begins with ``#``: a stored one that does was shortened)."""
+    return task_id + value if isinstance(value, str) and value.startswith("#") else value
+
+
+def _ordinal(task_id: str, action_id: str) -> int | None:
+    """The ordinal of an action id of the form ``stored_actions`` leaves out (the task id and an ordinal)."""
+    suffix = _short_id(task_id, action_id)
+    digits = suffix[1:]
+    return int(digits) if suffix != action_id and digits.isdigit() and str(int(digits)) == digits else None
+
+
+def _iso(ms: int) -> str:
+    return (_EPOCH + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds")

@@ -52,6 +52,11 @@ class Keys:
         return {"pk": {"S": f"task#{task_id}"}}
 
     @staticmethod
+    def task_id_of(pk: str) -> str:
+        """The task id in a task item's ``pk`` (``task``'s inverse: the item does not store it twice)."""
+        return pk.removeprefix("task#")
+
+    @staticmethod
     def heartbeat(stage: str) -> Key:
         return _key(f"heartbeat#{stage}", "heartbeat")
 
