@@ -315,7 +315,7 @@ class TaskStore:
                 },
                 ExpressionAttributeValues=to_item(
                     {
-                        ":entry": [entry],
+                        ":entry": [stored_entry(entry, task_id)],
                         ":now": entry["at"],
                         ":watch": PLAN_WATCH,
                         ":deciding": S.DECIDING.value,
