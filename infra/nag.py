@@ -97,7 +97,7 @@ def _acknowledge_functions(stack: SwitchboardStack) -> None:
         _ack(
             _role(stack.functions.all[name]),
             tasks_index_wildcard,
-            f"{name} queries the tasks table's by-event index: Table.grant_* scopes the grant to the "
+            f"{name} queries the tasks table's by-event-keys index: Table.grant_* scopes the grant to the "
             "indexes of that one table (<tasks table arn>/index/*), not to other tables.",
         )
     plan = stack.functions.plan

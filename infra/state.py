@@ -29,10 +29,10 @@ class State(Construct):
             "TasksTable",
             partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
         )
-        table.add_global_secondary_index(
+        table.add_global_secondary_index(  # keys only: a task write leaves it alone (switchboard.dynamo.keys)
             index_name=TASKS_BY_EVENT_INDEX,
             partition_key=dynamodb.Attribute(name="event_id", type=dynamodb.AttributeType.STRING),
-            projection_type=dynamodb.ProjectionType.ALL,
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
         table.add_global_secondary_index(
             index_name=TASKS_BY_ATTENTION_INDEX,

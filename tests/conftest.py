@@ -94,9 +94,9 @@ def create_tables(dynamodb: Any, prefix: str = "") -> tuple[str, str]:
         ],
         GlobalSecondaryIndexes=[
             {
-                "IndexName": "by-event",
+                "IndexName": "by-event-keys",
                 "KeySchema": [{"AttributeName": "event_id", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
             },
             {
                 "IndexName": "by-attention",

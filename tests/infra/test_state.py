@@ -35,9 +35,9 @@ def test_tasks_table_is_keyed_by_pk_with_event_and_attention_indexes(
     assert tasks["Properties"]["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
     assert tasks["Properties"]["GlobalSecondaryIndexes"] == [
         {
-            "IndexName": "by-event",
+            "IndexName": "by-event-keys",
             "KeySchema": [{"AttributeName": "event_id", "KeyType": "HASH"}],
-            "Projection": {"ProjectionType": "ALL"},
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
         },
         {
             "IndexName": "by-attention",

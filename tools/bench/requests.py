@@ -328,6 +328,21 @@ def item_kb_by_kind(runtime: Any) -> dict[str, float]:
     return {kind: sum(values) / len(values) / 1024 for kind, values in sizes.items()}
 
 
+def index_write_units(measured: dict[str, Any], item_kb: dict[str, float]) -> float:
+    """The tasks table's index writes per event ("Global secondary indexes", Write capacity units,
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.Writes, read 2026-12-02: a
+    table write that puts an item into an index costs a write there too, sized by the index entry; one
+    that leaves the index's keys and projected attributes as they were costs none there):
+    ``by-event-keys`` (keys only) is written once per task, when it is born; ``by-attention`` (every
+    attribute, but sparse) at least once per task that ends NEEDS_HUMAN or FAILED, at the task's size."""
+    born = measured.get("transaction_items_per_event", {}).get("task", 0.0)
+    events = max(int(measured.get("events", 0)), 1)
+    attention = sum(
+        n for status, n in measured.get("terminal", {}).items() if status in ("NEEDS_HUMAN", "FAILED")
+    )
+    return born * 1 + attention / events * math.ceil(item_kb.get("task", 1.0))
+
+
 def dollars(measured: dict[str, Any], item_kb: dict[str, float]) -> dict[str, float]:
     """USD per million events of one mix, AWS only (the model's spend is section 4's), at
     ``tools.bench.pipeline.AWS_PRICES``: DynamoDB by request units from each item kind's size (a write 1
@@ -365,6 +380,7 @@ def dollars(measured: dict[str, Any], item_kb: dict[str, float]) -> dict[str, fl
                 usd["secrets_manager"] += n * p["secrets_manager_api_call"]
             elif service == "sns":
                 usd["sns"] += n * p["sns_publish"]
+    usd["dynamodb"] += index_write_units(measured, item_kb) * p["dynamodb_write_request_unit"]
     for spec in measured["lambda"].values():
         billed_s = math.ceil(spec["duration_ms_mean"]) / 1000
         usd["lambda"] += spec["invocations_per_event"] * (

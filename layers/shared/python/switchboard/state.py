@@ -277,12 +277,20 @@ class TaskStore:
         return Task.from_item(item)
 
     def find_by_event(self, event_id: str) -> list[Task]:
-        items = self.tasks.query(
+        """The tasks of a delivery id (the operator's `switchboard trace`): the keys-only index, then each
+        task item (usually one)."""
+        keys = self.tasks.query(
             IndexName=TASKS_BY_EVENT_INDEX,
             KeyConditionExpression="event_id = :e",
             ExpressionAttributeValues={":e": {"S": event_id}},
         )
-        return [Task.from_item(item) for item in items]
+        found = []
+        for key in keys:
+            try:
+                found.append(self.get(Keys.task_id_of(key["pk"]["S"])))
+            except TaskNotFound:  # expired between the index read and the item read
+                continue
+        return found
 
     def needing_attention(self, status: TaskStatus, limit: int = 100) -> list[Task]:
         """Tasks in NEEDS_HUMAN or FAILED, newest first, from the sparse index."""
