@@ -196,10 +196,12 @@ def requests_per_event(runtime: Runtime) -> dict[str, Any]:
     rows = corpus_messages()
     corpus = by_type.operation_counts(runtime, [(row["text"], row["author"]) for row in rows], 300)
     item_kb = by_type.item_kb_by_kind(runtime)
+    units = by_type.item_write_units_by_kind(runtime)
     return corpus | {
         "source": "events/corpus/messages.jsonl, GitHub rows, as issue_comment webhooks",
         "item_kb": item_kb,
-        "rules": rules | {"usd_per_million": by_type.dollars(rules, item_kb)},
+        "item_write_units": units,
+        "rules": rules | {"usd_per_million": by_type.dollars(rules, item_kb, units)},
     }
 
 
@@ -208,7 +210,7 @@ def cost_per_million(requests: dict[str, Any], llm_usd_per_event: float) -> dict
     assumption is stated there), plus the model's spend."""
     from tools.bench import requests as by_type
 
-    per_million = by_type.dollars(requests, requests["item_kb"])
+    per_million = by_type.dollars(requests, requests["item_kb"], requests.get("item_write_units"))
     per_million["llm"] = 1e6 * llm_usd_per_event
     per_million["total"] = per_million["aws_total"] + per_million["llm"]
     return per_million
@@ -338,7 +340,8 @@ def markdown_requests(requests: dict[str, Any], ours: dict[str, float], naive: d
         + "\n\nAssumptions: Lambda durations are this machine's (not Graviton's), billed at each function's"
         " configured memory, one invocation per batch; a poller's DeleteMessageBatch stands for one receive"
         " and one delete (empty long polls are a fixed cost per queue, left out); DynamoDB units exact for"
-        " a PutItem or a transaction of Puts (the items they carry), else from each item kind's mean size"
+        " a PutItem or a transaction of Puts (the items they carry), else from each item kind's items'"
+        " sizes (the mean of each item's own units)"
         " (an update is billed on the larger of the item before and after it), reads counted strongly"
         " consistent, a transaction's item 2 units per KB, the tasks table's index writes added (one per"
         " task born, into the keys-only by-event index; one per task that ends needing a person, into the"

@@ -237,6 +237,7 @@ def operation_counts(
         "lambda": lambdas,
         # this mix's own tasks, as they ended (its writes are priced by it, not by the table's mean)
         "task_kb": sum(item_bytes(item) for item in tasks) / len(tasks) / 1024 if tasks else 1.0,
+        "task_write_units": write_units([item_bytes(item) for item in tasks]),
         "response_cache": response_cache(tasks),
     }
 
@@ -244,11 +245,11 @@ def operation_counts(
 def response_cache(tasks: list[dict[str, Any]]) -> dict[str, Any]:
     """The response cache's hits among the LLM ledger entries of the tasks' histories, as section 4 counts
     them: hits / (hits + model calls)."""
-    from switchboard.dynamo import from_item
+    from switchboard.state import Task
 
     hits = calls = 0
     for item in tasks:
-        for entry in from_item(item).get("history", []):
+        for entry in Task.from_item(item).history:
             for call in (entry.get("detail") or {}).get("llm", []):
                 if isinstance(call, dict):
                     hits, calls = hits + bool(call.get("cached")), calls + (not call.get("cached"))
@@ -317,18 +318,34 @@ def item_bytes(item: dict[str, Any]) -> int:
     return sum(len(name.encode()) + value(attribute) for name, attribute in item.items())
 
 
-def item_kb_by_kind(runtime: Any) -> dict[str, float]:
-    """Mean billed size in KB of each item kind, over both tables (a write is billed on the larger of the
-    item before and after it: the final size is an upper bound for the earlier writes of an item)."""
+def _sizes_by_kind(runtime: Any) -> dict[str, list[int]]:
     sizes: dict[str, list[int]] = defaultdict(list)
     for name in runtime.dynamodb.list_tables()["TableNames"]:
         for page in runtime.dynamodb.get_paginator("scan").paginate(TableName=name):
             for item in page["Items"]:
                 sizes[_kind_of_key({"Key": item}) or name].append(item_bytes(item))
-    return {kind: sum(values) / len(values) / 1024 for kind, values in sizes.items()}
+    return sizes
 
 
-def index_write_units(measured: dict[str, Any], item_kb: dict[str, float]) -> float:
+def item_kb_by_kind(runtime: Any) -> dict[str, float]:
+    """Mean billed size in KB of each item kind, over both tables (a write is billed on the larger of the
+    item before and after it: the final size is an upper bound for the earlier writes of an item)."""
+    return {kind: sum(values) / len(values) / 1024 for kind, values in _sizes_by_kind(runtime).items()}
+
+
+def write_units(sizes: list[int]) -> float:
+    """The mean write units of items of these sizes: each item's own KB started (1 WRU per KB, "DynamoDB item
+    sizes and formats", https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/
+    CapacityUnitCalculations.html), so a kind whose mean is just under 1 KB is not priced as if every item
+    were."""
+    return sum(max(1, math.ceil(size / 1024)) for size in sizes) / len(sizes) if sizes else 1.0
+
+
+def item_write_units_by_kind(runtime: Any) -> dict[str, float]:
+    return {kind: write_units(values) for kind, values in _sizes_by_kind(runtime).items()}
+
+
+def index_write_units(measured: dict[str, Any], task_units: float) -> float:
     """The tasks table's index writes per event ("Global secondary indexes", Write capacity units,
     https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.Writes, read 2026-12-02: a
     table write that puts an item into an index costs a write there too, sized by the index entry; one
@@ -340,16 +357,23 @@ def index_write_units(measured: dict[str, Any], item_kb: dict[str, float]) -> fl
     attention = sum(
         n for status, n in measured.get("terminal", {}).items() if status in ("NEEDS_HUMAN", "FAILED")
     )
-    return born * 1 + attention / events * math.ceil(item_kb.get("task", 1.0))
+    return born * 1 + attention / events * task_units
 
 
-def dollars(measured: dict[str, Any], item_kb: dict[str, float]) -> dict[str, float]:
+def dollars(
+    measured: dict[str, Any], item_kb: dict[str, float], units: dict[str, float] | None = None
+) -> dict[str, float]:
     """USD per million events of one mix, AWS only (the model's spend is section 4's), at
     ``tools.bench.pipeline.AWS_PRICES``: DynamoDB by request units from each item kind's size (a write 1
     WRU per KB, a transaction's item 2 WRU per KB, a read 1 RRU per 4 KB, counted strongly consistent),
     SQS per request (a poller's delete stands for its receive too), Lambda per invocation and GB-second.
     A PutItem, or a transaction of Puts, is priced by the items it carries (exactly)."""
     from tools.bench.pipeline import AWS_PRICES as p
+
+    def wru(kind: str) -> float:  # an item kind's mean write units: per item where measured, else by its mean
+        if units is not None and kind in units:
+            return units[kind]
+        return math.ceil(item_kb.get(kind, 1.0))
 
     usd: dict[str, float] = defaultdict(float)
     usd["http_api"] = p["http_api_request"]
@@ -367,20 +391,19 @@ def dollars(measured: dict[str, Any], item_kb: dict[str, float]) -> dict[str, fl
                     usd["dynamodb"] += exact * p["dynamodb_write_request_unit"]
                 elif op == "TransactWriteItems":
                     kinds = resource.split("+")
-                    units = sum(2 * math.ceil(item_kb.get(kind, 1.0)) for kind in kinds)
-                    usd["dynamodb"] += n * units * p["dynamodb_write_request_unit"]
+                    charged = sum(2 * wru(kind) for kind in kinds)
+                    usd["dynamodb"] += n * charged * p["dynamodb_write_request_unit"]
                 elif op in ("PutItem", "UpdateItem", "DeleteItem"):
-                    units = math.ceil(item_kb.get(resource, 1.0))
-                    usd["dynamodb"] += n * units * p["dynamodb_write_request_unit"]
+                    usd["dynamodb"] += n * wru(resource) * p["dynamodb_write_request_unit"]
                 else:
                     kinds = resource.split("+")
-                    units = sum(math.ceil(item_kb.get(kind, 1.0) / 4) for kind in kinds)
-                    usd["dynamodb"] += n * units * p["dynamodb_read_request_unit"]
+                    reads = sum(math.ceil(item_kb.get(kind, 1.0) / 4) for kind in kinds)
+                    usd["dynamodb"] += n * reads * p["dynamodb_read_request_unit"]
             elif service == "secretsmanager":
                 usd["secrets_manager"] += n * p["secrets_manager_api_call"]
             elif service == "sns":
                 usd["sns"] += n * p["sns_publish"]
-    usd["dynamodb"] += index_write_units(measured, item_kb) * p["dynamodb_write_request_unit"]
+    usd["dynamodb"] += index_write_units(measured, wru("task")) * p["dynamodb_write_request_unit"]
     for spec in measured["lambda"].values():
         billed_s = math.ceil(spec["duration_ms_mean"]) / 1000
         usd["lambda"] += spec["invocations_per_event"] * (
@@ -453,6 +476,7 @@ def run(rules: int = 16, corpus: int = 40, throughput: int = 0, raw: int = 200) 
             ),
         }
         results["item_kb"] = item_kb_by_kind(runtime)
+        results["item_write_units"] = item_write_units_by_kind(runtime)
         if throughput:
             load = pipeline.throughput(runtime, throughput)
             load["raw_ceiling"] = pipeline.raw_ceiling(runtime, raw)
@@ -464,8 +488,13 @@ def run(rules: int = 16, corpus: int = 40, throughput: int = 0, raw: int = 200) 
         "rules",
         "corpus",
     ):  # by the tables' mean sizes (as the "before" column), and by its own tasks
-        results[mix]["usd_per_million"] = dollars(results[mix], results["item_kb"])
-        own = dollars(results[mix], results["item_kb"] | {"task": results[mix]["task_kb"]})
+        units = results["item_write_units"]
+        results[mix]["usd_per_million"] = dollars(results[mix], results["item_kb"], units)
+        own = dollars(
+            results[mix],
+            results["item_kb"] | {"task": results[mix]["task_kb"]},
+            units | {"task": results[mix]["task_write_units"]},
+        )
         results[mix]["usd_per_million_own_tasks"] = {
             "dynamodb": own.get("dynamodb", 0.0),  # an empty mix may make no DynamoDB request
             "aws_total": own["aws_total"],

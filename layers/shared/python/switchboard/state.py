@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from switchboard.aws import LazyClient
 from switchboard.dynamo import (
@@ -586,16 +586,28 @@ _NOT_STORED = frozenset({"task_id", "created_at", "event"})
 _EVENT_ON_ITEM = frozenset({"event_id", "platform", "author", "conversation"})
 _ACTION_ON_ITEM = ("task_id", "event_id", "conversation")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: A history entry's own attribute names, stored one letter long (the names are most of a short entry's bytes)
+_SHORT_NAMES: Final = {"at": "t", "actor": "a", "status": "s", "from": "f", "detail": "d"}
+_LONG_NAMES: Final = {short: name for name, short in _SHORT_NAMES.items()}
+
+
+def _renamed(entry: dict[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    """``entry`` with its names changed by ``names``, when each of them has one (an entry of another shape,
+    or of the other form already, is kept as it is)."""
+    if not entry or not all(name in names for name in entry):
+        return entry
+    return {names[name]: value for name, value in entry.items()}
 
 
 def stored_item(task: dict[str, Any], event: InboundEvent) -> dict[str, Any]:
     """A new task's item (``claim_and_open``'s plain attributes) in its stored form, as attribute values."""
     task_id = task["task_id"]
     attributes = {name: value for name, value in task.items() if name not in _NOT_STORED}
-    attributes["history"] = [stored_entry(entry, task_id) for entry in task["history"]]
-    first = attributes["history"][0]
+    history = list(task["history"])
+    first = history[0]
     if _is_received(first) and first.get("detail") == {"event_type": event.event_type}:
-        attributes["history"][0] = {name: value for name, value in first.items() if name != "detail"}
+        history[0] = {name: value for name, value in first.items() if name != "detail"}
+    attributes["history"] = [stored_entry(entry, task_id) for entry in history]
     if "actions" in attributes:
         attributes["actions"] = stored_actions(attributes["actions"], task)
     return {**to_item(attributes), "event": {"B": stored_event(event)}}
@@ -651,10 +663,10 @@ def stored_entry(entry: dict[str, Any], task_id: str) -> dict[str, Any]:
         try:
             ms = (datetime.fromisoformat(at) - _EPOCH) // timedelta(milliseconds=1)
         except (TypeError, ValueError):  # TypeError: a time without a zone
-            return stored
-        if _iso(ms) == at:
+            ms = None
+        if ms is not None and _iso(ms) == at:
             stored["at"] = ms
-    return stored
+    return _renamed(stored, _SHORT_NAMES)
 
 
 def read_history(history: list[dict[str, Any]], task_id: str, event_json: str | None) -> list[dict[str, Any]]:
@@ -675,6 +687,7 @@ def _is_received(entry: dict[str, Any]) -> bool:
 
 
 def read_entry(entry: dict[str, Any], task_id: str) -> dict[str, Any]:
+    entry = _renamed(entry, _LONG_NAMES)
     read = dict(entry)
     if isinstance(entry.get("detail"), dict):
         read["detail"] = _with_ids(entry["detail"], lambda value: _full_id(task_id, value))
