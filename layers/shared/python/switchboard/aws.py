@@ -45,11 +45,28 @@ _CONFIG: dict[str, Any] = {
 
 
 @cache
-def client(service: str) -> Any:
+def session() -> Any:
+    """One boto3 session per execution environment. Its clients share what botocore loads once per session
+    (the endpoint rules and partitions, the list of service models, the event handlers); a session per
+    client read them all again on every first call."""
     import boto3
+
+    return boto3.session.Session()
+
+
+@cache
+def client(service: str) -> Any:
     from botocore.config import Config
 
-    return boto3.session.Session().client(service, config=Config(**_CONFIG))  # type: ignore[call-overload]
+    return session().client(service, config=Config(**_CONFIG))
+
+
+@cache
+def secrets() -> Any:
+    """Powertools' Secrets Manager provider (its cache, ``max_age``) on the shared session's client."""
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    return SecretsProvider(boto3_client=client("secretsmanager"))
 
 
 class LazyClient:
