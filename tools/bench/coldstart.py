@@ -473,6 +473,9 @@ def run(runs: int = 5) -> dict[str, Any]:
             row["with_call_vs_boto3_x"] = (
                 row["import_and_call_ms_median"] / boto3["import_and_call_ms_median"]
             )
+            row["with_call_cpu_vs_boto3_x"] = (
+                row["import_and_call_cpu_ms_median"] / boto3["import_and_call_cpu_ms_median"]
+            )
     return {
         "runs": runs,
         "note": (
