@@ -43,3 +43,13 @@ def test_secrets_are_read_through_the_shared_session(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     assert secrets().client is client("secretsmanager")
     assert secrets() is secrets()  # one provider: its cache (max_age) lives as long as the environment
+
+
+def test_the_library_and_boto3_client_share_boto3s_default_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`boto3.client(...)` (the durable execution SDK's Lambda client) uses the same session as the library's
+    clients, so an execution environment builds one session, not one per client."""
+    import boto3
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    assert session() is boto3.DEFAULT_SESSION
+    assert boto3.client("lambda")._loader is client("dynamodb")._loader

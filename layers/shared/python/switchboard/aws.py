@@ -46,12 +46,15 @@ _CONFIG: dict[str, Any] = {
 
 @cache
 def session() -> Any:
-    """One boto3 session per execution environment. Its clients share what botocore loads once per session
-    (the endpoint rules and partitions, the list of service models, the event handlers); a session per
-    client read them all again on every first call."""
+    """One boto3 session per execution environment: boto3's default one, which ``boto3.client`` uses too (the
+    durable execution SDK's Lambda client does). Its clients share what botocore loads once per session (the
+    endpoint rules and partitions, the list of service models, the event handlers); a session per client read
+    them all again on every first call."""
     import boto3
 
-    return boto3.session.Session()
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    return boto3.DEFAULT_SESSION
 
 
 @cache
