@@ -230,8 +230,9 @@ def probe_call(target: str, name: str | None) -> dict[str, Any]:
     environment = environment_for(name)
     if name == "act":  # the act-github worker: its one external call goes to the loopback stand-in
         environment["SERVICE_API_URL"] = github_labels().url
-    if name == "health":  # a JSON map in the template (a Ref inside it would be a dummy string)
-        environment["QUEUE_URLS"] = json.dumps({"ingest": dummy("INGEST_QUEUE_URL")})
+    for key in ("QUEUE_URLS", "DLQ_URLS"):  # JSON maps in the template (health, triage): Refs inside
+        if key in environment:
+            environment[key] = json.dumps({"ingest": dummy(key)})
     requests_read, requests_write = os.pipe()
     answers_read, answers_write = os.pipe()
     spec = first_event(name)
@@ -270,6 +271,7 @@ def probe_call(target: str, name: str | None) -> dict[str, Any]:
 #: What health reads, which section 2 never asks: no heartbeat yet, empty queues.
 EXTRA_ANSWERS: dict[str, dict[str, Any]] = {
     "DynamoDB_20120810.BatchGetItem": {"Responses": {}, "UnprocessedKeys": {}},
+    "AmazonSQS.ReceiveMessage": {"Messages": []},
     "AmazonSQS.GetQueueAttributes": {
         "Attributes": {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
     },
@@ -298,7 +300,7 @@ def _answer(operation: str, body: str) -> dict[str, Any]:
 
 
 #: The functions whose first call the bench makes (a representative event each, `first_event`).
-FIRST_CALL = ("ingest", "classify", "act", "health")
+FIRST_CALL = ("ingest", "classify", "act", "health", "poll", "triage", "batch")
 
 
 def first_event(name: str | None) -> dict[str, Any]:
@@ -318,6 +320,8 @@ def first_event(name: str | None) -> dict[str, Any]:
         return base | {"event": _http_event("GET", "/health")}
     if name == "act":
         return base | _act_event()
+    if name in ("poll", "triage", "batch"):  # a scheduled tick: the handlers read nothing from the event
+        return base | {"event": {"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}}}
     raise ValueError(f"no representative first event for {name}")
 
 
@@ -485,7 +489,8 @@ def run(runs: int = 5) -> dict[str, Any]:
             "local runtime); Refs resolved to dummy strings. *Import + first call*: a second fresh "
             "interpreter imports, then calls the handler once on a representative event (ingest: a signed "
             "GitHub `/label bug` comment; classify: that comment on the rules path; act: its `add_labels` "
-            "action, the GitHub API on loopback; health: GET /health), against `import boto3` + one SQS "
+            "action, the GitHub API on loopback; health: GET /health; poll, triage, batch: a scheduled "
+            "tick with nothing to do), against `import boto3` + one SQS "
             "SendMessage; AWS stubbed at botocore's HTTP layer with section 2's canned answers, the time "
             "spent waiting for them not counted; `-`: no representative event in the bench yet"
         ),
