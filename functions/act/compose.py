@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider
 from switchboard.act import AccessEscalation, ActService
 from switchboard.actions.tickets import TicketsExecutor
 from switchboard.actworker import ActWorker, CallWindow, idempotent_runner, make_executor
+from switchboard.aws import client
 from switchboard.breaker import BreakerConfig, CircuitBreaker
 from switchboard.dynamo import DynamoAuthorDirectory, DynamoBreakerStore
 from switchboard.dynamo.breaker import CLOSED_MAX_AGE_SECONDS
@@ -47,7 +48,7 @@ def build_act_worker(
         key_attr="pk",
         sort_key_attr="sk",
         expiry_attr="expires_at",
-        boto3_client=dynamodb,
+        boto3_client=dynamodb if dynamodb is not None else client("dynamodb"),  # the shared session's
     )
     once = idempotent_runner(persistence, idempotency)
     store = TaskStore(settings.tasks_table_name, settings.memory_table_name, dynamodb=dynamodb)

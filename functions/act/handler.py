@@ -9,7 +9,6 @@ from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -17,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from compose import build_act_worker
 
 from switchboard.actworker import ActWorker
+from switchboard.aws import secrets
 from switchboard.heartbeat import Heartbeat, finished_any
 from switchboard.models import TaskStatus
 from switchboard.settings import act_settings
@@ -33,7 +33,7 @@ act_settings()
 @lru_cache(maxsize=1)
 def worker() -> ActWorker:
     settings = act_settings()
-    token = parameters.get_secret(settings.service_token_secret_id, max_age=300)
+    token = secrets().get(settings.service_token_secret_id, max_age=300)
     return build_act_worker(settings, str(token))
 
 

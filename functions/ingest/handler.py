@@ -11,10 +11,10 @@ from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.adapters import adapter_for
+from switchboard.aws import secrets
 from switchboard.dynamo import DynamoSeenLog
 from switchboard.heartbeat import Heartbeat
 from switchboard.ingest import Enqueuer, IngestService, split_secrets
@@ -27,7 +27,7 @@ metrics = Metrics()
 
 def _secrets() -> list[str]:
     settings = ingest_settings()
-    value = parameters.get_secret(settings.webhook_secret_id, max_age=settings.secret_max_age_seconds)
+    value = secrets().get(settings.webhook_secret_id, max_age=settings.secret_max_age_seconds)
     return split_secrets(value if isinstance(value, str) else value.decode(), settings.platform.value)
 
 

@@ -14,6 +14,7 @@ from aws_durable_execution_sdk_python.context import DurableContext
 from aws_durable_execution_sdk_python.execution import durable_execution
 from aws_lambda_powertools import Logger
 
+from switchboard.aws import secrets
 from switchboard.dynamo import DynamoAuthorDirectory
 from switchboard.lifecycle import Lifecycle
 from switchboard.llm import budgeted_llm
@@ -36,12 +37,10 @@ def engine() -> PlanEngine:
     gate = PolicyGate(settings.policy_config(), DynamoAuthorDirectory(settings.memory_table_name))
     tasks = TaskStore(settings.tasks_table_name, settings.memory_table_name, settings.task_ttl_days)
     limits = Limits()
-    secrets = settings.token_secrets()
+    tokens = settings.token_secrets()
 
     def token(service: str) -> str:
-        from aws_lambda_powertools.utilities import parameters
-
-        value = parameters.get_secret(secrets[service], max_age=300)
+        value = secrets().get(tokens[service], max_age=300)
         return value if isinstance(value, str) else value.decode()
 
     return PlanEngine(

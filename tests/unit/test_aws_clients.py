@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from switchboard.aws import LazyClient, client
+from switchboard.aws import LazyClient, client, secrets, session
 
 
 class Store:
@@ -26,3 +26,30 @@ def test_without_injection_the_client_is_built_once_on_first_use(monkeypatch: py
     built = store.dynamodb
     assert built.meta.service_model.service_name == "dynamodb"
     assert store.dynamodb is built is client("dynamodb")
+
+
+def test_every_client_comes_from_one_session_and_shares_what_it_loaded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A session per client read botocore's data (endpoint rules, partitions, the list of service models)
+    again on every first call: the clients of one execution environment share one session's loader."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    loader = session()._session.get_component("data_loader")
+    assert client("dynamodb")._loader is loader
+    assert client("sqs")._loader is loader
+
+
+def test_secrets_are_read_through_the_shared_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    assert secrets().client is client("secretsmanager")
+    assert secrets() is secrets()  # one provider: its cache (max_age) lives as long as the environment
+
+
+def test_the_library_and_boto3_client_share_boto3s_default_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`boto3.client(...)` (the durable execution SDK's Lambda client) uses the same session as the library's
+    clients, so an execution environment builds one session, not one per client."""
+    import boto3
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    assert session() is boto3.DEFAULT_SESSION
+    assert boto3.client("lambda")._loader is client("dynamodb")._loader

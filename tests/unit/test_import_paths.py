@@ -90,3 +90,28 @@ def test_the_ingest_handler_imports_only_what_a_webhook_needs() -> None:
 )
 def test_no_handler_loads_the_xray_sdk_or_pydantic_settings(function: str) -> None:
     assert _loaded(function, NOT_IN_ANY_HANDLER) == []
+
+
+#: After `import handler`: how many botocore sessions exist (boto3's default one or any other).
+_SESSIONS_AT_IMPORT = (
+    "import handler, gc; "
+    "print(sum(type(o).__module__ == 'botocore.session' and type(o).__name__ == 'Session' "
+    "for o in gc.get_objects()))"
+)
+
+
+@pytest.mark.parametrize(
+    "function", ["ingest", "health", "classify", "decide", "act", "poll", "triage", "batch", "plan"]
+)
+def test_no_handler_builds_an_aws_session_at_import(function: str) -> None:
+    """Clients are built on first use, from the one shared session (`switchboard.aws.session`), never at
+    import: a session built there would be a second one, loading botocore's data again."""
+    env = {
+        **os.environ,
+        **ENVIRONMENT,
+        "PYTHONPATH": f"{ROOT / 'functions' / function}{os.pathsep}{ROOT / 'layers/shared/python'}",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", _SESSIONS_AT_IMPORT], env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "0"

@@ -45,11 +45,33 @@ _CONFIG: dict[str, Any] = {
 
 
 @cache
-def client(service: str) -> Any:
+def session() -> Any:
+    """One boto3 session per execution environment: boto3's default one, which ``boto3.client`` uses too (the
+    durable execution SDK's Lambda client does). Its clients share what botocore loads once per session (the
+    endpoint rules and partitions, the list of service models, the event handlers); a session per client read
+    them all again on every first call. "Session objects are not thread safe" (boto3's "Session" guide,
+    https://boto3.amazonaws.com/v1/documentation/api/1.19.2/guide/session.html, read 2026-12-02): clients are
+    created on the handler's thread (the library starts none); the clients themselves may be shared."""
     import boto3
+
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    return boto3.DEFAULT_SESSION
+
+
+@cache
+def client(service: str) -> Any:
     from botocore.config import Config
 
-    return boto3.session.Session().client(service, config=Config(**_CONFIG))  # type: ignore[call-overload]
+    return session().client(service, config=Config(**_CONFIG))
+
+
+@cache
+def secrets() -> Any:
+    """Powertools' Secrets Manager provider (its cache, ``max_age``) on the shared session's client."""
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    return SecretsProvider(boto3_client=client("secretsmanager"))
 
 
 class LazyClient:

@@ -87,8 +87,11 @@ class BatchRunner:
 
     def collect(self, report: RunReport | None = None) -> None:
         report = report if report is not None else RunReport()
+        open_batches = self.store.open_batches()
+        if not open_batches:  # a tick with nothing to collect does not build the SDK (~1 s to import)
+            return
         sdk = self.sdk()
-        for batch_id in self.store.open_batches():
+        for batch_id in open_batches:
             batch = sdk.messages.batches.retrieve(batch_id)
             if batch.processing_status != "ended":
                 report.still_open += 1

@@ -576,9 +576,9 @@ def budgeted_llm(settings: LlmMixin, memory_table: str) -> BudgetedLlm:
     """The real client for a function's settings. The key is read from Secrets Manager on first use."""
 
     def api_key() -> str:
-        from aws_lambda_powertools.utilities import parameters
+        from switchboard.aws import secrets  # the shared session's client
 
-        value = parameters.get_secret(settings.llm_secret_id, max_age=300)
+        value = secrets().get(settings.llm_secret_id, max_age=300)
         return value if isinstance(value, str) else value.decode()
 
     config = LlmConfig(
