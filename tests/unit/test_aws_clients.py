@@ -53,3 +53,29 @@ def test_the_library_and_boto3_client_share_boto3s_default_session(monkeypatch: 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     assert session() is boto3.DEFAULT_SESSION
     assert boto3.client("lambda")._loader is client("dynamodb")._loader
+
+
+def test_clients_made_on_many_threads_at_once_are_one_client_per_service(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The durable execution SDK runs a plan's parallel steps on threads: a first use on several at once
+    makes one client (under the lock), not one per thread from a session that is not thread safe."""
+    import threading
+
+    from switchboard import aws
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    aws._client.cache_clear()
+    made: list[object] = []
+    start = threading.Barrier(8)
+
+    def first_use() -> None:
+        start.wait()
+        made.append(aws.client("sqs"))
+
+    threads = [threading.Thread(target=first_use) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(made) == 8 and len({id(each) for each in made}) == 1

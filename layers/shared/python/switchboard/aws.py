@@ -8,6 +8,7 @@ by the local runtime) points every client at moto server. Only the adapters (``s
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -44,23 +45,38 @@ _CONFIG: dict[str, Any] = {
 }
 
 
+#: Clients are made under this lock: the shared session is not thread safe, and a plan's parallel steps run
+#: on the durable execution SDK's threads, which may make a client on first use (an action's first send).
+_MAKING: Final = threading.RLock()
+
+
 @cache
 def session() -> Any:
     """One boto3 session per execution environment: boto3's default one, which ``boto3.client`` uses too (the
     durable execution SDK's Lambda client does). Its clients share what botocore loads once per session (the
     endpoint rules and partitions, the list of service models, the event handlers); a session per client read
     them all again on every first call. "Session objects are not thread safe" (boto3's "Session" guide,
-    https://boto3.amazonaws.com/v1/documentation/api/1.19.2/guide/session.html, read 2026-12-02): clients are
-    created on the handler's thread (the library starts none); the clients themselves may be shared."""
+    https://boto3.amazonaws.com/v1/documentation/api/1.19.2/guide/session.html, read 2026-12-02): every client
+    of ours is made under ``_MAKING`` (the durable execution SDK runs a plan's parallel steps on threads);
+    the clients themselves may be shared ("Low-level clients are thread safe", boto3's "Clients" guide,
+    Multithreading or multiprocessing with clients, https://boto3.amazonaws.com/v1/documentation/api/latest/
+    guide/clients.html)."""
     import boto3
 
-    if boto3.DEFAULT_SESSION is None:
-        boto3.setup_default_session()
-    return boto3.DEFAULT_SESSION
+    with _MAKING:
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session()
+        return boto3.DEFAULT_SESSION
+
+
+def client(service: str) -> Any:
+    """The one client of ``service`` for this execution environment, made on first use."""
+    with _MAKING:
+        return _client(service)
 
 
 @cache
-def client(service: str) -> Any:
+def _client(service: str) -> Any:
     from botocore.config import Config
 
     return session().client(service, config=Config(**_CONFIG))
@@ -71,7 +87,8 @@ def secrets() -> Any:
     """Powertools' Secrets Manager provider (its cache, ``max_age``) on the shared session's client."""
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-    return SecretsProvider(boto3_client=client("secretsmanager"))
+    with _MAKING:
+        return SecretsProvider(boto3_client=client("secretsmanager"))
 
 
 class LazyClient:
