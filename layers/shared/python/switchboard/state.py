@@ -309,26 +309,14 @@ class TaskStore:
         """Note that the task's plan started, and put the task in the watch partition (``PLAN_WATCH``) if it
         is still DECIDING: one conditional write. False when the plan moved it on already (the note is then
         written alone): its next transition would have removed the mark anyway."""
-        entry = history_entry(None, actor, detail)
         try:
-            self.tasks.update(
-                Keys.task(task_id),
-                "SET #h = list_append(#h, :entry), #u = :now, #att = :watch",
-                ConditionExpression="#s = :deciding",
-                ExpressionAttributeNames={
-                    "#h": "history",
-                    "#u": "updated_at",
-                    "#att": "attention",
-                    "#s": "status",
-                },
-                ExpressionAttributeValues=to_item(
-                    {
-                        ":entry": [stored_entry(entry, task_id)],
-                        ":now": entry["at"],
-                        ":watch": PLAN_WATCH,
-                        ":deciding": S.DECIDING.value,
-                    }
-                ),
+            self._append(
+                task_id,
+                history_entry(None, actor, detail),
+                "#s = :deciding",
+                sets=", #att = :watch",
+                names={"#att": "attention", "#s": "status"},
+                values={":watch": PLAN_WATCH, ":deciding": S.DECIDING.value},
             )
         except ConditionFailed:
             self.note(task_id, actor, detail)
@@ -512,19 +500,31 @@ class TaskStore:
 
         It leaves the version alone, so it never makes a concurrent transition fail.
         """
-        entry = history_entry(None, actor, detail)
         try:
-            self.tasks.update(
-                Keys.task(task_id),
-                "SET #h = list_append(#h, :entry), #u = :now",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#h": "history", "#u": "updated_at"},
-                ExpressionAttributeValues=to_item(
-                    {":entry": [stored_entry(entry, task_id)], ":now": entry["at"]}
-                ),
-            )
+            self._append(task_id, history_entry(None, actor, detail), "attribute_exists(pk)")
         except ConditionFailed:
             raise TaskNotFound(task_id) from None
+
+    def _append(
+        self,
+        task_id: str,
+        entry: dict[str, Any],
+        condition: str,
+        *,
+        sets: str = "",
+        names: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> None:
+        """Append ``entry`` to the history (and set ``sets``) if ``condition`` holds; the version stays."""
+        self.tasks.update(
+            Keys.task(task_id),
+            "SET #h = list_append(#h, :entry), #u = :now" + sets,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#h": "history", "#u": "updated_at", **(names or {})},
+            ExpressionAttributeValues=to_item(
+                {":entry": [stored_entry(entry, task_id)], ":now": entry["at"], **(values or {})}
+            ),
+        )
 
 
 def born(moved: Task) -> dict[str, Any]:
