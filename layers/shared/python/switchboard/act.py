@@ -266,11 +266,7 @@ class ActService:
         if not result.get("shadow"):
             count(Metric.ACTIONS_SUCCEEDED)
         logger.info("action done", task_id=action.task_id, action_id=action.action_id, ability=action.ability)
-        detail: dict[str, Any] = {
-            "ability": action.ability,
-            "service": action.service.value,
-            "result": result,
-        }
+        detail: dict[str, Any] = {"ability": action.ability, "result": result}  # the service is the ability's
         if events:
             detail["breaker"] = events
         if self.stager is not None and self.stager.stages(action) and not result.get("shadow"):

@@ -359,8 +359,8 @@ class ClassifyService:
             )
             for position, p in enumerate(planned)
         ]
-        detail = detail | {"abilities": [a.ability for a in actions]}
-        # Written with the dispatch that follows at once (``_advance``): one write for both moves.
+        # Written with the dispatch that follows at once (``_advance``): one write for both moves. Its
+        # detail does not list the abilities: the dispatch's policy verdicts name each one.
         return self.lifecycle.classify(task, ACTOR, detail, actions=actions, defer=True)
 
     def _send_to_decide(self, task: Task, event: InboundEvent) -> None:

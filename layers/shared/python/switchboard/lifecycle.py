@@ -211,10 +211,8 @@ class Lifecycle:
         if not allowed:
             reason = "refused by policy: " + "; ".join(f"{v.ability}: {v.reason}" for v in verdicts)
             return self._move(task, S.DROPPED, actor, {"policy": policy, "reason": reason}, reason=reason)
-        sent = [
-            {"action_id": action.action_id, "service": action.service.value, "message_id": self._send(action)}
-            for action in allowed
-        ]
+        # each sent action by its id (its ability is in the policy verdicts, its service is the ability's)
+        sent = [{"action_id": action.action_id, "message_id": self._send(action)} for action in allowed]
         kept = allowed if len(allowed) < len(actions) else None
         task = self._move(task, S.DISPATCHED, actor, {"sent": sent, "policy": policy}, actions=kept)
         if task.completed_actions:
@@ -248,7 +246,7 @@ class Lifecycle:
             reason = "refused by policy: " + "; ".join(f"{v.ability}: {v.reason}" for v in verdicts)
             refused = {"policy": policy, "reason": reason}
             return self._move(task, S.DROPPED, actor, refused, reason=reason, defer=True)
-        sent = [{"action_id": action.action_id, "service": action.service.value} for action in allowed]
+        sent = [{"action_id": action.action_id} for action in allowed]
         kept = allowed if len(allowed) < len(actions) else None
         detail: dict[str, Any] = {"sent": sent, "policy": policy, SENT_AFTER_WRITE: True}
         return self._move(task, S.DISPATCHED, actor, detail, actions=kept, defer=True)
