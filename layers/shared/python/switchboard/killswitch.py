@@ -7,8 +7,10 @@
   not called and its task is DROPPED with the reason.
 
 Both change without a deploy (``aws ssm put-parameter --overwrite``); a worker sees the change within
-``max_age``. A switch that cannot be read raises ``GetParameterError``: the act layer then retries later
-rather than act without knowing whether it may.
+``max_age``. Both are read together, in one ``GetParameters`` request (Powertools'
+``get_parameters_by_name``, which caches each value for ``max_age``), and expire together. A switch that
+cannot be read raises ``GetParameterError``: the act layer then retries later rather than act without
+knowing whether it may.
 """
 
 from __future__ import annotations
@@ -51,7 +53,9 @@ class KillSwitches:
         return bool(listed & {ability, f"{service}.*", "*"})
 
     def _read(self, name: str) -> str:
-        value: Any = self.provider.get(name, max_age=self.max_age_seconds)
+        both: dict[str, dict[str, Any]] = {self.shadow_parameter: {}, self.disabled_parameter: {}}
+        values: dict[str, Any] = self.provider.get_parameters_by_name(both, max_age=self.max_age_seconds)
+        value = values[name]
         return value.decode() if isinstance(value, bytes) else str(value or "")
 
 
