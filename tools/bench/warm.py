@@ -124,6 +124,11 @@ def canned(operation: str, request_body: dict[str, Any]) -> dict[str, Any]:
     if operation == "AmazonSSM.GetParameter":
         name = request_body["Name"]
         return {"Parameter": {"Name": name, "Type": "String", "Value": "", "Version": 1}}
+    if operation == "AmazonSSM.GetParameters":  # the kill switches, both in one request
+        found = [
+            {"Name": name, "Type": "String", "Value": "", "Version": 1} for name in request_body["Names"]
+        ]
+        return {"Parameters": found, "InvalidParameters": []}
     raise RuntimeError(f"no canned response for {operation}")
 
 
