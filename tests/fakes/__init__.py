@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from switchboard.memory import AuthorProfile
 from switchboard.models import InboundEvent, Platform, Service
+from tests.fakes.memory import MemorySeenLog
 
 
 @dataclass
@@ -58,27 +59,11 @@ class FakeQueue:
 
 
 @dataclass
-class FakeDeliveryLog:
-    """The door's seen marks as ``DynamoSeenLog`` keeps them (one conditional write per delivery), and the
+class FakeDeliveryLog(MemorySeenLog):
+    """``MemorySeenLog`` on the process's monotonic clock unless given one: the door's seen marks, and the
     classifier's claims that it reads for an old mark (``claims``: (platform, event id or content id))."""
 
-    marks: dict[tuple[str, str], float] = field(default_factory=dict)
-    claims: set[tuple[str, str]] = field(default_factory=set)
     clock: Callable[[], float] = time.monotonic
-
-    def first_sight(self, platform: str, event_id: str) -> float | None:
-        if (platform, event_id) in self.marks:
-            return self.marks[(platform, event_id)]
-        self.marks[(platform, event_id)] = self.clock()
-        return None
-
-    def forget(self, platform: str, event_id: str) -> None:
-        self.marks.pop((platform, event_id), None)
-
-    def claimed(self, platform: str, event_id: str, content_id: str | None = None) -> bool:
-        return (platform, event_id) in self.claims or (
-            content_id is not None and (platform, content_id) in self.claims
-        )
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +38,7 @@ def _stored(value: float) -> float:
 @dataclass
 class MemorySeenLog:
     ttl_days: int = 7
-    clock: FakeClock = field(default_factory=FakeClock)
+    clock: Callable[[], float] = field(default_factory=FakeClock)
     marks: dict[tuple[str, str], tuple[float, int]] = field(default_factory=dict)
     claims: set[tuple[str, str]] = field(
         default_factory=set
