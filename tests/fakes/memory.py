@@ -132,7 +132,9 @@ class MemoryBudgetLedger:
                 lease_micro_usd,
                 micro_usd_cap,
                 self.carry,
-                lambda size: self._add(self.micro_usd, day, size, micro_usd_cap),
+                lambda size: (
+                    None if self._add(self.micro_usd, day, size, micro_usd_cap) else self.micro_usd[day]
+                ),
             )
         else:
             reserved = self._reserve(self.micro_usd, f"day#{day}", day, micro_usd, micro_usd_cap)

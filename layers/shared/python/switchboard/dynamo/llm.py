@@ -97,13 +97,20 @@ class Leases:
             return True
 
     def reserve(
-        self, counter: str, amount: int, lease: int, cap: int, carry: Carry, write: Callable[[int], bool]
+        self,
+        counter: str,
+        amount: int,
+        lease: int,
+        cap: int,
+        carry: Carry,
+        write: Callable[[int], int | None],
     ) -> bool:
-        """Cover ``amount`` from the headroom, else by ``write`` (a conditional ``ADD`` of its argument that
-        answers False when the counter would pass ``cap``): first a full lease (``lease``, at least the call,
-        less the headroom), then, when that does not fit, only what the call needs. False: refused, nothing
-        written, the headroom kept. A write whose outcome is unknown (it raised) leaves the headroom as it
-        was: if it was applied, its lease is stranded (the counter high, never low)."""
+        """Cover ``amount`` from the headroom, else by ``write``: a conditional ``ADD`` of its argument that
+        answers None when written and, when the counter would pass ``cap``, the counter as it stood (-1: not
+        known). First a full lease (``lease``, at least the call, less the headroom), then, when that does
+        not fit, only what the call needs. False: refused, nothing written, the headroom kept. A write whose
+        outcome is unknown (it raised) leaves the headroom as it was: if it was applied, its lease is
+        stranded (the counter high, never low)."""
         self._retire_all_but(counter, carry)
         if self._spend(counter, amount):
             return True
@@ -119,13 +126,15 @@ class Leases:
             if size > cap:  # a first write would pass attribute_not_exists: refuse before writing
                 continue
             try:
-                written = write(size)
+                stood = write(size)
             except BaseException:
                 self.keep(counter, held)
                 raise
-            if written:
+            if stood is None:
                 self.keep(counter, held + size - amount)
                 return True
+            if stood >= 0 and stood + need > cap:  # the call itself does not fit: no second try
+                break
         self.keep(counter, held)
         return False
 
@@ -208,7 +217,7 @@ class DynamoBudgetLedger:
                 lease_micro_usd,
                 micro_usd_cap,
                 self.carry,
-                lambda size: self._add(key, "micro_usd", size, micro_usd_cap, DAY_BUDGET_TTL),
+                lambda size: self._lease(key, size, micro_usd_cap),
             )
         else:
             reserved = self._reserve(key, "micro_usd", micro_usd, micro_usd_cap, DAY_BUDGET_TTL)
@@ -250,32 +259,40 @@ class DynamoBudgetLedger:
         if not amount and not carried:
             return True  # nothing to add (a plan's token-free counter): nothing to write
         try:
-            written = self._add(key, attribute, total, cap, ttl)
+            self._add(key, attribute, total, cap, ttl)
+        except ConditionFailed:
+            self.carry.put_back(name, carried)
+            return False
         except BaseException:
             self.carry.lost(name, carried)
             raise
-        if not written:
-            self.carry.put_back(name, carried)
-        return written
+        return True
 
-    def _add(self, key: Key, attribute: str, amount: int, cap: int, ttl: int) -> bool:
-        """One conditional ``ADD``: False (nothing written) when the stored counter would pass ``cap``."""
+    def _lease(self, key: Key, size: int, cap: int) -> int | None:
+        """``Leases.reserve``'s write: None when added, else the day's counter as it stood."""
+        try:
+            self._add(
+                key, "micro_usd", size, cap, DAY_BUDGET_TTL, ReturnValuesOnConditionCheckFailure="ALL_OLD"
+            )
+        except ConditionFailed as refused:
+            return int((refused.item or {}).get("micro_usd", {}).get("N", "-1"))
+        return None
+
+    def _add(self, key: Key, attribute: str, amount: int, cap: int, ttl: int, **request: Any) -> None:
+        """One conditional ``ADD``: ``ConditionFailed``, nothing written, if the counter would pass cap."""
         values = {
             ":amount": {"N": str(amount)},
             ":room": {"N": str(cap - amount)},
             ":ttl": {"N": str(int(self.clock()) + ttl)},
         }
-        try:
-            self.table.update(
-                key,
-                "ADD #n :amount SET expires_at = if_not_exists(expires_at, :ttl)",
-                ConditionExpression="attribute_not_exists(#n) OR #n <= :room",
-                ExpressionAttributeNames={"#n": attribute},
-                ExpressionAttributeValues=values,
-            )
-        except ConditionFailed:
-            return False
-        return True
+        self.table.update(
+            key,
+            "ADD #n :amount SET expires_at = if_not_exists(expires_at, :ttl)",
+            ConditionExpression="attribute_not_exists(#n) OR #n <= :room",
+            ExpressionAttributeNames={"#n": attribute},
+            ExpressionAttributeValues=values,
+            **request,
+        )
 
 
 def _name(key: Key) -> str:
