@@ -72,17 +72,13 @@ class Leases:
     that came out short), paid with the next lease. It is a ``Carry`` with the sign turned, kept apart so
     that only the counters that lease (the day's) stop writing once per call.
 
-    Thread-safe: ``spend`` checks and takes in one step; ``reserve`` takes the whole headroom out while it
-    writes (another thread then sees none and leases for itself: more writes, never an overdraft) and gives
-    back what is left once it knows the write's outcome."""
+    Thread-safe: a call the headroom covers is checked and taken in one step; ``reserve`` takes the whole
+    headroom out while it writes (another thread then sees none and leases for itself: more writes, never
+    an overdraft) and gives back what is left once it knows the write's outcome."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._headroom: dict[str, int] = {}
-
-    def held(self, counter: str) -> bool:
-        with self._lock:
-            return counter in self._headroom
 
     def peek(self, counter: str) -> int:
         with self._lock:
@@ -119,7 +115,7 @@ class Leases:
             self._headroom[counter] = 0
         need = amount - held
         if need <= 0:  # a carried give-back covered it
-            self.keep(counter, held - amount)
+            self._give_back(counter, held - amount, carry)
             return True
         full = max(lease, amount) - held
         for size in dict.fromkeys((full, need)):  # near the cap, only what the call needs
@@ -128,15 +124,21 @@ class Leases:
             try:
                 stood = write(size)
             except BaseException:
-                self.keep(counter, held)
+                self._give_back(counter, held, carry)
                 raise
             if stood is None:
-                self.keep(counter, held + size - amount)
+                self._give_back(counter, held + size - amount, carry)
                 return True
             if stood >= 0 and stood + need > cap:  # the call itself does not fit: no second try
                 break
-        self.keep(counter, held)
+        self._give_back(counter, held, carry)
         return False
+
+    def _give_back(self, counter: str, headroom: int, carry: Carry) -> None:
+        """Return what ``reserve`` took out; if another thread retired the lease meanwhile (a new day), its
+        unpaid usage is kept as a carry, as ``_retire_all_but`` keeps it."""
+        if not self.keep(counter, headroom) and headroom < 0:
+            carry.add(counter, -headroom)
 
     def _spend(self, counter: str, amount: int) -> bool:
         with self._lock:
