@@ -238,7 +238,7 @@ class DynamoBudgetLedger:
     def spent_micro_usd(self, day: str) -> int:
         """The day's counter as this process sees it: as stored, with its own corrections not written yet
         and its own unspent lease taken off. Other processes' unspent leases are still in it: reserved, not
-        spent (at most one lease per process that held one that day)."""
+        spent (about one lease, or one call bigger than a lease, per process that held one that day)."""
         name = _name(Keys.day_budget(day))
         return self._read(Keys.day_budget(day), "micro_usd") - self.leases.peek(name)
 
