@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from switchboard.dynamo.llm import Carry
+from switchboard.dynamo.llm import Carry, Leases
 from switchboard.errors import BudgetExceeded
 from switchboard.followups import MAX_DELAY_SECONDS, FollowUp
 from switchboard.memory import DAY, AuthorProfile, BreakerRecord, BreakerState
@@ -102,29 +102,53 @@ _CONDITIONAL_WRITE = threading.Lock()
 @dataclass
 class MemoryBudgetLedger:
     """The ``DynamoBudgetLedger``'s twin. ``tokens`` and ``micro_usd`` are the counters as stored; several
-    ledgers (several processes) may share them, each with its own ``carry`` of corrections not written."""
+    ledgers (several processes) may share them, each with its own ``carry`` of corrections not written and
+    its own ``leases`` of the day's counter."""
 
     clock: FakeClock = field(default_factory=FakeClock)
     tokens: dict[str, int] = field(default_factory=dict)  # by task id
     micro_usd: dict[str, int] = field(default_factory=dict)  # by UTC day
     carry: Carry = field(default_factory=Carry)
+    leases: Leases = field(default_factory=Leases)
     writes: int = 0  # conditional writes made (refused ones included), as the adapter's UpdateItems
 
     def reserve(
-        self, task_id: str, day: str, tokens: int, micro_usd: int, *, token_cap: int, micro_usd_cap: int
+        self,
+        task_id: str,
+        day: str,
+        tokens: int,
+        micro_usd: int,
+        *,
+        token_cap: int,
+        micro_usd_cap: int,
+        lease_micro_usd: int = 0,
     ) -> None:
         if not self._reserve(self.tokens, f"task#{task_id}", task_id, tokens, token_cap):
             raise BudgetExceeded("task_tokens")
-        if not self._reserve(self.micro_usd, f"day#{day}", day, micro_usd, micro_usd_cap):
+        if lease_micro_usd > 0:
+            reserved = self.leases.reserve(
+                f"day#{day}",
+                micro_usd,
+                lease_micro_usd,
+                micro_usd_cap,
+                self.carry,
+                lambda size: (
+                    None if self._add(self.micro_usd, day, size, micro_usd_cap) else self.micro_usd[day]
+                ),
+            )
+        else:
+            reserved = self._reserve(self.micro_usd, f"day#{day}", day, micro_usd, micro_usd_cap)
+        if not reserved:
             self.carry.add(f"task#{task_id}", -tokens)
             raise BudgetExceeded("daily_usd")
 
     def settle(self, task_id: str, day: str, tokens: int, micro_usd: int) -> None:
         self.carry.add(f"task#{task_id}", tokens)
-        self.carry.add(f"day#{day}", micro_usd)
+        if not self.leases.keep(f"day#{day}", -micro_usd):
+            self.carry.add(f"day#{day}", micro_usd)
 
     def spent_micro_usd(self, day: str) -> int:
-        return self.micro_usd.get(day, 0) + self.carry.peek(f"day#{day}")
+        return self.micro_usd.get(day, 0) + self.carry.peek(f"day#{day}") - self.leases.peek(f"day#{day}")
 
     def spent_tokens(self, task_id: str) -> int:
         return self.tokens.get(task_id, 0) + self.carry.peek(f"task#{task_id}")
@@ -137,12 +161,17 @@ class MemoryBudgetLedger:
             return False
         if not amount and not carried:
             return True
-        self.writes += 1
+        if not self._add(counters, key, total, cap):
+            self.carry.put_back(name, carried)
+            return False
+        return True
+
+    def _add(self, counters: dict[str, int], key: str, amount: int, cap: int) -> bool:
         with _CONDITIONAL_WRITE:  # DynamoDB evaluates a condition and applies the update atomically
-            if key in counters and counters[key] > cap - total:
-                self.carry.put_back(name, carried)
+            self.writes += 1
+            if key in counters and counters[key] > cap - amount:
                 return False
-            counters[key] = counters.get(key, 0) + total
+            counters[key] = counters.get(key, 0) + amount
         return True
 
 

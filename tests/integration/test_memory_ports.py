@@ -212,6 +212,24 @@ def test_a_redelivered_task_sees_what_it_spent_and_its_cap_still_refuses(ports: 
         redelivered.reserve("t1", day, 1, 0, **caps)  # the counter is at its cap
 
 
+def test_a_leased_day_counter_takes_calls_from_the_lease_and_refuses_exactly_at_the_cap(ports: Ports) -> None:
+    day, caps = "2026-11-22", {"token_cap": 10**6, "micro_usd_cap": 10_000, "lease_micro_usd": 4_000}
+    other = ports.another_budget()
+    ports.budget.reserve("t1", day, 1, 1_000, **caps)
+    assert (ports.budget.spent_micro_usd(day), other.spent_micro_usd(day)) == (1_000, 4_000)
+    ports.budget.settle("t1", day, 0, -500)  # the rest stays in the lease
+    ports.budget.reserve("t2", day, 1, 3_500, **caps)  # 3,000 + 500 left: covered, nothing more stored
+    assert (ports.budget.spent_micro_usd(day), other.spent_micro_usd(day)) == (4_000, 4_000)
+    other.reserve("t3", day, 1, 5_000, **caps)  # bigger than a lease: its own worst case
+    ports.budget.reserve("t4", day, 1, 1_000, **caps)  # a full lease does not fit; the call does, exactly
+    assert ports.another_budget().spent_micro_usd(day) == 10_000
+    for ledger in (ports.budget, other):
+        with pytest.raises(BudgetExceeded) as refused:
+            ledger.reserve("t5", day, 1, 1, **caps)
+        assert refused.value.which == "daily_usd"
+    assert ports.another_budget().spent_micro_usd(day) == 10_000
+
+
 def test_concurrent_reservers_never_pass_the_day_cap(ports: Ports) -> None:
     """Six processes reserving at once, each settling every call at half its reservation: the stored day
     counter never passes the cap, so neither does what they really committed (it is lower)."""

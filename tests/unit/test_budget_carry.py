@@ -1,8 +1,10 @@
-"""The day's budget counter, one conditional write per model call: every settlement is carried into the same
-process's next reservation. Whatever the interleaving of processes (reservations in flight, settlements, a
-process that ends and loses its carry), the stored counter never passes the cap, and what was really spent
-passes it only by the usage beyond a reservation whose correction was never written (none while the
-reservation is the worst case); the counter overcounts by at most each process's corrections not written.
+"""A budget counter unleased (a plan's dollars; the day's with no ``lease_micro_usd``, as here), one
+conditional write per model call: every settlement is carried into the same process's next reservation (the
+day's leased counter: ``tests/integration/test_day_lease.py``). Whatever the interleaving of processes
+(reservations in flight, settlements, a process that ends and loses its carry), the stored counter never
+passes the cap, and what was really spent passes it only by the usage beyond a reservation whose correction
+was never written (none while the reservation is the worst case); the counter overcounts by at most each
+process's corrections not written.
 """
 
 from __future__ import annotations

@@ -249,7 +249,7 @@ class Console:
             f"model ({e(percent(share))}).</p>"
         )
         table = (
-            "<table><tr><th>day (UTC)</th><th>spent</th><th>per tier</th><th>budget ledger</th>"
+            "<table><tr><th>day (UTC)</th><th>spent</th><th>per tier</th><th>budget ledger (reserved)</th>"
             f"<th>daily cap (USD)</th><th>of cap</th></tr>{rows}</table>"
         )
         return self.page("Costs", summary + table)

@@ -3,7 +3,8 @@
 Before every call it checks the response cache and reserves the call's worst case against two atomic
 counters (tokens for this task, dollars for today; a ``BudgetLedger``, DynamoDB in AWS); over budget, the
 call is not made. After the call it settles the counters with the real usage (carried into the next
-reservation, not written: one conditional write per counter per call) and returns a ledger entry (tokens in
+reservation, not written: one conditional write on the task's counter per call, one on the day's per lease
+of ``DAY_LEASE_FRACTION`` of the cap) and returns a ledger entry (tokens in
 and out, dollars from a dated price table) that the caller writes to the task history and to metrics. Each
 tier has its own timeout; transient errors get the SDK's retries and then one fallback tier. ``anthropic``
 is imported lazily, so no function pays for it unless it really asks a model.
@@ -64,6 +65,11 @@ MIN_CALL_SECONDS = 2.0  # less time than this left before the deadline: no new a
 # (and
 # its FIFO message group) for nothing, and the next tier is one fallback away.
 MAX_RETRY_WAIT = 8.0
+# The share of the daily cap that a process reserves from the day's counter at once (``Budget``): 0.2 %, $0.05
+# of the default $25, covers tens of small-tier calls or a few of the large tier per write, while the leases
+# a day's recycled Lambda containers strand stay small: 50 container lifetimes in a day strand at most 10 %
+# of the cap (refused early, never late). Larger leases save few more writes and strand more.
+DAY_LEASE_FRACTION = Decimal("0.002")
 # Without a deadline (a caller that set none) the attempts of one tier fit in this many seconds.
 NO_DEADLINE_SECONDS = 60.0
 REAL_API_HOST = "api.anthropic.com"
@@ -103,6 +109,8 @@ class LlmConfig:
     # Reserve budget by the API's own token counting (messages.count_tokens) instead of the estimate: on when
     # the client talks to the real API with a key (``budgeted_llm``); the stand-in answers it as well.
     count_tokens: bool = False
+    # The day's counter is leased in blocks of this share of ``daily_usd_cap`` (0: a write per call).
+    day_lease_fraction: Decimal = DAY_LEASE_FRACTION
 
 
 @dataclass(frozen=True)
@@ -201,10 +209,15 @@ class Budget:
     ``reserve`` adds the call's worst case to both counters, or refuses it (``BudgetExceeded``) when either
     would pass its cap, before the call; ``settle`` corrects both by the real usage afterwards.
 
-    Two writes per call, not four: the ledger carries each settlement into the counter's next reservation
-    from this process. The day's counter is the one every worker shares, so it takes a conditional ``ADD``
-    of (this reservation + the corrections carried) per call; a carry lost with its process leaves the day
-    high by one over-reservation (refusing early, never late). The task's counter keeps its own write per
+    One write per call on the task's counter and a small fraction of one on the day's, none per settlement:
+    the ledger carries each settlement into the counter's next reservation from this process. The day's
+    counter is the one every worker shares: each process leases a block of it (``day_lease_fraction`` of
+    the cap, at least the call's worst case) with a conditional ``ADD`` and takes its calls from the block
+    without a write until the block cannot cover the next one; a settled call's remainder goes back into
+    the block. Near the cap a block that does not fit is cut to what the call needs, so a call is refused
+    exactly when it does not fit. The stored day counter never passes the cap and never counts less than
+    was spent; it counts more by the unspent leases of the processes that held one that day (a process that
+    ends strands its lease: refusing early, never late). The task's counter keeps its own write per
     call rather than riding on the lifecycle's task writes, because those come after the call: a task
     redelivered after a crash between the call and its next move must still see what it spent. Carrying
     costs the task counter the over-reservation of each stage's last call (classify's, then decide's):
@@ -221,13 +234,15 @@ class Budget:
         return datetime.fromtimestamp(self.clock(), UTC).strftime("%Y-%m-%d")
 
     def reserve(self, task_id: str, tokens: int, micro_usd: int) -> None:
+        cap = int(self.config.daily_usd_cap * 1_000_000)
         self.ledger.reserve(
             task_id,
             self.day(),
             tokens,
             micro_usd,
             token_cap=self.config.task_token_cap,
-            micro_usd_cap=int(self.config.daily_usd_cap * 1_000_000),
+            micro_usd_cap=cap,
+            lease_micro_usd=int(cap * self.config.day_lease_fraction),
         )
 
     def settle(self, task_id: str, reserved_tokens: int, reserved_micro_usd: int, entry: LedgerEntry) -> None:
@@ -240,6 +255,7 @@ class Budget:
         )
 
     def spent_today_usd(self) -> float:
+        """Today's counter less this process's unspent lease: other processes' unspent leases count."""
         return self.ledger.spent_micro_usd(self.day()) / 1_000_000
 
 

@@ -385,7 +385,10 @@ class SpendLedger(Protocol):
 
 def costs(tasks: RecentTasks, ledger: SpendLedger | None, daily_cap_usd: float | None) -> dict[str, Any]:
     """Model spend per UTC day and per tier (from the tasks' histories), the budget ledger's figure for the
-    day and the cap, and the share of events settled without a model call."""
+    day and the cap, and the share of events settled without a model call. The ledger's figure is what was
+    reserved: the spend plus the unspent leases of the workers that took one that day (about one lease, 0.2 %
+    of the cap, per worker process; a call bigger than a lease leases its own size), never less than what
+    was spent."""
     days: dict[str, dict[str, float]] = {}
     total = without_model = 0
     for task in tasks.recent():

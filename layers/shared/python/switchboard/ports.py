@@ -171,17 +171,28 @@ class AuthorDirectory(Protocol):
 class BudgetLedger(Protocol):
     """Atomic LLM spending counters: tokens per task and micro-dollars per UTC day (``YYYY-MM-DD``).
 
-    One conditional write per counter per model call: ``settle`` writes nothing, its correction is carried by
-    this ledger (this process) into the same counter's next ``reserve``. A correction never written (the
-    process ended) leaves the counter high by that call's over-reservation: caps refuse early, never late.
+    No write per settlement: ``settle``'s correction is carried by this ledger (this process) into the same
+    counter's next ``reserve``. The task's counter takes one conditional write per model call; the day's,
+    given a ``lease_micro_usd``, one per lease: a block of the day's budget reserved at once, from which this
+    process's calls are taken without a write. A correction never written or a lease never spent (the
+    process ended) leaves the counter high: caps refuse early, never late.
     """
 
     def reserve(
-        self, task_id: str, day: str, tokens: int, micro_usd: int, *, token_cap: int, micro_usd_cap: int
+        self,
+        task_id: str,
+        day: str,
+        tokens: int,
+        micro_usd: int,
+        *,
+        token_cap: int,
+        micro_usd_cap: int,
+        lease_micro_usd: int = 0,
     ) -> None:
         """Add to both counters (with this ledger's carried corrections), or reserve nothing:
         ``BudgetExceeded("task_tokens" | "daily_usd")`` when either counter, as it would stand settled,
-        would pass its cap (a concurrent reservation counts)."""
+        would pass its cap (a concurrent reservation counts). ``lease_micro_usd`` > 0: the day's counter is
+        leased in blocks of that size (or only what the call needs, where a block no longer fits)."""
         ...
 
     def settle(self, task_id: str, day: str, tokens: int, micro_usd: int) -> None:
@@ -190,7 +201,8 @@ class BudgetLedger(Protocol):
         ...
 
     def spent_micro_usd(self, day: str) -> int:
-        """The day's counter as stored, with this ledger's corrections not written yet."""
+        """The day's counter as stored, with this ledger's corrections not written yet and its unspent lease
+        taken off; other processes' unspent leases are counted: reserved, not spent."""
         ...
 
     def spent_tokens(self, task_id: str) -> int:

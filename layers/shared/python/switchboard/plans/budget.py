@@ -3,8 +3,9 @@
 A plan's model calls go through a ``BudgetedLlm`` whose ``Budget`` caps the task's tokens at the plan's
 token budget, over a ``PlanLedger``: the same atomic ledger, plus one more counter, the plan's micro-dollars
 (kept under the key ``plan#<task id>`` in the ledger's day counters, so it is as atomic as the daily cap).
-Like the inner ledger's, its corrections ride on its next reservation: a plan's call costs three conditional
-writes (task, day, plan) and no settlement write; the plan's token-free task counter is never written.
+Like the inner ledger's, its corrections ride on its next reservation: a plan's call costs two conditional
+writes (task, plan), a third for the day's counter only when the process's lease of it runs out, and no
+settlement write; the plan's token-free task counter is never written.
 A call that would pass either is not made (``BudgetExceeded``): the executor then stops the plan and hands
 what it found to a person. ``switchboard.llm`` is used as it is.
 """
@@ -34,9 +35,26 @@ class PlanLedger:
         self.micro_usd_cap = micro_usd_cap
 
     def reserve(
-        self, task_id: str, day: str, tokens: int, micro_usd: int, *, token_cap: int, micro_usd_cap: int
+        self,
+        task_id: str,
+        day: str,
+        tokens: int,
+        micro_usd: int,
+        *,
+        token_cap: int,
+        micro_usd_cap: int,
+        lease_micro_usd: int = 0,
     ) -> None:
-        self.inner.reserve(task_id, day, tokens, micro_usd, token_cap=token_cap, micro_usd_cap=micro_usd_cap)
+        """The day's counter is leased as for any call; the plan's own counter is not (one write a call)."""
+        self.inner.reserve(
+            task_id,
+            day,
+            tokens,
+            micro_usd,
+            token_cap=token_cap,
+            micro_usd_cap=micro_usd_cap,
+            lease_micro_usd=lease_micro_usd,
+        )
         try:
             self.inner.reserve(
                 plan_key(task_id),
