@@ -53,7 +53,8 @@ def test_no_handler_imports_anthropic_at_cold_start(function: str) -> None:
 
 #: What the ingest handler (every webhook's cold start) must not load: the X-Ray SDK (Lambda's active tracing
 #: records the invocation without it), pydantic-settings and what it drags in (asyncio, argparse, gettext),
-#: the model SDK, the policy gate and abilities (classify's and act's), and Powertools' event data classes.
+#: the model SDK, the policy gate and abilities (classify's and act's), Powertools' event data classes, and
+#: pydantic's URL types (``pydantic.networks``: the feed settings check their URL without them).
 NOT_ON_THE_INGEST_PATH = (
     "aws_xray_sdk",
     "pydantic_settings",
@@ -65,6 +66,7 @@ NOT_ON_THE_INGEST_PATH = (
     "switchboard.abilities",
     "switchboard.policy",
     "aws_lambda_powertools.utilities.data_classes",
+    "pydantic.networks",
 )
 #: What no handler loads at import.
 NOT_IN_ANY_HANDLER = ("aws_xray_sdk", "pydantic_settings", "anthropic", "argparse", "dotenv")
