@@ -87,6 +87,19 @@ def test_the_ingest_handler_imports_only_what_a_webhook_needs() -> None:
     assert _loaded("ingest", NOT_ON_THE_INGEST_PATH) == []
 
 
+def test_the_ingest_handler_leaves_what_its_import_built_out_of_garbage_collection() -> None:
+    """The first call would otherwise set off a full collection over every module and pydantic validator the
+    import built (functions/ingest/handler.py, the end of the module)."""
+    code = "import gc, handler; print(gc.get_freeze_count())"
+    env = {
+        **os.environ,
+        **ENVIRONMENT,
+        "PYTHONPATH": f"{ROOT / 'functions' / 'ingest'}{os.pathsep}{ROOT / 'layers/shared/python'}",
+    }
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert int(result.stdout) > 10_000  # the import's objects, not a handful
+
+
 @pytest.mark.parametrize(
     "function", ["health", "classify", "decide", "act", "poll", "triage", "batch", "plan"]
 )
