@@ -53,7 +53,8 @@ def test_no_handler_imports_anthropic_at_cold_start(function: str) -> None:
 
 #: What the ingest handler (every webhook's cold start) must not load: the X-Ray SDK (Lambda's active tracing
 #: records the invocation without it), pydantic-settings and what it drags in (asyncio, argparse, gettext),
-#: the model SDK, the policy gate and abilities (classify's and act's), and Powertools' event data classes.
+#: the model SDK, the policy gate and abilities (classify's and act's), Powertools' event data classes, and
+#: pydantic's URL types (``pydantic.networks``: the feed settings check their URL without them).
 NOT_ON_THE_INGEST_PATH = (
     "aws_xray_sdk",
     "pydantic_settings",
@@ -65,6 +66,7 @@ NOT_ON_THE_INGEST_PATH = (
     "switchboard.abilities",
     "switchboard.policy",
     "aws_lambda_powertools.utilities.data_classes",
+    "pydantic.networks",
 )
 #: What no handler loads at import.
 NOT_IN_ANY_HANDLER = ("aws_xray_sdk", "pydantic_settings", "anthropic", "argparse", "dotenv")
@@ -83,6 +85,19 @@ def _loaded(function: str, modules: tuple[str, ...]) -> list[str]:
 
 def test_the_ingest_handler_imports_only_what_a_webhook_needs() -> None:
     assert _loaded("ingest", NOT_ON_THE_INGEST_PATH) == []
+
+
+def test_the_ingest_handler_leaves_what_its_import_built_out_of_garbage_collection() -> None:
+    """The first call would otherwise set off a full collection over every module and pydantic validator the
+    import built (functions/ingest/handler.py, the end of the module)."""
+    code = "import gc, handler; print(gc.get_freeze_count())"
+    env = {
+        **os.environ,
+        **ENVIRONMENT,
+        "PYTHONPATH": f"{ROOT / 'functions' / 'ingest'}{os.pathsep}{ROOT / 'layers/shared/python'}",
+    }
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert int(result.stdout) > 10_000  # the import's objects, not a handful
 
 
 @pytest.mark.parametrize(

@@ -86,3 +86,16 @@ def test_the_poll_function_reads_its_feeds_as_json_models(monkeypatch: pytest.Mo
     settings = PollSettings.from_environment()
 
     assert settings.feeds == [FeedSpec(name="blog", kind="atom", url="https://example.com/feed.xml")]
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://example.com/feed.xml", "example.com/feed.xml", "https://", "file:///etc/passwd", ""]
+)
+def test_a_feed_url_must_be_an_absolute_http_url(url: str) -> None:
+    with pytest.raises(ValidationError):
+        FeedSpec(name="blog", kind="atom", url=url)
+
+
+def test_a_feed_url_is_kept_as_configured() -> None:
+    feed = FeedSpec(name="blog", kind="rss", url="http://example.com:8080/rss?lang=en")
+    assert feed.url == "http://example.com:8080/rss?lang=en"

@@ -164,7 +164,7 @@ class Poller:
 
     def poll(self, feed: FeedSpec) -> dict[str, int]:
         cursor = self.cursors.get(feed.name)
-        url = str(feed.url)
+        url = feed.url
         if feed.kind is FeedKind.MENTIONS:
             if cursor:
                 url += ("&" if "?" in url else "?") + urllib.parse.urlencode({"since": cursor})
