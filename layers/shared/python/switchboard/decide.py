@@ -118,7 +118,10 @@ class DecideService:
         stale one fails (``ConcurrentUpdate``) and ``Lifecycle.retrying`` reloads the task and resumes from
         where it is. The moves before that write are the ones a crash before it repeats today: the model's
         call (the same prompt is answered from the response cache, so the model is not asked twice, bar a
-        repair), and the sends, which the action ids deduplicate (``switchboard.action_ids``).
+        repair), and the sends, which the action ids deduplicate (``switchboard.action_ids``). Only if the
+        earlier attempt ended otherwise (the model failed and a person was asked) and the count was also
+        wrong could this attempt send its ``#0`` action before its write is refused, an action the history
+        would not name; both at once is what this trust accepts.
         """
         if request.task_version is None or self._wants_plan(request) is not None:
             return None
