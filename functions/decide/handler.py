@@ -60,7 +60,8 @@ def heartbeat() -> Heartbeat:
 
 
 def decide_record(record: SQSRecord) -> None:
-    service().process(DecideRequest.model_validate_json(record.body))
+    first_receive = record.attributes.approximate_receive_count == "1"
+    service().process(DecideRequest.model_validate_json(record.body), first_receive=first_receive)
 
 
 @logger.inject_lambda_context(clear_state=True)

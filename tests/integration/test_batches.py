@@ -4,6 +4,7 @@ at half price through their own queue, and a result that never came (expired) is
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -65,6 +66,9 @@ def test_a_decision_with_no_reply_waits_for_its_batch(agent: Agent, standin: Mes
     task = agent.store.get(event.task_id)
     entries = [e for e in ledger(task.history) if not e["cached"]]
     assert [(e["tier"], e["batch"]) for e in entries] == [("small", False), ("medium", True)]
+    to_decide = [json.loads(m.body) for m in agent.queue.sent if m.queue_url == DECIDE_URL]
+    # classify's hand-over carries the task as it wrote it; the batch's resume does not: the task is read
+    assert [body.get("task_version") for body in to_decide] == [2, None]  # opened at 1, CLASSIFIED 2
     assert any(m.queue_url == DECIDE_URL and "#batch#decide" in m.dedup_id for m in agent.queue.sent)
     assert task.status in {TaskStatus.DISPATCHED, TaskStatus.NEEDS_HUMAN, TaskStatus.DROPPED}
 

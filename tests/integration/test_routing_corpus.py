@@ -144,7 +144,7 @@ def run_like_the_agent(agent: Agent, event: InboundEvent) -> None:
             if message.queue_url == DECIDE_URL:
                 request = DecideRequest.model_validate_json(message.body)
                 if request.task_id == event.task_id:
-                    agent.decide.process(request)
+                    agent.decide.process(request, first_receive=True)  # each message is received once
             elif message.queue_url == CLASSIFY_URL:
                 resumed = InboundEvent.model_validate_json(message.body)
                 owner = (message.attributes or {})[ORIGINAL_MESSAGE_ID]

@@ -214,6 +214,7 @@ class ClassifyService:
         )
 
     def _advance(self, task: Task, event: InboundEvent, rule: RuleResult | None = None) -> TaskStatus:
+        classified_now = task.status is TaskStatus.RECEIVED  # then a CLASSIFIED task below is our own write
         if task.status is TaskStatus.RECEIVED:
             try:
                 task = self._classify(task, event, rule)
@@ -223,7 +224,7 @@ class ClassifyService:
         if task.status is TaskStatus.CLASSIFIED and task.actions:
             task = self.lifecycle.dispatch(task, ACTOR)
         elif task.status is TaskStatus.CLASSIFIED and task.route == "decide":
-            self._send_to_decide(task, event)
+            self._send_to_decide(task, event, written=classified_now)
         elif self.lifecycle.sends_after_write(task):  # written with the claim: sent now, or again on a resume
             self.lifecycle.send_dispatched(task)
         return task.status
@@ -363,8 +364,13 @@ class ClassifyService:
         # detail does not list the abilities: the dispatch's policy verdicts name each one.
         return self.lifecycle.classify(task, ACTOR, detail, actions=actions, defer=True)
 
-    def _send_to_decide(self, task: Task, event: InboundEvent) -> None:
-        """Hand over to decide. The task stays CLASSIFIED until decide moves it to DECIDING."""
+    def _send_to_decide(self, task: Task, event: InboundEvent, *, written: bool) -> None:
+        """Hand over to decide. The task stays CLASSIFIED until decide moves it to DECIDING.
+
+        ``written``: the task is as this invocation's own write returned it, so the message carries its
+        version and decide need not read it again (``DecideRequest.task_version``). A resumed task was read
+        and may be handed over a second time while the first message is still in decide's queue: that one
+        carries no version, so decide reads the task and sees how far the first got."""
         classified = next(entry for entry in reversed(task.history) if entry.get("status") == "CLASSIFIED")
         known = self.lifecycle.gate.known(event)  # the author's trust as read for this event, if kept
         request = DecideRequest(
@@ -374,6 +380,7 @@ class ClassifyService:
             confidence=classified["detail"]["confidence"],
             author_trusted=None if known is None else known[0].trusted,
             author_read_at=None if known is None else known[1],
+            task_version=task.version if written else None,
         )
         self.queue.send(
             self.decide_queue_url,

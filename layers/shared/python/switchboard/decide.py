@@ -80,13 +80,18 @@ class DecideService:
         if self.llm is not None:
             self.llm.deadline = None if context is None else Deadline.from_context(context)
 
-    def process(self, request: DecideRequest) -> TaskStatus:
+    def process(self, request: DecideRequest, *, first_receive: bool = False) -> TaskStatus:
+        """Take the task as far as decide can. ``first_receive``: SQS delivers this message for the first time
+        (its ``ApproximateReceiveCount`` is 1); then the task as classify left it, carried by the message,
+        stands in for a read of it (``_as_sent``)."""
         event = request.event
         logger.set_correlation_id(event.event_id)
         if request.author_trusted is not None and request.author_read_at is not None:
             # classify's read of the author's trust: the gate keeps it while it is fresh enough
             self.gate.remember(event, request.author_trusted, request.author_read_at)
-        task = self.lifecycle.get(request.task_id)
+        task = self._as_sent(request) if first_receive else None
+        if task is None:
+            task = self.lifecycle.get(request.task_id)
         try:
             return self.lifecycle.retrying(task, lambda current: self._advance(current, request))
         except failures.PERMANENT as error:  # the event's own fault: retrying gives the same error
@@ -95,6 +100,45 @@ class DecideService:
             return self.lifecycle.end(
                 task.task_id, TaskStatus.FAILED, ACTOR, {"error": type(error).__name__}, why
             )
+
+    def _as_sent(self, request: DecideRequest) -> Task | None:
+        """The task as classify's write left it, from the message (``DecideRequest.task_version``); None when
+        the message does not carry it or a plan takes the task (the plan reads the task itself).
+
+        Why a first receive may trust it. Classify sends the version only with the write that made the task
+        CLASSIFIED, and only decide moves a CLASSIFIED task on, for a message of this task (classify ends
+        it FAILED only if handing it over fails for good, which a resend of a body sent once does not). Any
+        other message of it (classify handing over again on a resume) carries no version and comes after
+        this one in the conversation's FIFO group, so while this message has never been received nobody
+        has moved the task from the version it carries. A redelivery may come after its own earlier
+        attempt wrote; it reads, as does every message without the version.
+
+        Residual case: ``ApproximateReceiveCount`` is approximate, so a first count could still reach a
+        task moved on. Nothing wrong is written: every move is conditional on status and version, the
+        stale one fails (``ConcurrentUpdate``) and ``Lifecycle.retrying`` reloads the task and resumes from
+        where it is. The moves before that write are the ones a crash before it repeats today: the model's
+        call (the same prompt is answered from the response cache, so the model is not asked twice, bar a
+        repair), and the sends, which the action ids deduplicate (``switchboard.action_ids``). Only if the
+        earlier attempt ended otherwise (the model failed and a person was asked) and the count was also
+        wrong could this attempt send its ``#0`` action before its write is refused, an action the history
+        would not name; both at once is what this trust accepts.
+        """
+        if request.task_version is None or self._wants_plan(request) is not None:
+            return None
+        event = request.event
+        return Task(
+            task_id=request.task_id,
+            event_id=event.event_id,
+            platform=event.platform.value,
+            status=TaskStatus.CLASSIFIED,
+            version=request.task_version,
+            conversation=event.conversation,
+            # The history is appended by each write and read back whole from it (``Task.updated``); before
+            # the first write decide reads only its own entries (who chose, at dispatch).
+            history=[],
+            route="decide",
+            event_json=event.model_dump_json(),
+        )
 
     def _wants_plan(self, request: DecideRequest) -> str | None:
         if self.plans is None:
@@ -192,9 +236,12 @@ class DecideService:
         event = request.event
         if self.resume_queue_url is None or event.platform in REPLY_PLATFORMS:
             return None
+        # The message comes back after the batch, received for the first time, but the task may have moved
+        # meanwhile: without the version it carries, it is read again.
+        resumed = request.model_copy(update={"task_version": None})
         return Resume(
             self.resume_queue_url,
-            request.model_dump_json(),
+            resumed.model_dump_json(),
             group_id=event.conversation,
             dedup_id=f"{request.task_id}#batch#decide",
         )

@@ -147,6 +147,11 @@ class DecideRequest(BaseModel):
     #: while it is fresh enough (``switchboard.policy``), else reads again. None: not read.
     author_trusted: bool | None = None
     author_read_at: float | None = None
+    #: The task's version as classify's own write left it: CLASSIFIED, routed to decide, no actions. With
+    #: ``event`` that is all of the task decide's path reads, so on a first receive decide works from it
+    #: instead of reading the task (``DecideService.process`` says when that is safe). None: read the task
+    #: (a message from an older classify, a resumed classify, decide's own resume queue).
+    task_version: int | None = Field(default=None, ge=1)
 
 
 class IngestAnswer(BaseModel):
