@@ -124,3 +124,30 @@ def test_a_stale_version_ends_where_the_task_is(counting: CountingAgent, calls: 
     assert (after.version, after.history) == (before.version, before.history)
     assert len(calls) == model_calls
     assert {action.action_id for action in counting.agent.actions(event)} == {f"{event.task_id}#0"}
+
+
+def test_a_stale_version_sends_nothing_for_a_task_that_went_elsewhere(counting: CountingAgent) -> None:
+    """The earlier attempt ended otherwise (a person was asked) and the message still counts as a first
+    receive: decide records before it sends, so its refused write sent nothing the history does not name."""
+    event, body = counting.classified()
+    counting.agent.decide.lifecycle.end(
+        event.task_id, TaskStatus.NEEDS_HUMAN, "operator", {"asked": "a person"}, "asked a person"
+    )
+    assert counting.decide(body, first_receive=True) is TaskStatus.NEEDS_HUMAN
+    assert counting.agent.actions(event) == []
+    statuses = [entry[0] for entry in counting.history(event)]
+    assert statuses == ["RECEIVED", "CLASSIFIED", "NEEDS_HUMAN"]
+
+
+def test_a_redelivery_after_the_dispatch_write_sends_the_actions_again(counting: CountingAgent) -> None:
+    """The write that records DISPATCHED comes before the sends: an attempt that dies between the two (its
+    send fails) leaves a DISPATCHED task whose redelivery sends the actions, under the ids recorded."""
+    event, body = counting.classified()
+    counting.agent.queue.fail_next = 1
+    with pytest.raises(ConnectionError):  # the fake queue's outage: the invocation fails with it
+        counting.decide(body, first_receive=True)
+    assert counting.agent.actions(event) == []
+    assert [entry[0] for entry in counting.history(event)] == DECIDED
+    assert counting.decide(body, first_receive=False) is TaskStatus.DISPATCHED
+    assert [action.action_id for action in counting.agent.actions(event)] == [f"{event.task_id}#0"]
+    assert [entry[0] for entry in counting.history(event)] == DECIDED

@@ -118,10 +118,11 @@ class DecideService:
         stale one fails (``ConcurrentUpdate``) and ``Lifecycle.retrying`` reloads the task and resumes from
         where it is. The moves before that write are the ones a crash before it repeats today: the model's
         call (the same prompt is answered from the response cache, so the model is not asked twice, bar a
-        repair), and the sends, which the action ids deduplicate (``switchboard.action_ids``). Only if the
-        earlier attempt ended otherwise (the model failed and a person was asked) and the count was also
-        wrong could this attempt send its ``#0`` action before its write is refused, an action the history
-        would not name; both at once is what this trust accepts.
+        repair). Its actions are not sent before the write that records them (``dispatch(record_first=
+        True)``): refused, nothing went out. What can still go out unrecorded is a page: if the model now
+        fails where the earlier attempt's answered, the escalation is sent before its NEEDS_HUMAN write is
+        refused (``Lifecycle.escalate`` sends first), a person asked about a task that went on; that takes
+        a wrong count and a different outcome at once.
         """
         if request.task_version is None or self._wants_plan(request) is not None:
             return None
@@ -162,7 +163,10 @@ class DecideService:
                 logger.info("decision waits for the next Message Batch", task_id=task.task_id)
                 return task.status
         if task.status is TaskStatus.DECIDED:
-            task = self.lifecycle.dispatch(task, ACTOR)
+            # recorded before it is sent: the task may be the version the message carried (``_as_sent``)
+            task = self.lifecycle.dispatch(task, ACTOR, record_first=True)
+        elif self.lifecycle.sends_after_write(task):  # a redelivery after a crash between write and sends
+            self.lifecycle.send_dispatched(task)
         return task.status
 
     def _decide(self, task: Task, request: DecideRequest) -> Task:

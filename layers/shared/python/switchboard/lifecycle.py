@@ -195,13 +195,19 @@ class Lifecycle:
 
     # -- dispatching and escalating --------------------------------------------------------------------------
 
-    def dispatch(self, task: Task, actor: str) -> Task:
+    def dispatch(self, task: Task, actor: str, *, record_first: bool = False) -> Task:
         """Pass the task's actions through the policy gate, send the allowed ones, then record DISPATCHED
         (with only those as the task's actions, so it finishes when they do); none allowed: DROPPED.
 
         An act worker can finish an action before that write lands (the message is already in its queue). Its
         completion then finds the task not yet DISPATCHED and cannot finish it, so the dispatcher settles the
         task itself once its own write is in.
+
+        ``record_first``: record DISPATCHED first and send after it (``send_dispatched``, as a dispatch with
+        the claim does), for a caller that may be working from a task that moved on since (decide, from the
+        version its message carries): a stale write is refused before anything is sent, so no action goes
+        out that the history does not name. A crash between the write and the sends leaves a DISPATCHED task
+        whose redelivery sends them again (``sends_after_write``), deduplicated by the action ids.
         """
         self._require_queue()
         actions = task.action_requests()
@@ -211,9 +217,14 @@ class Lifecycle:
         if not allowed:
             reason = "refused by policy: " + "; ".join(f"{v.ability}: {v.reason}" for v in verdicts)
             return self._move(task, S.DROPPED, actor, {"policy": policy, "reason": reason}, reason=reason)
+        kept = allowed if len(allowed) < len(actions) else None
+        if record_first:
+            detail = {"sent": [{"action_id": a.action_id} for a in allowed], "policy": policy}
+            task = self._move(task, S.DISPATCHED, actor, detail | {SENT_AFTER_WRITE: True}, actions=kept)
+            self.send_dispatched(task)
+            return task
         # each sent action by its id (its ability is in the policy verdicts, its service is the ability's)
         sent = [{"action_id": action.action_id, "message_id": self._send(action)} for action in allowed]
-        kept = allowed if len(allowed) < len(actions) else None
         task = self._move(task, S.DISPATCHED, actor, {"sent": sent, "policy": policy}, actions=kept)
         if task.completed_actions:
             self.settle(task, actor)
@@ -252,14 +263,16 @@ class Lifecycle:
         return self._move(task, S.DISPATCHED, actor, detail, actions=kept, defer=True)
 
     def send_dispatched(self, task: Task) -> None:
-        """Send the actions of a task recorded DISPATCHED before they were sent (``dispatch_with_claim``),
+        """Send the actions of a task recorded DISPATCHED before they were sent (``dispatch_with_claim``,
+        ``dispatch(record_first=True)``),
         right after that write and again on a redelivery that finds it still DISPATCHED."""
         for action in task.action_requests():
             self._send(action)
 
     @staticmethod
     def sends_after_write(task: Task) -> bool:
-        """Whether the task is DISPATCHED by a write that came before its sends (``dispatch_with_claim``)."""
+        """Whether the task is DISPATCHED by a write that came before its sends (``dispatch_with_claim``,
+        ``dispatch(record_first=True)``)."""
         if task.status is not S.DISPATCHED:
             return False
         dispatched = next(entry for entry in reversed(task.history) if entry.get("status") == S.DISPATCHED)
