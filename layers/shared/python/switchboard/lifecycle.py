@@ -219,8 +219,7 @@ class Lifecycle:
             return self._move(task, S.DROPPED, actor, {"policy": policy, "reason": reason}, reason=reason)
         kept = allowed if len(allowed) < len(actions) else None
         if record_first:
-            detail = {"sent": [{"action_id": a.action_id} for a in allowed], "policy": policy}
-            task = self._move(task, S.DISPATCHED, actor, detail | {SENT_AFTER_WRITE: True}, actions=kept)
+            task = self._dispatched_unsent(task, actor, allowed, policy, kept)
             self.send_dispatched(task)
             return task
         # each sent action by its id (its ability is in the policy verdicts, its service is the ability's)
@@ -257,10 +256,23 @@ class Lifecycle:
             reason = "refused by policy: " + "; ".join(f"{v.ability}: {v.reason}" for v in verdicts)
             refused = {"policy": policy, "reason": reason}
             return self._move(task, S.DROPPED, actor, refused, reason=reason, defer=True)
-        sent = [{"action_id": action.action_id} for action in allowed]
         kept = allowed if len(allowed) < len(actions) else None
+        return self._dispatched_unsent(task, actor, allowed, policy, kept, defer=True)
+
+    def _dispatched_unsent(
+        self,
+        task: Task,
+        actor: str,
+        allowed: list[ActionRequest],
+        policy: list[dict[str, Any]],
+        kept: list[ActionRequest] | None,
+        *,
+        defer: bool = False,
+    ) -> Task:
+        """DISPATCHED, recorded before its actions are sent (``send_dispatched`` sends them), each by id."""
+        sent = [{"action_id": action.action_id} for action in allowed]
         detail: dict[str, Any] = {"sent": sent, "policy": policy, SENT_AFTER_WRITE: True}
-        return self._move(task, S.DISPATCHED, actor, detail, actions=kept, defer=True)
+        return self._move(task, S.DISPATCHED, actor, detail, actions=kept, defer=defer)
 
     def send_dispatched(self, task: Task) -> None:
         """Send the actions of a task recorded DISPATCHED before they were sent (``dispatch_with_claim``,
