@@ -97,8 +97,8 @@ def _acknowledge_functions(stack: SwitchboardStack) -> None:
         _ack(
             _role(stack.functions.all[name]),
             tasks_index_wildcard,
-            f"{name} queries the tasks table's by-event-keys index: Table.grant_* scopes the grant to the "
-            "indexes of that one table (<tasks table arn>/index/*), not to other tables.",
+            f"{name} reads and writes the tasks table, which has an index (by-attention): Table.grant_* adds "
+            "that one table's indexes (<tasks table arn>/index/*) to the grant, not other tables'.",
         )
     plan = stack.functions.plan
     _ack(

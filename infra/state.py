@@ -8,10 +8,10 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from switchboard.dynamo.keys import TASKS_BY_ATTENTION_INDEX, TASKS_BY_EVENT_INDEX
+from switchboard.dynamo.keys import TASKS_BY_ATTENTION_INDEX
 
 TTL_ATTRIBUTE: Final = "expires_at"
-# The index names are the library's (switchboard.dynamo.keys), which queries them. `by-attention` is sparse:
+# The index name is the library's (switchboard.dynamo.keys), which queries it. `by-attention` is sparse:
 # only tasks that need a person (NEEDS_HUMAN, FAILED) carry `attention`, so listing them reads just those
 # items, however many tasks ended DONE.
 
@@ -28,11 +28,6 @@ class State(Construct):
         table = self._build_table(
             "TasksTable",
             partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-        )
-        table.add_global_secondary_index(  # keys only: a task write leaves it alone (switchboard.dynamo.keys)
-            index_name=TASKS_BY_EVENT_INDEX,
-            partition_key=dynamodb.Attribute(name="event_id", type=dynamodb.AttributeType.STRING),
-            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
         table.add_global_secondary_index(
             index_name=TASKS_BY_ATTENTION_INDEX,

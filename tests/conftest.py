@@ -88,16 +88,10 @@ def create_tables(dynamodb: Any, prefix: str = "") -> tuple[str, str]:
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[
             {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "event_id", "AttributeType": "S"},
             {"AttributeName": "attention", "AttributeType": "S"},
             {"AttributeName": "updated_at", "AttributeType": "S"},
         ],
         GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by-event-keys",
-                "KeySchema": [{"AttributeName": "event_id", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            },
             {
                 "IndexName": "by-attention",
                 "KeySchema": [

@@ -28,17 +28,12 @@ def test_tables_are_retained_when_the_stack_is_deleted(template: Template) -> No
     )
 
 
-def test_tasks_table_is_keyed_by_pk_with_event_and_attention_indexes(
+def test_tasks_table_is_keyed_by_pk_with_only_the_attention_index(
     stack: SwitchboardStack, template: Template
 ) -> None:
     tasks = template.find_resources("AWS::DynamoDB::Table")[logical_id(stack.state.tasks_table)]
     assert tasks["Properties"]["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
     assert tasks["Properties"]["GlobalSecondaryIndexes"] == [
-        {
-            "IndexName": "by-event-keys",
-            "KeySchema": [{"AttributeName": "event_id", "KeyType": "HASH"}],
-            "Projection": {"ProjectionType": "KEYS_ONLY"},
-        },
         {
             "IndexName": "by-attention",
             "KeySchema": [

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from switchboard.errors import AlreadyRecorded, ConcurrentUpdate, TaskNotFound
-from switchboard.models import ActionRequest, InboundEvent, Service, TaskStatus
+from switchboard.models import ActionRequest, InboundEvent, Platform, Service, TaskStatus
 from switchboard.ports import TaskRepository
 from switchboard.state import TaskStore
 from tests.fakes import github_event
@@ -44,6 +44,18 @@ def test_claim_and_open_is_atomic_and_once(tasks: TaskRepository) -> None:
     assert tasks.claim("github", "never-seen") is None
     assert [t.task_id for t in tasks.find_by_event(event.event_id)] == [event.task_id]
     assert tasks.find_by_event("never-seen") == []
+
+
+def test_find_by_event_finds_each_platforms_task_of_one_delivery_id(tasks: TaskRepository) -> None:
+    # Delivery ids are the platforms' own: two platforms may use the same one, and each has its task.
+    github = github_event(event_id="shared-id")
+    slack = github.model_copy(update={"platform": Platform.SLACK, "conversation": "C1:1.0", "context": {}})
+    for event in (github, slack):
+        assert tasks.claim_and_open(event, owner="m-1", claim_ttl_days=14, actor="classify") is not None
+    assert github.task_id != slack.task_id
+    found = tasks.find_by_event("shared-id")
+    assert sorted(t.task_id for t in found) == sorted([github.task_id, slack.task_id])
+    assert {t.inbound_event().platform for t in found} == {Platform.GITHUB, Platform.SLACK}
 
 
 def test_the_content_claim_makes_one_task_of_one_logical_event_under_any_delivery_id(

@@ -72,6 +72,19 @@ def template() -> dict[str, Any]:
     return document
 
 
+def tasks_table_indexes() -> list[dict[str, Any]]:
+    """The tasks table's global secondary indexes, as the template declares them (the one table keyed by
+    ``pk`` alone)."""
+    for resource in template()["Resources"].values():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::DynamoDB::Table" and [
+            k["AttributeName"] for k in properties["KeySchema"]
+        ] == ["pk"]:
+            indexes: list[dict[str, Any]] = properties.get("GlobalSecondaryIndexes", [])
+            return indexes
+    raise SystemExit("the template has no tasks table (a table keyed by pk alone)")
+
+
 def template_functions() -> dict[str, dict[str, Any]]:
     """Logical id → {name (SWITCHBOARD_FUNCTION), memory, timeout, environment with Refs as dummy strings}."""
     functions = {}

@@ -345,19 +345,33 @@ def item_write_units_by_kind(runtime: Any) -> dict[str, float]:
     return {kind: write_units(values) for kind, values in _sizes_by_kind(runtime).items()}
 
 
-def index_write_units(measured: dict[str, Any], task_units: float) -> float:
+def index_write_units(
+    measured: dict[str, Any], task_units: float, indexes: list[dict[str, Any]] | None = None
+) -> float:
     """The tasks table's index writes per event ("Global secondary indexes", Write capacity units,
     https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.Writes, read 2026-12-02: a
     table write that puts an item into an index costs a write there too, sized by the index entry; one
-    that leaves the index's keys and projected attributes as they were costs none there):
-    ``by-event-keys`` (keys only) is written once per task, when it is born; ``by-attention`` (every
-    attribute, but sparse) at least once per task that ends NEEDS_HUMAN or FAILED, at the task's size."""
+    that leaves the index's keys and projected attributes as they were costs none there), for each index
+    the template declares (``indexes``; default: ``tools.bench.common.tasks_table_indexes``): the sparse
+    ``attention`` index (every attribute) at least once per task that ends NEEDS_HUMAN or FAILED, at the
+    task's size; any other index once per task born (its key is set at birth), 1 unit if keys only, else
+    the task's size."""
+    if indexes is None:
+        from tools.bench.common import tasks_table_indexes
+
+        indexes = tasks_table_indexes()
     born = measured.get("transaction_items_per_event", {}).get("task", 0.0)
     events = max(int(measured.get("events", 0)), 1)
     attention = sum(
         n for status, n in measured.get("terminal", {}).items() if status in ("NEEDS_HUMAN", "FAILED")
     )
-    return born * 1 + attention / events * task_units
+    units = 0.0
+    for index in indexes:
+        if index["KeySchema"][0]["AttributeName"] == "attention":
+            units += attention / events * task_units
+        else:
+            units += born * (1 if index["Projection"]["ProjectionType"] == "KEYS_ONLY" else task_units)
+    return units
 
 
 def dollars(

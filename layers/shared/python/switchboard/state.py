@@ -21,7 +21,6 @@ from typing import Any, Final
 from switchboard.aws import LazyClient
 from switchboard.dynamo import (
     TASKS_BY_ATTENTION_INDEX,
-    TASKS_BY_EVENT_INDEX,
     ConditionFailed,
     Keys,
     Table,
@@ -31,7 +30,7 @@ from switchboard.dynamo import (
 )
 from switchboard.errors import AlreadyClaimed, AlreadyRecorded, ConcurrentUpdate, TaskNotFound
 from switchboard.memory import DAY, Claim
-from switchboard.models import ActionRequest, InboundEvent, TaskStatus
+from switchboard.models import ActionRequest, InboundEvent, Platform, TaskStatus, task_id_for
 
 S = TaskStatus
 
@@ -277,18 +276,15 @@ class TaskStore:
         return Task.from_item(item)
 
     def find_by_event(self, event_id: str) -> list[Task]:
-        """The tasks of a delivery id (the operator's `switchboard trace`): the keys-only index, then each
-        task item (usually one)."""
-        keys = self.tasks.query(
-            IndexName=TASKS_BY_EVENT_INDEX,
-            KeyConditionExpression="event_id = :e",
-            ExpressionAttributeValues={":e": {"S": event_id}},
-        )
+        """The tasks of a delivery id (the operator's `switchboard trace`): a task's id is its platform's and
+        delivery id's (``task_id_for``), so this reads that task of each platform, usually one. No index is
+        kept for it: an index would be written once for every task born, and this runs only when an
+        operator asks."""
         found = []
-        for key in keys:
+        for platform in Platform:
             try:
-                found.append(self.get(Keys.task_id_of(key["pk"]["S"])))
-            except TaskNotFound:  # expired between the index read and the item read
+                found.append(self.get(task_id_for(platform.value, event_id)))
+            except TaskNotFound:
                 continue
         return found
 

@@ -9,7 +9,7 @@ The task table's adapter is ``switchboard.state.TaskStore``, built on the same `
 from switchboard.aws import ConditionFailed, translated
 from switchboard.dynamo.breaker import DynamoBreakerStore
 from switchboard.dynamo.items import from_item, to_item, to_value
-from switchboard.dynamo.keys import TASKS_BY_ATTENTION_INDEX, TASKS_BY_EVENT_INDEX, Key, Keys
+from switchboard.dynamo.keys import TASKS_BY_ATTENTION_INDEX, Key, Keys
 from switchboard.dynamo.llm import DynamoBudgetLedger, DynamoLlmCache
 from switchboard.dynamo.memory import (
     DynamoAuthorDirectory,
@@ -21,7 +21,6 @@ from switchboard.dynamo.table import Table
 
 __all__ = [
     "TASKS_BY_ATTENTION_INDEX",
-    "TASKS_BY_EVENT_INDEX",
     "ConditionFailed",
     "DynamoAuthorDirectory",
     "DynamoBreakerStore",

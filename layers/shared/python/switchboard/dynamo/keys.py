@@ -1,8 +1,8 @@
 """Every key format of the two tables, and their index names: the one place that spells them.
 
-The tasks table (partition ``pk`` only): ``task#{task_id}``; indexes ``by-event-keys`` (``event_id``, keys
-only) and the sparse ``by-attention`` (``attention`` + ``updated_at``: only tasks that need a person, or whose
-plan runs, carry ``attention``).
+The tasks table (partition ``pk`` only): ``task#{task_id}``; one index, the sparse ``by-attention``
+(``attention`` + ``updated_at``: only tasks that need a person, or whose plan runs, carry ``attention``). A
+delivery id's tasks need no index: their ids are derived from it (``TaskStore.find_by_event``).
 
 The memory table (partition ``pk``, sort ``sk``), one item kind per row:
 
@@ -33,11 +33,6 @@ from typing import Final
 
 Key = dict[str, dict[str, str]]
 
-#: Keys only (``pk``, ``event_id``): an update that changes neither writes nothing to it, where an index that
-#: projects every attribute is written again on every task write ("Global secondary indexes", Write capacity
-#: units, https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.Writes, read
-#: 2026-12-02). Renamed from ``by-event`` (ALL) since an index's projection cannot be changed in place.
-TASKS_BY_EVENT_INDEX: Final = "by-event-keys"
 TASKS_BY_ATTENTION_INDEX: Final = "by-attention"
 
 
