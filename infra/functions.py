@@ -386,6 +386,8 @@ class Functions(Construct):
                     # the plan watch pages a person through the escalation queue, past the policy gate
                     queue_url_env(escalation.act_queue): self._queues.act_queues[escalation.name].queue_url,
                     Env.LABEL_POLICY: self._label_policy,
+                    # the plan watch lists the plan function's executions by name (unqualified: every version)
+                    Env.PLAN_FUNCTION_NAME: self.plan.function_arn,
                 },
             ),
         )
@@ -403,10 +405,16 @@ class Functions(Construct):
         self._queues.act_queues[escalation.name].grant_send_messages(fn)
         # The plan watch asks Lambda how each idle plan's execution ended: GetDurableExecution on the plan
         # function's executions only (sub-resources of its versions, "Security and permissions for Lambda
-        # durable functions", https://docs.aws.amazon.com/lambda/latest/dg/durable-security.html).
+        # durable functions", https://docs.aws.amazon.com/lambda/latest/dg/durable-security.html), and, for a
+        # start that noted no ARN, ListDurableExecutionsByFunction on the plan function itself.
         fn.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["lambda:GetDurableExecution"], resources=[f"{self.plan.function_arn}:*"]
+            )
+        )
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["lambda:ListDurableExecutionsByFunction"], resources=[self.plan.function_arn]
             )
         )
         return fn

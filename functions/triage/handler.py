@@ -51,4 +51,9 @@ def plan_watch(settings: TriageSettings, store: TaskStore) -> Any:
 
     gate = PolicyGate(settings.policy_config(), DynamoAuthorDirectory(settings.memory_table_name))
     lifecycle = Lifecycle(store, SqsQueueSender(), queue_url_for, gate=gate)
-    return PlanWatch(lifecycle, LambdaDurableExecutions(), idle_seconds=settings.plan_watch_idle_seconds)
+    if not settings.plan_function_name:
+        raise ValueError(
+            "the plan watch needs PLAN_FUNCTION_NAME: it asks Lambda about the plan's executions"
+        )
+    executions = LambdaDurableExecutions(settings.plan_function_name)
+    return PlanWatch(lifecycle, executions, idle_seconds=settings.plan_watch_idle_seconds)

@@ -84,19 +84,33 @@ def test_only_the_triage_role_reads_how_plans_ended_and_only_the_plan_functions_
     template: Template, stack: SwitchboardStack
 ) -> None:
     """The plan watch (``switchboard.plans.watch``) runs in triage: GetDurableExecution on the plan
-    function's executions (``<plan arn>:*``), nothing else of Lambda's durable API."""
+    function's executions (``<plan arn>:*``) and ListDurableExecutionsByFunction on the plan function (for a
+    start that noted no ARN), nothing else of Lambda's durable API."""
     triage_role = logical_id(stack.functions.triage.role)  # type: ignore[arg-type]
+    plan_arn = {"Fn::GetAtt": [logical_id(stack.functions.plan), "Arn"]}
     reading = [
         (role, st) for role, st in _statements(template) if "lambda:GetDurableExecution" in _actions(st)
     ]
     assert [role for role, _ in reading] == [triage_role]
     [(_, statement)] = reading
     assert _actions(statement) == {"lambda:GetDurableExecution"}
-    assert json.dumps(statement["Resource"]) == json.dumps(
-        {"Fn::Join": ["", [{"Fn::GetAtt": [logical_id(stack.functions.plan), "Arn"]}, ":*"]]}
-    )
+    assert json.dumps(statement["Resource"]) == json.dumps({"Fn::Join": ["", [plan_arn, ":*"]]})
+    listing = [
+        (role, st)
+        for role, st in _statements(template)
+        if "lambda:ListDurableExecutionsByFunction" in _actions(st)
+    ]
+    assert [role for role, _ in listing] == [triage_role]
+    [(_, statement)] = listing
+    assert _actions(statement) == {"lambda:ListDurableExecutionsByFunction"}
+    assert json.dumps(statement["Resource"]) == json.dumps(plan_arn)
     triage_actions = {a for role, st in _statements(template) if role == triage_role for a in _actions(st)}
-    assert not {a for a in triage_actions if a.startswith("lambda:") and a != "lambda:GetDurableExecution"}
+    assert {a for a in triage_actions if a.startswith("lambda:")} == {
+        "lambda:GetDurableExecution",
+        "lambda:ListDurableExecutionsByFunction",
+    }
+    triage = template.find_resources("AWS::Lambda::Function")[logical_id(stack.functions.triage)]
+    assert triage["Properties"]["Environment"]["Variables"]["PLAN_FUNCTION_NAME"] == plan_arn
 
 
 def test_the_plan_watch_runs_every_quarter_hour_and_pages_through_the_escalation_queue(

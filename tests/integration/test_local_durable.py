@@ -197,7 +197,7 @@ def test_the_plan_watchs_adapter_reads_how_an_execution_stands_from_the_lambda_a
     waits, then FAILED with its error; an ARN Lambda does not know is ``ExecutionState(None)``."""
     from switchboard.plans.watch import ExecutionState, LambdaDurableExecutions
 
-    executions = LambdaDurableExecutions(admin)
+    executions = LambdaDurableExecutions("ToyFunction", admin)
     tag = f"watched-{uuid.uuid4().hex[:8]}"
     started = start(runtime, tag, {"tag": tag, "n": 0})
     approval = callback_id(effects_dir, tag)
@@ -322,3 +322,24 @@ def test_a_durable_function_is_invoked_qualified(runtime: LocalRuntime, admin: A
     assert (
         runtime.resources["ToyLiveAlias"] == "arn:aws:lambda:us-east-1:123456789012:function:ToyFunction:live"
     )
+
+
+def test_the_plan_watch_finds_an_execution_by_its_name_when_no_arn_was_noted(
+    runtime: LocalRuntime, admin: Any, effects_dir: Path
+) -> None:
+    """``LambdaDurableExecutions.named`` (the plan watch's lookup for a start that noted no ARN) against the
+    local Lambda API: a running execution reads RUNNING, so its task is left alone; once it ends, its status;
+    a name no execution has, unknown."""
+    from switchboard.plans.watch import LambdaDurableExecutions
+
+    tag = f"named-{uuid.uuid4().hex[:8]}"
+    started = start(runtime, tag, {"tag": tag, "n": 7})
+    executions = LambdaDurableExecutions("ToyFunction", admin)
+    callback = callback_id(effects_dir, tag)  # the toy waits for it: the execution is running
+    assert executions.named(tag).status == "RUNNING"
+    assert executions.named(tag[:-1]).status is None  # a prefix of the name is another name
+
+    admin.send_durable_execution_callback_success(CallbackId=callback, Result=b'"ok"')
+    closed(runtime, admin, started["arn"])
+    assert executions.named(tag).status == "SUCCEEDED"
+    assert executions.named(f"never-{tag}").status is None

@@ -28,10 +28,15 @@ class Executions:
 
     states: dict[str, ExecutionState] = field(default_factory=dict)
     asked: list[str] = field(default_factory=list)
+    by_name: dict[str, ExecutionState] = field(default_factory=dict)
 
     def state(self, execution_arn: str) -> ExecutionState:
         self.asked.append(execution_arn)
         return self.states.get(execution_arn, ExecutionState(None))
+
+    def named(self, execution_name: str) -> ExecutionState:
+        self.asked.append(f"name:{execution_name}")
+        return self.by_name.get(execution_name, ExecutionState(None))
 
 
 @dataclass
@@ -50,13 +55,14 @@ class World:
         self.now = time.time() + 3_600  # every task written so far is idle
         return PlanWatch(self.lifecycle, self.executions, clock=lambda: self.now)
 
-    def planning(self, n: int, *, steps: int = 0) -> Task:
+    def planning(self, n: int, *, steps: int = 0, noted_arn: bool = True) -> Task:
         event = github_event("Please look into the flaky upload", event_id=f"d-{n}")
         task = self.tasks.claim_and_open(event, owner="m", claim_ttl_days=14, actor="classify")
         assert task is not None
         task = self.lifecycle.classify(task, "classify", {"intent": "bug"}, route="decide")
         task = self.lifecycle.start_deciding(task, "decide", {})
-        arn = ARN.format(task=task.task_id)
+        # without an ARN from Invoke, the start notes the execution's name, the task id (plans.start)
+        arn = ARN.format(task=task.task_id) if noted_arn else task.task_id
         self.lifecycle.plan_started(task.task_id, "decide", {"plan_started": {"why": "x", "execution": arn}})
         for i in range(steps):
             output = {"status": "done"}
@@ -107,6 +113,30 @@ def test_a_running_execution_is_left_alone(status: str) -> None:
     report = world.watch().run()
     assert report == {"idle": 1, "running": 1, "ended": []}
     assert world.tasks.get(task.task_id).status is TaskStatus.DECIDING and world.pages() == []
+
+
+@pytest.mark.parametrize("status", sorted(STILL_GOING))
+def test_a_running_execution_whose_arn_was_not_noted_is_found_by_name_and_left_alone(status: str) -> None:
+    world = World()
+    task = world.planning(1, noted_arn=False)
+    assert execution_of(task) is None
+    world.executions.by_name[task.task_id] = ExecutionState(status)
+    assert world.watch().run() == {"idle": 1, "running": 1, "ended": []}
+    assert world.executions.asked == [f"name:{task.task_id}"]
+    assert world.tasks.get(task.task_id).status is TaskStatus.DECIDING and world.pages() == []
+
+
+@pytest.mark.parametrize("status", [s for s in STATUSES if s not in STILL_GOING] + [None])
+def test_an_ended_execution_whose_arn_was_not_noted_hands_its_task_over(status: str | None) -> None:
+    world = World()
+    task = world.planning(1, noted_arn=False)
+    if status is not None:
+        world.executions.by_name[task.task_id] = ExecutionState(status, "Sandbox.Timedout")
+    report = world.watch().run()
+    assert report["ended"] == [{"task_id": task.task_id, "execution": status, "task": "NEEDS_HUMAN"}]
+    stored = world.tasks.get(task.task_id)
+    assert stored.status is TaskStatus.NEEDS_HUMAN and world.pages() == [task.task_id]
+    assert (status or "unknown to Lambda") in (stored.reason or "")
 
 
 def test_a_task_that_changed_recently_is_not_asked_about() -> None:

@@ -9,12 +9,15 @@ transition, and the triage function, on its own schedule (``infra/schedules.py``
 marked task that has not changed for ``IDLE_SECONDS``: RUNNING (or paused) is left alone; any other status,
 or an execution Lambda no longer knows, hands the task to a person with what the plan did, how the execution
 ended and what they must decide. One Query per run when nothing is stuck; one ``GetDurableExecution`` per
-idle plan.
+idle plan, or, for a plan whose start noted no execution ARN (``Invoke`` answered without one), one
+``ListDurableExecutionsByFunction`` by its execution name, which is the task id (``switchboard.plans.start``).
 
 Lambda's documentation (read 2026-12-02): "GetDurableExecution" (https://docs.aws.amazon.com/lambda/latest/
 api/API_GetDurableExecution.html) answers ``Status`` (RUNNING | SUCCEEDED | FAILED | TIMED_OUT | STOPPED, and
 in the botocore model also PAUSING | PAUSED | DELETING) and ``Error`` {ErrorType, ErrorMessage}; an unknown
-ARN is ``ResourceNotFoundException``; retention (``DurableConfig.RetentionPeriodInDays``) bounds how long a
+ARN is ``ResourceNotFoundException``; "ListDurableExecutionsByFunction" (https://docs.aws.amazon.com/lambda/
+latest/api/API_ListDurableExecutionsByFunction.html) filters by ``DurableExecutionName`` and lists the newest
+first unless ``ReverseOrder``, each with its ``Status`` (not its ``Error``); retention (``DurableConfig.RetentionPeriodInDays``) bounds how long a
 closed execution is kept. "Monitoring durable functions" (https://docs.aws.amazon.com/lambda/latest/dg/
 durable-monitoring.html) lists the ``DurableExecutionFailed`` and ``DurableExecutionTimedOut`` metrics,
 which ``infra/monitoring.py`` alarms on as well.
@@ -63,13 +66,19 @@ class ExecutionState:
 class DurableExecutions(Protocol):
     def state(self, execution_arn: str) -> ExecutionState: ...
 
+    def named(self, execution_name: str) -> ExecutionState:
+        """The newest execution of the plan function with this name, as ``state`` answers it."""
+        ...
+
 
 class LambdaDurableExecutions:
-    """``GetDurableExecution`` on the Lambda API."""
+    """``GetDurableExecution`` and ``ListDurableExecutionsByFunction`` on the Lambda API, for the executions
+    of ``function_name`` (the plan function)."""
 
     lambda_ = LazyClient("lambda")
 
-    def __init__(self, lambda_client: Any = None) -> None:
+    def __init__(self, function_name: str, lambda_client: Any = None) -> None:
+        self.function_name = function_name
         self._lambda_ = lambda_client
 
     def state(self, execution_arn: str) -> ExecutionState:
@@ -83,6 +92,21 @@ class LambdaDurableExecutions:
         error = found.get("Error") or {}
         message = ": ".join(str(error[k]) for k in ("ErrorType", "ErrorMessage") if error.get(k))
         return ExecutionState(str(found["Status"]), message[:500])
+
+    def named(self, execution_name: str) -> ExecutionState:
+        """The newest execution named ``execution_name`` (the filter may match more than the exact name, so
+        the name is compared too), then ``state`` of its ARN for the error an ended one carries; unknown
+        when there is none."""
+        with translated("lambda", "ListDurableExecutionsByFunction"):
+            listed = self.lambda_.list_durable_executions_by_function(
+                FunctionName=self.function_name, DurableExecutionName=execution_name
+            )
+        for execution in listed.get("DurableExecutions", []):
+            if execution.get("DurableExecutionName") == execution_name:
+                if str(execution.get("Status")) in STILL_GOING:
+                    return ExecutionState(str(execution["Status"]))
+                return self.state(str(execution["DurableExecutionArn"]))
+        return ExecutionState(None, "no execution of that name is known to Lambda")
 
 
 def execution_of(task: Task) -> str | None:
@@ -119,7 +143,8 @@ class PlanWatch:
         for task in self.lifecycle.tasks.watched_plans(cutoff, self.limit):
             report["idle"] += 1
             arn = execution_of(task)
-            state = self.executions.state(arn) if arn else ExecutionState(None, "no execution ARN was noted")
+            # no ARN noted: the execution is named by the task id (switchboard.plans.start)
+            state = self.executions.state(arn) if arn else self.executions.named(task.task_id)
             if state.going:
                 report["running"] += 1
                 continue
