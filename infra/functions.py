@@ -386,8 +386,8 @@ class Functions(Construct):
                     # the plan watch pages a person through the escalation queue, past the policy gate
                     queue_url_env(escalation.act_queue): self._queues.act_queues[escalation.name].queue_url,
                     Env.LABEL_POLICY: self._label_policy,
-                    # the plan watch lists the plan function's executions by name (unqualified: every version)
-                    Env.PLAN_FUNCTION_NAME: self.plan.function_arn,
+                    # the plan watch lists the executions of the alias decide invokes, by name
+                    Env.PLAN_FUNCTION_NAME: self.plan_alias.function_arn,
                 },
             ),
         )
@@ -414,7 +414,11 @@ class Functions(Construct):
         )
         fn.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["lambda:ListDurableExecutionsByFunction"], resources=[self.plan.function_arn]
+                actions=["lambda:ListDurableExecutionsByFunction"],
+                resources=[
+                    self.plan.function_arn,
+                    f"{self.plan.function_arn}:*",
+                ],  # with or without qualifier
             )
         )
         return fn

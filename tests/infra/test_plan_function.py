@@ -103,14 +103,15 @@ def test_only_the_triage_role_reads_how_plans_ended_and_only_the_plan_functions_
     assert [role for role, _ in listing] == [triage_role]
     [(_, statement)] = listing
     assert _actions(statement) == {"lambda:ListDurableExecutionsByFunction"}
-    assert json.dumps(statement["Resource"]) == json.dumps(plan_arn)
+    assert json.dumps(statement["Resource"]) == json.dumps([plan_arn, {"Fn::Join": ["", [plan_arn, ":*"]]}])
     triage_actions = {a for role, st in _statements(template) if role == triage_role for a in _actions(st)}
     assert {a for a in triage_actions if a.startswith("lambda:")} == {
         "lambda:GetDurableExecution",
         "lambda:ListDurableExecutionsByFunction",
     }
     triage = template.find_resources("AWS::Lambda::Function")[logical_id(stack.functions.triage)]
-    assert triage["Properties"]["Environment"]["Variables"]["PLAN_FUNCTION_NAME"] == plan_arn
+    alias = logical_id(stack.functions.plan_alias)
+    assert triage["Properties"]["Environment"]["Variables"]["PLAN_FUNCTION_NAME"] == {"Ref": alias}
 
 
 def test_the_plan_watch_runs_every_quarter_hour_and_pages_through_the_escalation_queue(

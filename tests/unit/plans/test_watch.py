@@ -181,3 +181,12 @@ def test_every_mix_of_executions_ends_each_task_once_or_leaves_it_running(
     for task, status in zip(tasks, statuses, strict=True):
         expected = TaskStatus.DECIDING if status in STILL_GOING else TaskStatus.NEEDS_HUMAN
         assert world.tasks.get(task.task_id).status is expected
+
+
+def test_the_lookup_by_name_names_the_alias_apart_from_the_function() -> None:
+    from switchboard.plans.watch import split_qualifier
+
+    arn = "arn:aws:lambda:eu-west-1:123456789012:function:Plan"
+    assert split_qualifier(f"{arn}:live") == (arn, "live")
+    assert split_qualifier(arn) == (arn, None)
+    assert split_qualifier("Plan") == ("Plan", None)

@@ -374,7 +374,8 @@ class TriageSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin, Poli
     queue_urls: dict[str, str]
     act_escalate_queue_url: str = ""
     plan_watch_idle_seconds: int = Field(default=600, ge=0)  # switchboard.plans.watch.IDLE_SECONDS
-    # the plan function (unqualified): the plan watch looks up an execution whose ARN was not noted by name
+    # the plan function's alias, as decide invokes it: the plan watch looks up by name an execution whose ARN
+    # was not noted
     plan_function_name: str = ""
 
 

@@ -16,9 +16,12 @@ Lambda's documentation (read 2026-12-02): "GetDurableExecution" (https://docs.aw
 api/API_GetDurableExecution.html) answers ``Status`` (RUNNING | SUCCEEDED | FAILED | TIMED_OUT | STOPPED, and
 in the botocore model also PAUSING | PAUSED | DELETING) and ``Error`` {ErrorType, ErrorMessage}; an unknown
 ARN is ``ResourceNotFoundException``; "ListDurableExecutionsByFunction" (https://docs.aws.amazon.com/lambda/
-latest/api/API_ListDurableExecutionsByFunction.html) filters by ``DurableExecutionName`` and lists the newest
-first unless ``ReverseOrder``, each with its ``Status`` (not its ``Error``); retention (``DurableConfig.RetentionPeriodInDays``) bounds how long a
-closed execution is kept. "Monitoring durable functions" (https://docs.aws.amazon.com/lambda/latest/dg/
+latest/api/API_ListDurableExecutionsByFunction.html) lists the executions of one ``Qualifier`` ("If not
+specified, lists executions for the $LATEST version"), those whose names "contain" ``DurableExecutionName``,
+oldest first unless ``ReverseOrder``, each with its ``Status`` but not its ``Error`` (botocore's model in
+uv.lock words the qualifier and the order the other way round: the code depends on neither, it names the
+qualifier and compares names and start times itself); retention (``DurableConfig.RetentionPeriodInDays``)
+bounds how long a closed execution is kept. "Monitoring durable functions" (https://docs.aws.amazon.com/lambda/latest/dg/
 durable-monitoring.html) lists the ``DurableExecutionFailed`` and ``DurableExecutionTimedOut`` metrics,
 which ``infra/monitoring.py`` alarms on as well.
 """
@@ -94,19 +97,33 @@ class LambdaDurableExecutions:
         return ExecutionState(str(found["Status"]), message[:500])
 
     def named(self, execution_name: str) -> ExecutionState:
-        """The newest execution named ``execution_name`` (the filter may match more than the exact name, so
-        the name is compared too), then ``state`` of its ARN for the error an ended one carries; unknown
+        """The newest execution named exactly ``execution_name`` of the plan function's qualifier (the
+        alias that decide invokes), then ``state`` of its ARN for the error an ended one carries; unknown
         when there is none."""
+        function, qualifier = split_qualifier(self.function_name)
+        request: dict[str, Any] = {"FunctionName": function, "DurableExecutionName": execution_name}
+        if qualifier:
+            request["Qualifier"] = qualifier
         with translated("lambda", "ListDurableExecutionsByFunction"):
-            listed = self.lambda_.list_durable_executions_by_function(
-                FunctionName=self.function_name, DurableExecutionName=execution_name
-            )
-        for execution in listed.get("DurableExecutions", []):
-            if execution.get("DurableExecutionName") == execution_name:
-                if str(execution.get("Status")) in STILL_GOING:
-                    return ExecutionState(str(execution["Status"]))
-                return self.state(str(execution["DurableExecutionArn"]))
-        return ExecutionState(None, "no execution of that name is known to Lambda")
+            listed = self.lambda_.list_durable_executions_by_function(**request, ReverseOrder=True)
+        named = [
+            e for e in listed.get("DurableExecutions", []) if e.get("DurableExecutionName") == execution_name
+        ]
+        if not named:
+            return ExecutionState(None, "no execution of that name is known to Lambda")
+        newest = max(named, key=lambda execution: str(execution.get("StartTimestamp", "")))
+        if str(newest.get("Status")) in STILL_GOING:
+            return ExecutionState(str(newest["Status"]))
+        return self.state(str(newest["DurableExecutionArn"]))
+
+
+def split_qualifier(function: str) -> tuple[str, str | None]:
+    """A function ARN with its qualifier (``arn:aws:lambda:region:account:function:name:alias``) → the
+    unqualified ARN and the qualifier; a name or an unqualified ARN → itself and None."""
+    parts = function.split(":")
+    if function.startswith("arn:") and len(parts) == 8:
+        return ":".join(parts[:7]), parts[7]
+    return function, None
 
 
 def execution_of(task: Task) -> str | None:
