@@ -151,3 +151,35 @@ def test_a_redelivery_after_the_dispatch_write_sends_the_actions_again(counting:
     assert counting.decide(body, first_receive=False) is TaskStatus.DISPATCHED
     assert [action.action_id for action in counting.agent.actions(event)] == [f"{event.task_id}#0"]
     assert [entry[0] for entry in counting.history(event)] == DECIDED
+
+
+def test_a_stale_version_pages_nobody_about_a_task_that_went_elsewhere(
+    counting: CountingAgent, standin: MessagesApiStandin
+) -> None:
+    """The task moved on (a person was asked another way) and the message still counts as a first receive;
+    this attempt's model fails, which would page a person. The page is sent before its NEEDS_HUMAN write
+    (``Lifecycle.escalate``), so decide reads the task before it escalates from the message's version: the
+    task is not where the message says, nothing is sent, and the task stays as it was."""
+    event, body = counting.classified()
+    counting.agent.decide.lifecycle.end(
+        event.task_id, TaskStatus.NEEDS_HUMAN, "operator", {"asked": "a person"}, "asked a person"
+    )
+    before = counting.agent.store.get(event.task_id)
+    standin.state.faults.extend(["malformed", "malformed"])  # the answer and its one repair: a person
+    assert counting.decide(body, first_receive=True) is TaskStatus.NEEDS_HUMAN
+    assert counting.agent.actions(event) == []
+    after = counting.agent.store.get(event.task_id)
+    assert (after.version, after.history) == (before.version, before.history)
+
+
+def test_a_first_receive_that_escalates_reads_the_task_once_and_pages(
+    counting: CountingAgent, standin: MessagesApiStandin
+) -> None:
+    """The same failure on a task where the message says it is: the one read finds it unchanged, the page
+    goes out and the task is NEEDS_HUMAN with the model's attempts."""
+    event, body = counting.classified()
+    standin.state.faults.extend(["malformed", "malformed"])
+    assert counting.decide(body, first_receive=True) is TaskStatus.NEEDS_HUMAN
+    assert counting.task_reads == [Keys.task(event.task_id)["pk"]["S"]]
+    assert [a.ability for a in counting.agent.actions(event)] == ["escalate.human"]
+    assert [entry[0] for entry in counting.history(event)][-1] == "NEEDS_HUMAN"

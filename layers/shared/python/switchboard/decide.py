@@ -21,7 +21,7 @@ from switchboard import action_ids, failures
 from switchboard.abilities import Ability, ability_for_tool, allowed_on
 from switchboard.batches import AwaitingBatch, Resume
 from switchboard.deadline import Deadline
-from switchboard.errors import InvalidParams, UnknownAbility
+from switchboard.errors import ConcurrentUpdate, InvalidParams, UnknownAbility
 from switchboard.escalation import Escalator
 from switchboard.lifecycle import Lifecycle
 from switchboard.llm import BudgetedLlm, LedgerEntry, LlmError, ToolCall, emit_ledger
@@ -120,9 +120,9 @@ class DecideService:
         call (the same prompt is answered from the response cache, so the model is not asked twice, bar a
         repair). Its actions are not sent before the write that records them (``dispatch(record_first=
         True)``): refused, nothing went out. What can still go out unrecorded is a page: if the model now
-        fails where the earlier attempt's answered, the escalation is sent before its NEEDS_HUMAN write is
-        refused (``Lifecycle.escalate`` sends first), a person asked about a task that went on; that takes
-        a wrong count and a different outcome at once.
+        fails where the earlier attempt's answered, the escalation would go out before its NEEDS_HUMAN
+        write is refused (``Lifecycle.escalate`` sends first), so ``_to_human`` reads the task before it
+        pages from the message's version: one read, on the rare path that asks a person.
         """
         if request.task_version is None or self._wants_plan(request) is not None:
             return None
@@ -270,6 +270,12 @@ class DecideService:
         model_view: dict[str, Any] | None = None,
     ) -> Task:
         decision = (model_view or {}).get("decision_needed") or "How should Switchboard answer this message?"
+        if _from_message(task):
+            # A page is sent before its NEEDS_HUMAN write (``Lifecycle.escalate``), so a refused write cannot
+            # take it back: before paging from the message's version, make sure the task is still there.
+            stored = self.lifecycle.get(task.task_id)
+            if stored.version != task.version:
+                raise ConcurrentUpdate(task.task_id)  # ``retrying`` resumes from the task as it is
         return self.escalator.needs_human(
             task,
             event,
@@ -278,3 +284,9 @@ class DecideService:
             decision=str(decision),
             detail={"llm": [e.to_json() for e in ledger]},
         )
+
+
+def _from_message(task: Task) -> bool:
+    """The task is the message's (``DecideService._as_sent``), never read: a stored task's history begins
+    with its RECEIVED entry; the message's holds only decide's own moves made since."""
+    return not task.history or task.history[0].get("status") != TaskStatus.RECEIVED.value
