@@ -187,20 +187,25 @@ class ClassifyService:
 
     def _rule_before_claim(self, event: InboundEvent, context: RuleContext) -> RuleResult | None:
         """The rules' result evaluated before the claim, so that a rule's decision is written with it
-        (``_decided_with_claim``): all of them for a trusted author, for anyone else only those before the
-        first that writes (``RuleChain.settled``: a bot, nothing to say, a blocked author); None when they
-        leave it to the rest. The rules after them wait for the claim: the gate counts their acting actions,
-        and a duplicate's must not count. The rate rule's count is made here, with the author's read (one
-        request: ``RuleChain.context``), and given back for a duplicate (``process``). A rule that fails here
+        (``_decided_with_claim``): first those before the first that writes (``RuleChain.settled``: a bot,
+        nothing to say, a blocked author), then for a trusted author all the others. For anyone else those
+        wait for the claim: the gate counts their acting actions, and a duplicate's must not count. None when
+        the rules leave the event to the rest. The rate rule's count is made here, with the author's read (one
+        request: ``RuleChain.context``), and a duplicate gives it back (``process``). A rule that fails here
         is evaluated again after the claim, where its failure ends the task."""
+        read_at = self.lifecycle.gate.clock()
         try:
+            settled = self.chain.settled(event, context)  # reads the author only if a rule asks
+            if isinstance(settled, Drop):
+                return settled  # nothing will be sent: no standing needed, and a bot's drop reads nothing
             trusted = False
             if self.chain.memory is not None and event.author:
                 # the event's one read of its author: the gate keeps the trust for the dispatch and decide
-                read_at = self.lifecycle.gate.clock()
                 trusted = context.profile.trusted
                 self.lifecycle.gate.remember(event, trusted, read_at)
-            return self.chain.evaluate(event, context) if trusted else self.chain.settled(event, context)
+            if settled is not None or not trusted:
+                return settled
+            return self.chain.evaluate(event, context)
         except failures.PERMANENT:  # no task yet to end FAILED: after the claim, it is
             return None
 

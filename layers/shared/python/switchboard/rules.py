@@ -403,12 +403,14 @@ class RuleChain:
 
 
 def default_chain(memory: AuthorDirectory | None = None, config: RulesConfig | None = None) -> RuleChain:
-    """The one place the chain is configured. Order matters: the first match wins."""
+    """The one place the chain is configured. Order matters: the first match wins. The rules that need only
+    the event come first, so an event they drop (a bot's, one with nothing to say) costs no request for its
+    author; the block list then drops a blocked author before anything counts or answers them."""
     rules: list[Rule] = [
-        BlockList(),
         LoopGuard(),
         NothingToSay(),
         DiscussionsUnsupported(),
+        BlockList(),
         RateLimit(),
         SpamAndAbuse(),
         LabelCommand(),
