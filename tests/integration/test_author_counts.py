@@ -255,6 +255,7 @@ def classify(memory_table: str, dynamodb: Recording, limit: int = 20) -> Classif
     middle of an hour's window; the gate keeps the event's standing, as it does there."""
     clock = FakeClock(START + 1_000)
     directory = DynamoAuthorDirectory(memory_table, dynamodb, clock)
+    model: Any = Unsure()  # the one method classify calls of its budgeted client
     return ClassifyService(
         InMemoryTaskRepository(),
         InMemoryQueue(),
@@ -262,7 +263,7 @@ def classify(memory_table: str, dynamodb: Recording, limit: int = 20) -> Classif
         "https://sqs.local/decide.fifo",
         default_chain(directory, RulesConfig(rate_limit=limit)),
         14,
-        llm=Unsure(),
+        llm=model,
         gate=PolicyGate(authors=directory, standing_max_age_seconds=STANDING_MAX_AGE_SECONDS, clock=clock),
     )
 
