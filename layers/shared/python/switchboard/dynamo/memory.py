@@ -187,8 +187,10 @@ class DynamoAuthorDirectory:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ConditionFailed as flagged:  # trusted or blocked: not counted, the flags as they stand
+            # the refusal carries the item (ALL_OLD); were it ever missing, a read, never a default profile
+            stood = flagged.item or self.table.get(key) or {}
             return CountedRequest(
-                platform, author, start, self._keep(platform, author, _profile_of(flagged.item or {})), None
+                platform, author, start, self._keep(platform, author, _profile_of(stood)), None
             )
         ended = _ended_windows(item, start)
         if len(ended) > MAX_ENDED_WINDOWS:
