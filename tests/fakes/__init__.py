@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from switchboard.memory import AuthorProfile
+from switchboard.memory import AuthorProfile, CountedRequest
 from switchboard.models import InboundEvent, Platform, Service
 from tests.fakes.memory import MemorySeenLog
 
@@ -68,11 +68,13 @@ class FakeDeliveryLog(MemorySeenLog):
 
 @dataclass
 class FakeAuthorMemory:
-    """Author flags and per-window request counts, in memory."""
+    """Author flags and request counts (one window: ``counts``, by author), and the acting actions counted
+    once (``acts``, by author, with their keys in ``counted``), in memory."""
 
     blocked: set[str] = field(default_factory=set)
     trusted: set[str] = field(default_factory=set)
     counts: dict[str, int] = field(default_factory=dict)
+    acts: dict[str, int] = field(default_factory=dict)
     counted: dict[str, list[str]] = field(default_factory=dict)
 
     def profile(self, platform: str, author: str) -> AuthorProfile:
@@ -85,20 +87,30 @@ class FakeAuthorMemory:
             else:
                 flagged.discard(author)
 
-    def count_request(self, platform: str, author: str, window_seconds: int, now: float | None = None) -> int:
+    def count_request(
+        self, platform: str, author: str, window_seconds: int, now: float | None = None
+    ) -> CountedRequest:
+        profile = self.profile(platform, author)
+        if profile.trusted or profile.blocked:
+            return CountedRequest(platform, author, 0, profile, None)
         self.counts[author] = self.counts.get(author, 0) + 1
-        return self.counts[author]
+        return CountedRequest(platform, author, 0, profile, self.counts[author])
+
+    def give_back(self, counted: CountedRequest) -> None:
+        if counted.count is not None:
+            self.counts[counted.author] -= 1
 
     def count_once(
         self, platform: str, author: str, window_seconds: int, key: str, limit: int, now: float | None = None
     ) -> int:
         keys = self.counted.setdefault(author, [])
         if key in keys:
-            return min(self.counts.get(author, 0), limit)
-        if self.counts.get(author, 0) >= limit:
+            return min(self.acts.get(author, 0), limit)
+        if self.acts.get(author, 0) >= limit:
             return limit + 1
         keys.append(key)
-        return self.count_request(platform, author, window_seconds, now)
+        self.acts[author] = self.acts.get(author, 0) + 1
+        return self.acts[author]
 
 
 def github_event(

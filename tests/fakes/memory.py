@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from switchboard.dynamo.llm import Carry, Leases
+from switchboard.dynamo.memory import MAX_ENDED_WINDOWS
 from switchboard.errors import BudgetExceeded
 from switchboard.followups import MAX_DELAY_SECONDS, FollowUp
-from switchboard.memory import DAY, AuthorProfile, BreakerRecord, BreakerState
+from switchboard.memory import DAY, AuthorProfile, BreakerRecord, BreakerState, CountedRequest
 
 
 @dataclass
@@ -62,8 +63,13 @@ class MemorySeenLog:
 
 @dataclass
 class MemoryAuthorDirectory:
+    """The ``DynamoAuthorDirectory``'s twin. ``requests``: each author's request counts by window start, as
+    the profile item keeps them (a count drops the window before its own, and more than ``MAX_ENDED_WINDOWS``
+    ended ones); ``windows`` and ``keys``: ``count_once``'s windows. It keeps no copies of profiles."""
+
     clock: FakeClock = field(default_factory=FakeClock)
     profiles: dict[tuple[str, str], AuthorProfile] = field(default_factory=dict)
+    requests: dict[tuple[str, str], dict[int, int]] = field(default_factory=dict)
     windows: dict[tuple[str, str, int], int] = field(default_factory=dict)
     keys: dict[tuple[str, str, int], set[str]] = field(default_factory=dict)
 
@@ -73,12 +79,27 @@ class MemoryAuthorDirectory:
     def set_flags(self, platform: str, author: str, *, blocked: bool, trusted: bool, note: str = "") -> None:
         self.profiles[(platform, author)] = AuthorProfile(blocked=blocked, trusted=trusted, note=note)
 
-    def count_request(self, platform: str, author: str, window_seconds: int, now: float | None = None) -> int:
+    def count_request(
+        self, platform: str, author: str, window_seconds: int, now: float | None = None
+    ) -> CountedRequest:
         now = self.clock() if now is None else now
         start = int(now) // window_seconds * window_seconds
-        key = (platform, author, start)
-        self.windows[key] = self.windows.get(key, 0) + 1
-        return self.windows[key]
+        profile = self.profiles.get((platform, author), AuthorProfile())
+        if profile.trusted or profile.blocked:
+            return CountedRequest(platform, author, start, profile, None)
+        counts = self.requests.setdefault((platform, author), {})
+        counts.pop(start - window_seconds, None)
+        counts[start] = counts.get(start, 0) + 1
+        ended = [began for began in counts if began < start]
+        if len(ended) > MAX_ENDED_WINDOWS:
+            for began in ended:
+                del counts[began]
+        return CountedRequest(platform, author, start, profile, counts[start])
+
+    def give_back(self, counted: CountedRequest) -> None:
+        counts = self.requests.get((counted.platform, counted.author), {})
+        if counted.count is not None and counted.window_start in counts:
+            counts[counted.window_start] -= 1
 
     def count_once(
         self, platform: str, author: str, window_seconds: int, key: str, limit: int, now: float | None = None

@@ -22,7 +22,7 @@ from switchboard.dynamo import (
 )
 from switchboard.dynamo.breaker import CLOSED_MAX_AGE_SECONDS
 from switchboard.errors import BudgetExceeded, DependencyRefused, DependencyUnavailable
-from switchboard.memory import AuthorProfile, BreakerRecord, BreakerState
+from switchboard.memory import AuthorProfile, BreakerRecord, BreakerState, CountedRequest
 from switchboard.ports import (
     AuthorDirectory,
     BreakerStore,
@@ -135,10 +135,52 @@ def test_an_author_has_flags_and_counts_per_window(ports: Ports) -> None:
     assert ports.authors.profile("slack", "mona") == AuthorProfile()
 
     start = 1_000_020.0  # a window of 60 s starts at 1_000_020
-    counts = [ports.authors.count_request("github", "mona", 60, now=start + offset) for offset in (0, 30, 59)]
+    count = ports.authors.count_request
+    counts = [count("github", "octocat", 60, now=start + offset).count for offset in (0, 30, 59)]
     assert counts == [1, 2, 3]
-    assert ports.authors.count_request("github", "mona", 60, now=start + 60) == 1  # the next window
-    assert ports.authors.count_request("github", "hubot", 60, now=start) == 1
+    assert count("github", "octocat", 60, now=start + 60).count == 1  # the next window
+    assert count("github", "hubot", 60, now=start).count == 1
+    assert count("slack", "octocat", 60, now=start + 60).count == 1
+
+
+def test_a_count_answers_with_the_profile_and_leaves_trusted_and_blocked_authors_uncounted(
+    ports: Ports,
+) -> None:
+    start = 1_000_020
+    count = ports.authors.count_request
+    assert count("github", "mona", 60, now=start) == CountedRequest(
+        "github", "mona", start, AuthorProfile(), 1
+    )
+    ports.authors.set_flags("github", "mona", blocked=False, trusted=True, note="maintainer")
+    trusted = count("github", "mona", 60, now=start + 1)
+    assert (trusted.profile, trusted.count) == (AuthorProfile(trusted=True, note="maintainer"), None)
+    ports.authors.set_flags("github", "mona", blocked=True, trusted=False)
+    assert count("github", "mona", 60, now=start + 2).count is None
+    assert count("github", "mona", 60, now=start + 2).profile.blocked
+    # flags set after counts keep them: the window goes on where it was
+    ports.authors.set_flags("github", "mona", blocked=False, trusted=False, note="appeal granted")
+    again = count("github", "mona", 60, now=start + 3)
+    assert (again.profile, again.count) == (AuthorProfile(note="appeal granted"), 2)
+    assert ports.authors.profile("github", "mona") == AuthorProfile(note="appeal granted")
+
+
+def test_a_given_back_request_frees_its_place_in_its_own_window_only(ports: Ports) -> None:
+    start = 1_000_020
+    count = ports.authors.count_request
+    assert count("github", "mona", 60, now=start).count == 1
+    duplicate = count("github", "mona", 60, now=start + 1)
+    assert duplicate.count == 2
+    ports.authors.give_back(duplicate)
+    assert count("github", "mona", 60, now=start + 2).count == 2  # the duplicate's place, taken again
+    ended = count("github", "mona", 60, now=start + 3)
+    assert count("github", "mona", 60, now=start + 60).count == 1  # the next window
+    ports.authors.give_back(ended)  # its window is over: nothing to take back from the next one
+    assert count("github", "mona", 60, now=start + 61).count == 2
+    ports.authors.set_flags("github", "hubot", blocked=False, trusted=True)
+    uncounted = count("github", "hubot", 60, now=start + 61)
+    ports.authors.give_back(uncounted)  # counted nothing: gives back nothing
+    ports.authors.set_flags("github", "hubot", blocked=False, trusted=False)
+    assert count("github", "hubot", 60, now=start + 62).count == 1
 
 
 def test_an_action_is_counted_once_per_window_and_a_full_window_counts_no_more(ports: Ports) -> None:

@@ -1,7 +1,8 @@
 """One read of the author's trust per event and step (``switchboard.policy``): the gate keeps the standing it
 read for an event (for at most its bound), classify hands it to decide in the ``DecideRequest``, and decide
 reads the directory again only when that is too old. Counted on the in-memory directory: no cache of its own,
-so every read the services make shows."""
+so every read the services make shows (a count that returns the profile with it, ``count_request``, is one
+read too: one request)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from switchboard.classify import ClassifyService
 from switchboard.decide import DecideService
 from switchboard.llm import LlmAnswer, ToolCall
-from switchboard.memory import AuthorProfile
+from switchboard.memory import AuthorProfile, CountedRequest
 from switchboard.models import DecideRequest, Service, TaskStatus
 from switchboard.policy import STANDING_MAX_AGE_SECONDS, PolicyGate
 from switchboard.rules import default_chain
@@ -24,13 +25,19 @@ DECIDE_URL = "https://sqs.local/decide.fifo"
 
 @dataclass
 class CountingDirectory(MemoryAuthorDirectory):
-    """The in-memory directory, counting its profile reads."""
+    """The in-memory directory, counting its profile reads, and its counts that return the profile."""
 
     reads: list[str] = field(default_factory=list)
 
     def profile(self, platform: str, author: str) -> AuthorProfile:
         self.reads.append(author)
         return super().profile(platform, author)
+
+    def count_request(
+        self, platform: str, author: str, window_seconds: int, now: float | None = None
+    ) -> CountedRequest:
+        self.reads.append(author)
+        return super().count_request(platform, author, window_seconds, now)
 
 
 class Clock:
@@ -116,8 +123,9 @@ def test_a_trusted_command_reads_the_author_once_for_the_rules_and_the_dispatch(
     assert service.process(github_event("/close"), "m-1") is TaskStatus.DISPATCHED
     [action] = queue.actions(act_queue_url(Service.GITHUB))
     assert action.ability == "github.close"
-    # the rules' one read (the in-memory directory keeps nothing) and the gate's kept standing
-    assert authors.reads == ["mona", "mona"], "the rules' context reads it, and the trust check before"
+    # one request (the in-memory directory keeps nothing): the trust check before the claim is the rules'
+    # context's read, and the gate keeps that standing for the dispatch
+    assert authors.reads == ["mona"]
 
 
 def classify_to_decide(

@@ -146,3 +146,17 @@ def test_an_untrusted_authors_spam_is_dropped_after_the_claim_and_counted() -> N
     assert tasks.writes == 1
     memory = service.chain.memory
     assert isinstance(memory, FakeAuthorMemory) and memory.counts == {"mona": 1}
+
+
+def test_a_redelivery_that_finds_its_task_past_the_rules_gives_its_count_back() -> None:
+    tasks, queue = InMemoryTaskRepository(), InMemoryQueue()
+    event = github_event("/label bug")
+    service = classify(tasks, queue, trusted=False)
+    assert service.process(event, "m-1") is TaskStatus.DISPATCHED
+    memory = service.chain.memory
+    assert isinstance(memory, FakeAuthorMemory) and memory.counts == {"mona": 1}
+    # the same message again (SQS delivers at least once): its author's read counted it once more, and the
+    # resume, past the rules, gives that back
+    assert service.process(event, "m-1") is TaskStatus.DISPATCHED
+    assert memory.counts == {"mona": 1}
+    assert len(queue.actions(GITHUB_URL)) == 1

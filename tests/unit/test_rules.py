@@ -71,7 +71,7 @@ def chain_with(memory: FakeAuthorMemory, limit: int = 20) -> RuleChain:
     return default_chain(memory, RulesConfig(rate_limit=limit))
 
 
-def test_blocked_authors_are_dropped_first() -> None:
+def test_blocked_authors_are_dropped_before_anything_answers_or_counts_them() -> None:
     assert chain_with(FakeAuthorMemory(blocked={"mona"})).evaluate(event("/label bug")) == Drop(
         "block_list", "author_blocked"
     )

@@ -35,7 +35,15 @@ from switchboard.plans.route import plans_first
 from switchboard.policy import PolicyGate
 from switchboard.ports import QueueSender, TaskRepository
 from switchboard.prompts import CLASSIFY_SYSTEM, repair_turns, user_turn
-from switchboard.rules import Act, Drop, NeedsClassification, PlannedAction, RuleChain, RuleResult
+from switchboard.rules import (
+    Act,
+    Drop,
+    NeedsClassification,
+    PlannedAction,
+    RuleChain,
+    RuleContext,
+    RuleResult,
+)
 from switchboard.state import Task
 
 logger = Logger(child=True)
@@ -150,7 +158,8 @@ class ClassifyService:
         """Advance the event's task as far as classify can take it. None means: a duplicate, skipped."""
         logger.set_correlation_id(event.event_id)
         self._owner = message_id
-        rule = self._rule_before_claim(event)
+        context = self.chain.context(event)
+        rule = self._rule_before_claim(event, context)
         decided = None if rule is None else partial(self._decided_with_claim, event=event, rule=rule)
         task = self.lifecycle.open(
             event, owner=message_id, claim_ttl_days=self.claim_ttl_days, actor=ACTOR, decided=decided
@@ -158,37 +167,45 @@ class ClassifyService:
         if task is None:
             claim = self.lifecycle.claim_of(event)
             if claim.owner != message_id:
+                context.give_back()  # counted with its author's read: a duplicate is no request of its own
                 logger.info("duplicate event skipped", task_id=claim.task_id, owner=claim.owner)
                 count(Metric.EVENTS_DUPLICATE)
                 return None
             task = self.lifecycle.get(claim.task_id)
             rule = None  # a resumed task evaluates its rules again, where it stopped
+            if task.status is not TaskStatus.RECEIVED:
+                context.give_back()  # past its rules: the rate rule will not use this count
             logger.info("resuming task", task_id=task.task_id, status=task.status.value)
         else:
             logger.info("task opened", task_id=task.task_id, platform=event.platform.value)
             if task.status is not TaskStatus.RECEIVED and rule is not None:  # decided with the claim
                 _count_rule(rule)
         try:
-            return self.lifecycle.retrying(task, lambda current: self._advance(current, event, rule))
+            return self.lifecycle.retrying(task, lambda current: self._advance(current, event, context, rule))
         except failures.PERMANENT as error:  # the event's own fault: retrying gives the same error
             return self._failed(task, error)
 
-    def _rule_before_claim(self, event: InboundEvent) -> RuleResult | None:
+    def _rule_before_claim(self, event: InboundEvent, context: RuleContext) -> RuleResult | None:
         """The rules' result evaluated before the claim, so that a rule's decision is written with it
-        (``_decided_with_claim``): all of them for a trusted author, for anyone else only those before the
-        first that writes (``RuleChain.settled``: a bot, nothing to say, a blocked author); None when they
-        leave it to the rest. Only those are free of side effects (the rate rule counts the others'
-        requests, and the gate their acting actions): evaluated before the claim, a duplicate's would count
-        too. A rule that fails here is evaluated again after the claim, where its failure ends the task."""
-        memory = self.chain.memory
-        trusted = False
-        if memory is not None and event.author:
-            # the one read of the author's trust for this event: the gate keeps it for the dispatch and decide
-            read_at = self.lifecycle.gate.clock()
-            trusted = memory.profile(event.platform.value, event.author).trusted
-            self.lifecycle.gate.remember(event, trusted, read_at)
+        (``_decided_with_claim``): first those before the first that writes (``RuleChain.settled``: a bot,
+        nothing to say, a blocked author), then for a trusted author all the others. For anyone else those
+        wait for the claim: the gate counts their acting actions, and a duplicate's must not count. None when
+        the rules leave the event to the rest. The rate rule's count is made here, with the author's read (one
+        request: ``RuleChain.context``), and a duplicate gives it back (``process``). A rule that fails here
+        is evaluated again after the claim, where its failure ends the task."""
+        read_at = self.lifecycle.gate.clock()
         try:
-            return self.chain.evaluate(event) if trusted else self.chain.settled(event)
+            settled = self.chain.settled(event, context)  # reads the author only if a rule asks
+            if isinstance(settled, Drop):
+                return settled  # nothing will be sent: no standing needed, and a bot's drop reads nothing
+            trusted = False
+            if self.chain.memory is not None and event.author:
+                # the event's one read of its author: the gate keeps the trust for the dispatch and decide
+                trusted = context.profile.trusted
+                self.lifecycle.gate.remember(event, trusted, read_at)
+            if settled is not None or not trusted:
+                return settled
+            return self.chain.evaluate(event, context)
         except failures.PERMANENT:  # no task yet to end FAILED: after the claim, it is
             return None
 
@@ -213,11 +230,13 @@ class ClassifyService:
             task.task_id, TaskStatus.FAILED, ACTOR, {"error": type(error).__name__}, why
         )
 
-    def _advance(self, task: Task, event: InboundEvent, rule: RuleResult | None = None) -> TaskStatus:
+    def _advance(
+        self, task: Task, event: InboundEvent, context: RuleContext, rule: RuleResult | None = None
+    ) -> TaskStatus:
         classified_now = task.status is TaskStatus.RECEIVED  # then a CLASSIFIED task below is our own write
         if task.status is TaskStatus.RECEIVED:
             try:
-                task = self._classify(task, event, rule)
+                task = self._classify(task, event, context, rule)
             except AwaitingBatch:
                 logger.info("classification waits for the next Message Batch", task_id=task.task_id)
                 return task.status
@@ -229,8 +248,10 @@ class ClassifyService:
             self.lifecycle.send_dispatched(task)
         return task.status
 
-    def _classify(self, task: Task, event: InboundEvent, rule: RuleResult | None = None) -> Task:
-        result = rule if rule is not None else self.chain.evaluate(event)
+    def _classify(
+        self, task: Task, event: InboundEvent, context: RuleContext, rule: RuleResult | None = None
+    ) -> Task:
+        result = rule if rule is not None else self.chain.evaluate(event, context)
         _count_rule(result)
         if isinstance(result, Drop):
             return self._drop(task, {"rule": result.rule, "route": "rule"}, result.reason)

@@ -30,6 +30,19 @@ class AuthorProfile:
     note: str | None = None
 
 
+@dataclass(frozen=True)
+class CountedRequest:
+    """One event's request as ``AuthorDirectory.count_request`` counted it, with the author's profile read in
+    the same request: ``count`` is its place in the author's window that starts at ``window_start`` (None: the
+    author is trusted or blocked, and not counted). ``AuthorDirectory.give_back`` takes the place back."""
+
+    platform: str
+    author: str
+    window_start: int
+    profile: AuthorProfile
+    count: int | None
+
+
 class BreakerState(StrEnum):
     CLOSED = "closed"
     OPEN = "open"

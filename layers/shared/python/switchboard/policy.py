@@ -21,8 +21,9 @@ The rules, by ability:
   ``labelPolicy``), for everyone: the list says which labels exist to be applied.
 - ``tickets.create``: allowed.
 - acting abilities (``ACTING``: labels, assign, close, tickets): at most ``acting_rate_limit`` per author and
-  window (the author directory's rate windows, under ``<platform>-acts``), each action id counted once (a
-  retried dispatch is not counted again); trusted accounts and people on call are not counted.
+  window (``AuthorDirectory.count_once``, in windows of its own under ``<platform>-acts``: the rules' request
+  counts are apart, on the author's profile), each action id counted once (a retried dispatch is not counted
+  again); trusted accounts and people on call are not counted.
 - the agent itself (``Chooser.AGENT``: a follow-up's reply, an access escalation) may only reply or escalate.
 
 Every verdict (allowed, or refused with the reason) is recorded in the task's history under ``policy``.

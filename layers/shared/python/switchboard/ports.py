@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from switchboard.memory import AuthorProfile, BreakerRecord, BreakerState
+from switchboard.memory import AuthorProfile, BreakerRecord, BreakerState, CountedRequest
 from switchboard.models import ActionRequest, InboundEvent, TaskStatus
 
 if TYPE_CHECKING:
@@ -148,16 +148,29 @@ class SeenLog(Protocol):
 
 
 class AuthorDirectory(Protocol):
-    """Per-author memory: flags (blocked, trusted) and atomic request counts per fixed window."""
+    """Per-author memory: flags (blocked, trusted) and atomic request counts per fixed window.
+
+    Two kinds of count: ``count_request`` counts an event's request and reads the author's profile in the
+    same request (the rules' rate limit, for authors neither trusted nor blocked); ``count_once`` counts a key
+    (the policy gate's acting actions, each action id once) in windows of its own.
+    """
 
     def profile(self, platform: str, author: str) -> AuthorProfile: ...
 
-    def set_flags(
-        self, platform: str, author: str, *, blocked: bool, trusted: bool, note: str = ""
-    ) -> None: ...
+    def set_flags(self, platform: str, author: str, *, blocked: bool, trusted: bool, note: str = "") -> None:
+        """Set the author's flags; the counts kept with them stay."""
+        ...
 
-    def count_request(self, platform: str, author: str, window_seconds: int, now: float | None = None) -> int:
-        """Add one request to the author's current window; the count including this one."""
+    def count_request(
+        self, platform: str, author: str, window_seconds: int, now: float | None = None
+    ) -> CountedRequest:
+        """The author's profile, and unless they are trusted or blocked one more request in their current
+        window, in one request; the count includes this one."""
+        ...
+
+    def give_back(self, counted: CountedRequest) -> None:
+        """Take back a request ``count_request`` counted (an event that turned out a duplicate): its window's
+        count one lower, if that window's count is still kept; nothing for a request not counted."""
         ...
 
     def count_once(

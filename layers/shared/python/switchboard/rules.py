@@ -8,7 +8,7 @@ The chain is configured in one place: ``default_chain()``. A command is one more
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar, Protocol
@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Protocol
 from switchboard.abilities import ability
 from switchboard.errors import InvalidParams
 from switchboard.fields import DECISION_MAX, DECISION_MIN
-from switchboard.memory import AuthorProfile
+from switchboard.memory import AuthorProfile, CountedRequest
 from switchboard.models import InboundEvent, Platform
 from switchboard.ports import AuthorDirectory
 from switchboard.prose import HELP_FORMS, prose
@@ -58,18 +58,55 @@ class RulesConfig:
 
 
 class RuleContext:
-    """What the rules may consult besides the event: the author's memory, loaded once and only if asked."""
+    """What the rules may consult besides the event: the author's memory, loaded once and only if asked.
 
-    def __init__(self, event: InboundEvent, memory: AuthorDirectory | None, config: RulesConfig) -> None:
+    Where ``counts_with_read`` says so for the event (asked at the read, as the rules' own questions are),
+    the author's read also counts the event's request (``AuthorDirectory.count_request``: one request for
+    both) and ``request_count`` answers with that count; otherwise the read only reads, and ``request_count``
+    counts when it is first asked. Either way one context counts its event at most once."""
+
+    def __init__(
+        self,
+        event: InboundEvent,
+        memory: AuthorDirectory | None,
+        config: RulesConfig,
+        *,
+        counts_with_read: Callable[[InboundEvent], bool] | None = None,
+    ) -> None:
         self.event = event
         self.memory = memory
         self.config = config
+        self.counts_with_read = counts_with_read
+        self.counted: CountedRequest | None = None
 
     @cached_property
     def profile(self) -> AuthorProfile:
         if self.memory is None or not self.event.author:
             return AuthorProfile()
+        if self.counted is not None:
+            return self.counted.profile
+        if self.counts_with_read is not None and self.counts_with_read(self.event):
+            return self._count(self.memory, self.event.author).profile
         return self.memory.profile(self.event.platform.value, self.event.author)
+
+    def request_count(self) -> int | None:
+        """The event's place in its author's current window (counted once), or None when it is not counted:
+        no memory, no author, or an author trusted or blocked."""
+        if self.memory is None or not self.event.author:
+            return None
+        return (self.counted or self._count(self.memory, self.event.author)).count
+
+    def give_back(self) -> None:
+        """Take back the request this context counted, for an event whose rules will not use it (a duplicate,
+        a task past its rules); nothing when it counted none."""
+        if self.memory is not None and self.counted is not None:
+            self.memory.give_back(self.counted)
+            self.counted = None
+
+    def _count(self, memory: AuthorDirectory, author: str) -> CountedRequest:
+        window = self.config.rate_window_seconds
+        self.counted = memory.count_request(self.event.platform.value, author, window)
+        return self.counted
 
 
 class Rule(Protocol):
@@ -145,7 +182,10 @@ class DiscussionsUnsupported:
 
 
 class RateLimit:
-    """An atomic counter per author and window: one polite reply when the limit is crossed, then silence."""
+    """An atomic counter per author and window: one polite reply when the limit is crossed, then silence.
+
+    The count is made with the author's read where the chain's context says so (``RuleChain.context``), else
+    here. Trusted authors are not counted, nor blocked ones (the block list drops them first)."""
 
     name: ClassVar[str] = "rate_limit"
     #: It writes (the author's count): the rules before it decide without side effects (``RuleChain.settled``)
@@ -155,13 +195,11 @@ class RateLimit:
     )
 
     def evaluate(self, event: InboundEvent, context: RuleContext) -> RuleResult | None:
-        if context.memory is None or not event.author or context.profile.trusted:
+        if context.profile.trusted:
             return None
+        count = context.request_count()
         limit = context.config.rate_limit
-        count = context.memory.count_request(
-            event.platform.value, event.author, context.config.rate_window_seconds
-        )
-        if count <= limit:
+        if count is None or count <= limit:
             return None
         polite = reply(event, self.message) if count == limit + 1 else None
         return Act(self.name, (polite,)) if polite else Drop(self.name, "rate_limited")
@@ -323,18 +361,38 @@ class RuleChain:
         self.memory = memory
         self.config = config
 
-    def evaluate(self, event: InboundEvent) -> RuleResult:
-        context = RuleContext(event, self.memory, self.config)
+    def context(self, event: InboundEvent) -> RuleContext:
+        """A context for ``event`` whose one request to the author directory also counts the event where the
+        rule that counts would (``reaches_count``)."""
+        return RuleContext(event, self.memory, self.config, counts_with_read=self.reaches_count)
+
+    def reaches_count(self, event: InboundEvent) -> bool:
+        """Whether ``event`` reaches the rule that counts (``counts``: the rate limit) when its author is
+        neither trusted nor blocked, the only authors counted: the rules before it, asked about such an
+        author, leave the event to the rest. A bot's event, or one with nothing to say, is not counted."""
+        neutral = RuleContext(event, None, self.config)
+        for rule in self.rules:
+            if getattr(rule, "counts", False):
+                return True
+            if rule.evaluate(event, neutral) is not None:
+                return False
+        return False
+
+    def evaluate(self, event: InboundEvent, context: RuleContext | None = None) -> RuleResult:
+        """The first rule's result; in ``context`` (one this chain made for ``event``) when given, so what it
+        read and counted serves this evaluation too."""
+        context = context or self.context(event)
         for rule in self.rules:
             result = rule.evaluate(event, context)
             if result is not None:
                 return result
         return NeedsClassification(hints={"trusted": context.profile.trusted})
 
-    def settled(self, event: InboundEvent) -> RuleResult | None:
+    def settled(self, event: InboundEvent, context: RuleContext | None = None) -> RuleResult | None:
         """What the rules before the first one that writes (``counts``: the rate limit) decide, or None when
-        they leave the event to the rest. Free of side effects, so a duplicate may evaluate it too."""
-        context = RuleContext(event, self.memory, self.config)
+        they leave the event to the rest. Free of side effects (so a duplicate may evaluate it too), but for a
+        given ``context`` that counts with its read: its caller gives a duplicate's count back."""
+        context = context or RuleContext(event, self.memory, self.config)
         for rule in self.rules:
             if getattr(rule, "counts", False):
                 return None
@@ -345,12 +403,14 @@ class RuleChain:
 
 
 def default_chain(memory: AuthorDirectory | None = None, config: RulesConfig | None = None) -> RuleChain:
-    """The one place the chain is configured. Order matters: the first match wins."""
+    """The one place the chain is configured. Order matters: the first match wins. The rules that need only
+    the event come first, so an event they drop (a bot's, one with nothing to say) costs no request for its
+    author; the block list then drops a blocked author before anything counts or answers them."""
     rules: list[Rule] = [
-        BlockList(),
         LoopGuard(),
         NothingToSay(),
         DiscussionsUnsupported(),
+        BlockList(),
         RateLimit(),
         SpamAndAbuse(),
         LabelCommand(),

@@ -12,8 +12,8 @@ The memory table (partition ``pk``, sort ``sk``), one item kind per row:
 ``seen#{platform}#{event_id}``                     ``seen``            the door enqueued this delivery
 ``processed#{platform}#{event_id}``                ``claim``           the classifier owns this event
 ``content#{platform}#{content_id}``                ``claim``           ... and this logical event, by content
-``author#{platform}#{author}``                     ``profile``         blocked / trusted flags
-``rate#{platform}#{author}``                       ``w#{start}``       requests in one rate window
+``author#{platform}#{author}``                     ``profile``         flags, and requests per rate window
+``rate#{platform}-acts#{author}``                  ``w#{start}``       acting actions in one rate window
 ``budget#task#{task_id}``                          ``budget``          LLM tokens spent by one task
 ``budget#day#{YYYY-MM-DD}``                        ``budget``          LLM micro-dollars spent in one UTC day
 ``llmcache#{sha256}``                              ``llmcache``        a cached tool call

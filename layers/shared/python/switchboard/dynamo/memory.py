@@ -1,5 +1,6 @@
-"""The memory table's simple item kinds: seen marks, author profiles and rate windows, feed cursors, triage
-reports. Keys from ``switchboard.dynamo.keys``; the ports they implement in ``switchboard.ports``."""
+"""The memory table's simple item kinds: seen marks, author profiles (with their request counts) and acting
+rate windows, feed cursors, triage reports. Keys from ``switchboard.dynamo.keys``; the ports they implement
+in ``switchboard.ports``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from switchboard.aws import ConditionFailed
 from switchboard.dynamo.keys import TRIAGE_CHUNK_MARK, Keys
 from switchboard.dynamo.table import Table
-from switchboard.memory import DAY, AuthorProfile
+from switchboard.memory import DAY, AuthorProfile, CountedRequest
 from switchboard.ports import Clock
 
 
@@ -68,15 +69,54 @@ class DynamoSeenLog:
 PROFILE_MAX_AGE_SECONDS = 10.0
 
 
+#: A request count is an attribute of the author's profile item, named by its window's start
+#: (``rate_1733140800``): the count that answers an event comes back with the flags the rules need.
+WINDOW_PREFIX = "rate_"
+
+#: How many ended windows' counts a profile item may keep (a count removes the window before its own in the
+#: same request, so an ended one stays only when its author came back after a longer gap). Past this many,
+#: the count that finds them removes them in one more request: an item holds at most this many plus the
+#: current window's, and that request comes at most once per so many returns after a gap.
+MAX_ENDED_WINDOWS = 8
+
+
+def _profile_of(item: dict[str, Any]) -> AuthorProfile:
+    return AuthorProfile(
+        blocked=item.get("blocked", {}).get("BOOL", False),
+        trusted=item.get("trusted", {}).get("BOOL", False),
+        note=item.get("note", {}).get("S"),
+    )
+
+
+def _ended_windows(item: dict[str, Any], start: int) -> list[str]:
+    """The profile item's counts of windows that began before ``start`` (``rate_{start}`` attributes)."""
+    ended = []
+    for name in item:
+        began = name.removeprefix(WINDOW_PREFIX)
+        if began != name and began.isdigit() and int(began) < start:
+            ended.append(name)
+    return ended
+
+
 class DynamoAuthorDirectory:
     """``AuthorDirectory``: block list, trusted accounts, and request counts per window.
 
-    A window's counter is atomic (``ADD``) and expires a day after the window ends.
+    The flags and the rate limit's counts share the author's profile item, so ``count_request`` is one
+    ``UpdateItem`` that counts and returns the flags (``ALL_NEW``), where a read and a count were two. Its
+    condition leaves trusted and blocked authors uncounted (their item as it stands comes back in the refusal,
+    ``ALL_OLD``, so they too cost one request). A window's count is an attribute named by its start: a count
+    adds to its own window's and removes the one before, and ``MAX_ENDED_WINDOWS`` bounds what a gap leaves.
+    A count sets the item to expire a day after its window, as the rate windows' items did: an author neither
+    trusted nor blocked has nothing else the rules need (a note goes with it). ``set_flags`` sets the flags
+    with ``SET`` (the counts stay) and removes that expiry, and a trusted or blocked author is never counted,
+    so a block or a trust is kept. ``count_once``'s windows are items of their own (``Keys.rate_window``),
+    each with the keys it counted, and an expiry a day after the window ends.
 
     With ``profile_max_age_seconds`` a profile read is reused for that long (monotonic clock), so the rules
     and the policy gate of one event, and a burst of one author's events, read it once: a trust or block
-    change then applies that much later, on top of the eventually consistent read's own lag. A flag set
-    through this instance drops its copy.
+    change then applies that much later, on top of the eventually consistent read's own lag. A count keeps
+    the flags it returned the same way, and a trusted or blocked author kept so is not asked again (they are
+    not counted). A flag set through this instance drops its copy.
     """
 
     def __init__(
@@ -93,49 +133,104 @@ class DynamoAuthorDirectory:
         self._profiles: dict[tuple[str, str], tuple[float, AuthorProfile]] = {}
 
     def profile(self, platform: str, author: str) -> AuthorProfile:
-        key = (platform, author)
-        if self.profile_max_age_seconds > 0:
-            kept = self._profiles.get(key)
-            if kept is not None and time.monotonic() - kept[0] < self.profile_max_age_seconds:
-                return kept[1]
+        kept = self._kept(platform, author)
+        if kept is not None:
+            return kept
         item = self.table.get(Keys.profile(platform, author), consistent=False)
-        profile = AuthorProfile()
-        if item:
-            profile = AuthorProfile(
-                blocked=item.get("blocked", {}).get("BOOL", False),
-                trusted=item.get("trusted", {}).get("BOOL", False),
-                note=item.get("note", {}).get("S"),
-            )
-        if self.profile_max_age_seconds > 0:
-            if len(self._profiles) > 1024:  # a bound, not an LRU: the copies live seconds
-                self._profiles.clear()
-            self._profiles[key] = (time.monotonic(), profile)
-        return profile
+        return self._keep(platform, author, _profile_of(item or {}))
 
     def set_flags(self, platform: str, author: str, *, blocked: bool, trusted: bool, note: str = "") -> None:
         self._profiles.pop((platform, author), None)
-        self.table.put(
-            {
-                **Keys.profile(platform, author),
-                "blocked": {"BOOL": blocked},
-                "trusted": {"BOOL": trusted},
-                "note": {"S": note},
-                "updated_at": {"N": str(int(self.clock()))},
-            }
+        self.table.update(
+            Keys.profile(platform, author),
+            "SET #blocked = :blocked, #trusted = :trusted, #note = :note, updated_at = :now"
+            " REMOVE expires_at",
+            ExpressionAttributeNames={"#blocked": "blocked", "#trusted": "trusted", "#note": "note"},
+            ExpressionAttributeValues={
+                ":blocked": {"BOOL": blocked},
+                ":trusted": {"BOOL": trusted},
+                ":note": {"S": note},
+                ":now": {"N": str(int(self.clock()))},
+            },
         )
 
-    def count_request(self, platform: str, author: str, window_seconds: int, now: float | None = None) -> int:
-        """Add one request to the author's current window; returns the count including this one."""
+    def count_request(
+        self, platform: str, author: str, window_seconds: int, now: float | None = None
+    ) -> CountedRequest:
         now = self.clock() if now is None else now
         start = int(now) // window_seconds * window_seconds
-        attributes = self.table.update(
-            Keys.rate_window(platform, author, start),
-            "ADD #c :one SET expires_at = :ttl",
-            ExpressionAttributeNames={"#c": "count"},
-            ExpressionAttributeValues={":one": {"N": "1"}, ":ttl": {"N": str(start + window_seconds + DAY)}},
-            ReturnValues="UPDATED_NEW",
-        )
-        return int(attributes["count"]["N"])
+        kept = self._kept(platform, author)
+        if kept is not None and (kept.trusted or kept.blocked):
+            return CountedRequest(platform, author, start, kept, None)
+        key = Keys.profile(platform, author)
+        try:
+            item = self.table.update(
+                key,
+                "SET #now = if_not_exists(#now, :zero) + :one, expires_at = :ttl REMOVE #before",
+                ConditionExpression=(
+                    "(attribute_not_exists(#trusted) OR #trusted = :no) "
+                    "AND (attribute_not_exists(#blocked) OR #blocked = :no)"
+                ),
+                ExpressionAttributeNames={
+                    "#trusted": "trusted",
+                    "#blocked": "blocked",
+                    "#now": f"{WINDOW_PREFIX}{start}",
+                    "#before": f"{WINDOW_PREFIX}{start - window_seconds}",
+                },
+                ExpressionAttributeValues={
+                    ":zero": {"N": "0"},
+                    ":one": {"N": "1"},
+                    ":no": {"BOOL": False},
+                    ":ttl": {"N": str(start + window_seconds + DAY)},
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ConditionFailed as flagged:  # trusted or blocked: not counted, the flags as they stand
+            # the refusal carries the item (ALL_OLD); were it ever missing, a read, never a default profile
+            stood = flagged.item or self.table.get(key) or {}
+            return CountedRequest(
+                platform, author, start, self._keep(platform, author, _profile_of(stood)), None
+            )
+        ended = _ended_windows(item, start)
+        if len(ended) > MAX_ENDED_WINDOWS:
+            self.table.update(
+                key,
+                "REMOVE " + ", ".join(f"#e{n}" for n in range(len(ended))),
+                ExpressionAttributeNames={f"#e{n}": name for n, name in enumerate(ended)},
+            )
+        profile = self._keep(platform, author, _profile_of(item))
+        return CountedRequest(platform, author, start, profile, int(item[f"{WINDOW_PREFIX}{start}"]["N"]))
+
+    def give_back(self, counted: CountedRequest) -> None:
+        if counted.count is None:
+            return
+        try:
+            self.table.update(
+                Keys.profile(counted.platform, counted.author),
+                "SET #window = #window - :one",
+                ConditionExpression="attribute_exists(#window)",
+                ExpressionAttributeNames={"#window": f"{WINDOW_PREFIX}{counted.window_start}"},
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
+        except ConditionFailed:
+            return  # a later window's count removed this one: the place is no longer anyone's to take
+
+    def _kept(self, platform: str, author: str) -> AuthorProfile | None:
+        """The profile kept from a read or a count less than ``profile_max_age_seconds`` ago, or None."""
+        if self.profile_max_age_seconds <= 0:
+            return None
+        kept = self._profiles.get((platform, author))
+        if kept is not None and time.monotonic() - kept[0] < self.profile_max_age_seconds:
+            return kept[1]
+        return None
+
+    def _keep(self, platform: str, author: str, profile: AuthorProfile) -> AuthorProfile:
+        if self.profile_max_age_seconds > 0:
+            if len(self._profiles) > 1024:  # a bound, not an LRU: the copies live seconds
+                self._profiles.clear()
+            self._profiles[(platform, author)] = (time.monotonic(), profile)
+        return profile
 
     def count_once(
         self, platform: str, author: str, window_seconds: int, key: str, limit: int, now: float | None = None
