@@ -213,6 +213,26 @@ def test_an_item_that_only_counts_expires_and_a_flagged_one_is_kept(
     assert expires_at(dynamodb, memory_table, "hubot") is None
 
 
+def test_a_profile_an_operator_wrote_is_counted_and_never_set_to_expire(
+    dynamodb: Recording, memory_table: str
+) -> None:
+    """A lifted block or a note on an author neither trusted nor blocked: the counts go on, and the item
+    keeps what the operator wrote (no expiry), at one more request for that author's counts."""
+    directory = DynamoAuthorDirectory(memory_table, dynamodb)
+    start = 1_800_000_000
+    directory.set_flags("github", "mona", blocked=False, trusted=False, note="block lifted after appeal")
+    before = dynamodb.count("author")
+    assert [directory.count_request("github", "mona", WINDOW, now=start + n).count for n in range(3)] == [
+        1,
+        2,
+        3,
+    ]
+    assert dynamodb.count("author") - before == 6  # refused with the expiry, then counted without it
+    assert expires_at(dynamodb, memory_table, "mona") is None
+    assert directory.profile("github", "mona").note == "block lifted after appeal"
+    assert window_counts(dynamodb, memory_table, "github", "mona") == {start: 3}
+
+
 def test_a_kept_trusted_or_blocked_profile_makes_no_request_and_a_kept_strangers_still_counts(
     dynamodb: Recording, memory_table: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -106,10 +106,10 @@ class DynamoAuthorDirectory:
     condition leaves trusted and blocked authors uncounted (their item as it stands comes back in the refusal,
     ``ALL_OLD``, so they too cost one request). A window's count is an attribute named by its start: a count
     adds to its own window's and removes the one before, and ``MAX_ENDED_WINDOWS`` bounds what a gap leaves.
-    A count sets the item to expire a day after its window, as the rate windows' items did: an author neither
-    trusted nor blocked has nothing else the rules need (a note goes with it). ``set_flags`` sets the flags
-    with ``SET`` (the counts stay) and removes that expiry, and a trusted or blocked author is never counted,
-    so a block or a trust is kept. ``count_once``'s windows are items of their own (``Keys.rate_window``),
+    A count sets the item to expire a day after its window, as the rate windows' items did, unless an
+    operator wrote the profile: ``set_flags`` sets the flags with ``SET`` (the counts stay), removes that
+    expiry and notes when (``updated_at``), and a profile so written is counted without an expiry (a second
+    request, for those authors only), so a block, a trust or a note is never lost. ``count_once``'s windows are items of their own (``Keys.rate_window``),
     each with the keys it counted, and an expiry a day after the window ends.
 
     With ``profile_max_age_seconds`` a profile read is reused for that long (monotonic clock), so the rules
@@ -164,34 +164,19 @@ class DynamoAuthorDirectory:
             return CountedRequest(platform, author, start, kept, None)
         key = Keys.profile(platform, author)
         try:
-            item = self.table.update(
-                key,
-                "SET #now = if_not_exists(#now, :zero) + :one, expires_at = :ttl REMOVE #before",
-                ConditionExpression=(
-                    "(attribute_not_exists(#trusted) OR #trusted = :no) "
-                    "AND (attribute_not_exists(#blocked) OR #blocked = :no)"
-                ),
-                ExpressionAttributeNames={
-                    "#trusted": "trusted",
-                    "#blocked": "blocked",
-                    "#now": f"{WINDOW_PREFIX}{start}",
-                    "#before": f"{WINDOW_PREFIX}{start - window_seconds}",
-                },
-                ExpressionAttributeValues={
-                    ":zero": {"N": "0"},
-                    ":one": {"N": "1"},
-                    ":no": {"BOOL": False},
-                    ":ttl": {"N": str(start + window_seconds + DAY)},
-                },
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ConditionFailed as flagged:  # trusted or blocked: not counted, the flags as they stand
+            item = self._count(key, start, window_seconds, expiring=True)
+        except ConditionFailed as refused:
             # the refusal carries the item (ALL_OLD); were it ever missing, a read, never a default profile
-            stood = flagged.item or self.table.get(key) or {}
-            return CountedRequest(
-                platform, author, start, self._keep(platform, author, _profile_of(stood)), None
-            )
+            stood = refused.item or self.table.get(key) or {}
+            profile = _profile_of(stood)
+            if profile.trusted or profile.blocked:  # not counted: the flags as they stand
+                return CountedRequest(platform, author, start, self._keep(platform, author, profile), None)
+            try:  # an operator wrote this profile (a note, a lifted block): counted, and it does not expire
+                item = self._count(key, start, window_seconds, expiring=False)
+            except ConditionFailed as flagged:  # flagged in between
+                stood = flagged.item or self.table.get(key) or {}
+                profile = self._keep(platform, author, _profile_of(stood))
+                return CountedRequest(platform, author, start, profile, None)
         ended = _ended_windows(item, start)
         if len(ended) > MAX_ENDED_WINDOWS:
             self.table.update(
@@ -201,6 +186,40 @@ class DynamoAuthorDirectory:
             )
         profile = self._keep(platform, author, _profile_of(item))
         return CountedRequest(platform, author, start, profile, int(item[f"{WINDOW_PREFIX}{start}"]["N"]))
+
+    def _count(
+        self, key: dict[str, Any], start: int, window_seconds: int, *, expiring: bool
+    ) -> dict[str, Any]:
+        """One request counted in its window, the window before removed, the item after it (``ALL_NEW``);
+        ``ConditionFailed`` (with the item as it stood) for a trusted or blocked author and, when
+        ``expiring`` (the item set to expire a day after the window), for a profile an operator wrote
+        (``set_flags``' ``updated_at``), whose note and flags must not expire."""
+        condition = (
+            "(attribute_not_exists(#trusted) OR #trusted = :no) "
+            "AND (attribute_not_exists(#blocked) OR #blocked = :no)"
+        )
+        update = "SET #now = if_not_exists(#now, :zero) + :one"
+        names = {
+            "#trusted": "trusted",
+            "#blocked": "blocked",
+            "#now": f"{WINDOW_PREFIX}{start}",
+            "#before": f"{WINDOW_PREFIX}{start - window_seconds}",
+        }
+        values = {":zero": {"N": "0"}, ":one": {"N": "1"}, ":no": {"BOOL": False}}
+        if expiring:
+            condition += " AND attribute_not_exists(#written)"
+            update += ", expires_at = :ttl"
+            names["#written"] = "updated_at"
+            values[":ttl"] = {"N": str(start + window_seconds + DAY)}
+        return self.table.update(
+            key,
+            update + " REMOVE #before",
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
 
     def give_back(self, counted: CountedRequest) -> None:
         if counted.count is None:
