@@ -109,8 +109,9 @@ class DynamoAuthorDirectory:
     A count sets the item to expire a day after its window, as the rate windows' items did, unless an
     operator wrote the profile: ``set_flags`` sets the flags with ``SET`` (the counts stay), removes that
     expiry and notes when (``updated_at``), and a profile so written is counted without an expiry (a second
-    request, for those authors only), so a block, a trust or a note is never lost. ``count_once``'s windows are items of their own (``Keys.rate_window``),
-    each with the keys it counted, and an expiry a day after the window ends.
+    request, for those authors only), so a block, a trust or a note is never lost. ``count_once``'s windows
+    are items of their own (``Keys.rate_window``), each with the keys it counted, and an expiry a day after
+    the window ends.
 
     With ``profile_max_age_seconds`` a profile read is reused for that long (monotonic clock), so the rules
     and the policy gate of one event, and a burst of one author's events, read it once: a trust or block
