@@ -42,7 +42,11 @@ print(json.dumps(seen))
 def test_collection_resumes_when_the_first_call_ends_and_later_calls_leave_it_alone(first: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "layers/shared/python")}
     result = subprocess.run(
-        [sys.executable, "-c", PROGRAM.format(first=first)], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", PROGRAM.format(first=first)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     seen = json.loads(result.stdout)
     raised = ["raised"] if first == "fail" else []

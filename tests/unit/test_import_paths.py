@@ -103,7 +103,7 @@ print(json.dumps([*after_import, status, gc.isenabled(), gc.get_freeze_count()])
 """
 
 
-def test_the_ingest_handler_collects_no_garbage_until_its_first_call_ends_then_freezes_what_was_built() -> None:
+def test_the_ingest_handler_collects_no_garbage_until_its_first_call_ends_then_freezes_it() -> None:
     """The import and the first call build what lives as long as the environment; collections there would walk
     it and free next to nothing (`switchboard.coldstart`)."""
     env = {
