@@ -1,5 +1,5 @@
 """`collect_after_first_call`: collection comes back on when the first call ends, however it ends, and what
-the process holds by then is frozen. Run in a fresh interpreter each: the collector's state is the process's."""
+the process holds by then is frozen. Each case runs in a fresh interpreter (the collector is global)."""
 
 from __future__ import annotations
 
