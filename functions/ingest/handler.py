@@ -2,12 +2,16 @@
 
 The cold-start path of every webhook, so it imports only what a request needs: no tracer (Lambda's active
 tracing records the invocation; see docs/snapstart.md) and no event data class (the three fields it reads are
-plain keys of the HTTP API's payload format 2.0).
+plain keys of the HTTP API's payload format 2.0). Garbage collection is off from its first statement to the
+end of its first call (``switchboard.coldstart``), so its imports come after that statement.
 """
 
 from __future__ import annotations
 
 import gc
+
+gc.disable()  # until the first call ends: what the cold start builds is for good (switchboard.coldstart)
+
 from functools import lru_cache
 from typing import Any
 
@@ -16,6 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.adapters import adapter_for
 from switchboard.aws import secrets
+from switchboard.coldstart import collect_after_first_call
 from switchboard.dynamo import DynamoSeenLog
 from switchboard.heartbeat import Heartbeat
 from switchboard.ingest import Enqueuer, IngestService, split_secrets
@@ -51,6 +56,7 @@ def heartbeat() -> Heartbeat:
     return Heartbeat(ingest_settings().memory_table_name)
 
 
+@collect_after_first_call
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -64,11 +70,3 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if answer["statusCode"] == 202:  # the door did its work (accepted, duplicate or ignored)
         heartbeat().beat("ingest")
     return answer
-
-
-# What the import built (modules, pydantic's validators and serializers, the loggers) lives as long as the
-# execution environment. The first call allocates enough (botocore's endpoint data, three service models) to
-# set off a full collection, which walked all of it: about 25 ms of that call on the bench
-# (tools/bench/coldstart.py). Frozen, it is left out of every collection. The price: a reference cycle the
-# import left unreachable is never collected (the collections during the import free a few hundred objects).
-gc.freeze()

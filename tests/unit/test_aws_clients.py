@@ -4,7 +4,9 @@ from typing import Any
 
 import pytest
 
-from switchboard.aws import LazyClient, client, secrets, session
+from switchboard.aws import LazyClient, SecretCache, client, secrets, session
+from switchboard.errors import DependencyUnavailable
+from tests.conftest import ROOT
 
 
 class Store:
@@ -34,25 +36,103 @@ def test_every_client_comes_from_one_session_and_shares_what_it_loaded(
     """A session per client read botocore's data (endpoint rules, partitions, the list of service models)
     again on every first call: the clients of one execution environment share one session's loader."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    loader = session()._session.get_component("data_loader")
+    loader = session().get_component("data_loader")
     assert client("dynamodb")._loader is loader
     assert client("sqs")._loader is loader
 
 
 def test_secrets_are_read_through_the_shared_session(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    assert secrets().client is client("secretsmanager")
-    assert secrets() is secrets()  # one provider: its cache (max_age) lives as long as the environment
+    assert secrets().secretsmanager is client("secretsmanager")
+    assert secrets() is secrets()  # one cache: it lives as long as the environment
 
 
-def test_the_library_and_boto3_client_share_boto3s_default_session(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`boto3.client(...)` (the durable execution SDK's Lambda client) uses the same session as the library's
-    clients, so an execution environment builds one session, not one per client."""
+@pytest.mark.parametrize("first", ["boto3.client", "the library"])
+def test_the_library_and_boto3_client_share_one_session_where_boto3_is_loaded(
+    first: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where boto3 is loaded, `boto3.client(...)` (the durable execution SDK's Lambda client, made before the
+    handler runs) builds on the same session as the library's clients, whichever comes first, so an execution
+    environment loads botocore's data once, not once per session."""
     import boto3
 
+    from switchboard import aws
+
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    assert session() is boto3.DEFAULT_SESSION
-    assert boto3.client("lambda")._loader is client("dynamodb")._loader
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    aws.session.cache_clear()
+    aws._client.cache_clear()
+    try:
+        if first == "boto3.client":
+            theirs = boto3.client("lambda")
+            ours = client("dynamodb")
+        else:
+            ours = client("dynamodb")
+            theirs = boto3.client("lambda")
+        assert theirs._loader is ours._loader
+    finally:
+        aws.session.cache_clear()
+        aws._client.cache_clear()
+
+
+def test_the_session_is_botocores_own_where_nothing_loads_boto3() -> None:
+    """The ingest function's path never imports boto3: its first call makes botocore clients only."""
+    import subprocess
+    import sys
+
+    code = (
+        "from switchboard.aws import client, secrets; import sys; "
+        "client('sqs'); secrets().secretsmanager; print('boto3' in sys.modules)"
+    )
+    env = {"AWS_DEFAULT_REGION": "us-east-1", "PYTHONPATH": str(ROOT / "layers/shared/python")}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+class FakeSecretsManager:
+    def __init__(self, answers: list[dict[str, Any]]) -> None:
+        self.answers = answers
+        self.asked: list[str] = []
+
+    def get_secret_value(self, SecretId: str) -> dict[str, Any]:
+        self.asked.append(SecretId)
+        return self.answers.pop(0)
+
+
+def test_a_secret_is_read_once_per_max_age_then_again() -> None:
+    now = [100.0]
+    fake = FakeSecretsManager([{"SecretString": "first"}, {"SecretString": "rotated"}])
+    cache = SecretCache(fake, clock=lambda: now[0])
+    assert cache.get("hook", max_age=300) == "first"
+    now[0] += 299
+    assert cache.get("hook", max_age=300) == "first"
+    assert fake.asked == ["hook"]
+    now[0] += 1
+    assert cache.get("hook", max_age=300) == "rotated"
+    assert fake.asked == ["hook", "hook"]
+
+
+def test_a_binary_secret_is_its_bytes() -> None:
+    cache = SecretCache(FakeSecretsManager([{"SecretBinary": b"\x00key"}]))
+    assert cache.get("token", max_age=60) == b"\x00key"
+
+
+def test_a_failed_secret_read_leaves_as_the_librarys_error_and_is_tried_again() -> None:
+    from botocore.exceptions import ClientError
+
+    class Failing(FakeSecretsManager):
+        def get_secret_value(self, SecretId: str) -> dict[str, Any]:
+            self.asked.append(SecretId)
+            if len(self.asked) == 1:
+                raise ClientError({"Error": {"Code": "ThrottlingException"}}, "GetSecretValue")
+            return {"SecretString": "value"}
+
+    fake = Failing([])
+    cache = SecretCache(fake)
+    with pytest.raises(DependencyUnavailable):
+        cache.get("hook", max_age=300)
+    assert cache.get("hook", max_age=300) == "value"  # the failure was not cached
+    assert fake.asked == ["hook", "hook"]
 
 
 def test_clients_made_on_many_threads_at_once_are_one_client_per_service(

@@ -5,6 +5,7 @@ the path, as in Lambda)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -87,17 +88,43 @@ def test_the_ingest_handler_imports_only_what_a_webhook_needs() -> None:
     assert _loaded("ingest", NOT_ON_THE_INGEST_PATH) == []
 
 
-def test_the_ingest_handler_leaves_what_its_import_built_out_of_garbage_collection() -> None:
-    """The first call would otherwise set off a full collection over every module and pydantic validator the
-    import built (functions/ingest/handler.py, the end of the module)."""
-    code = "import gc, handler; print(gc.get_freeze_count())"
+#: Imports the ingest handler, then makes one call the door answers before any AWS request (415: not JSON).
+_COLLECTION_AROUND_THE_FIRST_CALL = """
+import gc, json, handler
+
+class Context:
+    function_name, memory_limit_in_mb, aws_request_id = "ingest", 256, "first"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ingest"
+
+after_import = (gc.isenabled(), gc.get_freeze_count())
+event = {"headers": {"content-type": "text/plain"}, "body": "hello", "isBase64Encoded": False}
+status = handler.handler(event, Context())["statusCode"]
+print(json.dumps([*after_import, status, gc.isenabled(), gc.get_freeze_count()]))
+"""
+
+
+def test_the_ingest_handler_collects_no_garbage_until_its_first_call_ends_then_freezes_it() -> None:
+    """The import and the first call build what lives as long as the environment; collections there would walk
+    it and free next to nothing (`switchboard.coldstart`)."""
     env = {
         **os.environ,
         **ENVIRONMENT,
         "PYTHONPATH": f"{ROOT / 'functions' / 'ingest'}{os.pathsep}{ROOT / 'layers/shared/python'}",
     }
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert int(result.stdout) > 10_000  # the import's objects, not a handful
+    result = subprocess.run(
+        [sys.executable, "-c", _COLLECTION_AROUND_THE_FIRST_CALL],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    enabled_after_import, frozen_after_import, status, enabled_after_call, frozen_after_call = json.loads(
+        result.stdout.strip().splitlines()[-1]
+    )
+    assert (enabled_after_import, frozen_after_import) == (False, 0)
+    assert status == 415
+    assert enabled_after_call
+    assert frozen_after_call > 10_000  # the import's objects and the call's, not a handful
 
 
 @pytest.mark.parametrize(

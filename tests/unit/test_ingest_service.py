@@ -124,6 +124,14 @@ def test_split_secrets_allows_rotation_and_refuses_empty() -> None:
         split_secrets("  ", "github")
 
 
+def test_an_events_default_links_are_its_own() -> None:
+    """`InboundEvent.links` defaults to a list literal (not a `default_factory`): each event has its own."""
+    first, second = github_event(event_id="one"), github_event(event_id="two")
+    assert first.links == second.links == []
+    first.links.append("https://example.com")
+    assert second.links == [] and InboundEvent.model_fields["links"].default == []
+
+
 # -- the door's one conditional write: the mark before the send (``Enqueuer``) ------------------------------
 
 

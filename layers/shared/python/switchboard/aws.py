@@ -1,5 +1,5 @@
-"""The adapters' tools: boto3 clients, created lazily and once per execution environment (never at import
-time), and the one translation of AWS's errors into the library's.
+"""The adapters' tools: AWS clients, created lazily and once per execution environment (never at import
+time), the webhook and token secrets, and the one translation of AWS's errors into the library's.
 
 botocore's standard retry mode does the retrying; nothing here loops on top of it. ``AWS_ENDPOINT_URL`` (set
 by the local runtime) points every client at moto server. Only the adapters (``switchboard.dynamo``,
@@ -8,8 +8,10 @@ by the local runtime) points every client at moto server. Only the adapters (``s
 
 from __future__ import annotations
 
+import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from typing import Any, Final
@@ -52,21 +54,30 @@ _MAKING: Final = threading.RLock()
 
 @cache
 def session() -> Any:
-    """One boto3 session per execution environment: boto3's default one, which ``boto3.client`` uses too (the
-    durable execution SDK's Lambda client does). Its clients share what botocore loads once per session (the
-    endpoint rules and partitions, the list of service models, the event handlers); a session per client read
-    them all again on every first call. "Session objects are not thread safe" (boto3's "Session" guide,
+    """One botocore session per execution environment. Its clients share what botocore loads once per session
+    (the endpoint rules and partitions, the list of service models, the event handlers); a session per client
+    read them all again on every first call.
+
+    It is botocore's own, not boto3's: boto3's import (its resource layer and docs, s3transfer) would be about
+    15 ms of the ingest function's first call, for nothing a client needs. Where boto3 is loaded anyway, the
+    session is its default session's, so that ``boto3.client`` (the durable execution SDK's Lambda client, in
+    plan) builds on it too, whichever of the two is made first.
+
+    "Session objects are not thread safe" (boto3's "Session" guide,
     https://boto3.amazonaws.com/v1/documentation/api/1.19.2/guide/session.html, read 2026-12-02): every client
     of ours is made under ``_MAKING`` (the durable execution SDK runs a plan's parallel steps on threads);
     the clients themselves may be shared ("Low-level clients are thread safe", boto3's "Clients" guide,
     Multithreading or multiprocessing with clients, https://boto3.amazonaws.com/v1/documentation/api/latest/
     guide/clients.html)."""
-    import boto3
-
     with _MAKING:
+        boto3 = sys.modules.get("boto3")
+        if boto3 is None:
+            import botocore.session
+
+            return botocore.session.get_session()
         if boto3.DEFAULT_SESSION is None:
             boto3.setup_default_session()
-        return boto3.DEFAULT_SESSION
+        return boto3.DEFAULT_SESSION._session
 
 
 def client(service: str) -> Any:
@@ -79,16 +90,13 @@ def client(service: str) -> Any:
 def _client(service: str) -> Any:
     from botocore.config import Config
 
-    return session().client(service, config=Config(**_CONFIG))
+    return session().create_client(service, config=Config(**_CONFIG))
 
 
 @cache
-def secrets() -> Any:
-    """Powertools' Secrets Manager provider (its cache, ``max_age``) on the shared session's client."""
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
-    with _MAKING:
-        return SecretsProvider(boto3_client=client("secretsmanager"))
+def secrets() -> SecretCache:
+    """The secrets of this execution environment, read through the shared session's client."""
+    return SecretCache()
 
 
 class LazyClient:
@@ -148,3 +156,32 @@ def translated(service: str, operation: str) -> Iterator[None]:
         raise DependencyRefused(service, operation, code) from exc
     except BotoCoreError as exc:  # connection refused, read timeouts …: botocore's retries are spent
         raise DependencyUnavailable(service, operation, type(exc).__name__) from exc
+
+
+class SecretCache:
+    """Secrets Manager's values, each read once and kept for the ``max_age`` its caller gives (a rotated
+    webhook secret or token reaches a warm environment within it).
+
+    Powertools' ``SecretsProvider`` did the same; its package loads boto3 and every parameter provider
+    (AppConfig, SSM, DynamoDB), which the ingest function's first call paid for one ``GetSecretValue``. A
+    failed read leaves as the library's error (``translated``), like every other AWS call, and is not
+    cached: the next call tries again."""
+
+    secretsmanager = LazyClient("secretsmanager")
+
+    def __init__(self, secretsmanager: Any = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self._secretsmanager = secretsmanager
+        self.clock = clock
+        self._held: dict[str, tuple[float, str | bytes]] = {}
+
+    def get(self, secret_id: str, max_age: float) -> str | bytes:
+        """The secret's value: ``SecretString``, or ``SecretBinary`` for a binary secret."""
+        now = self.clock()
+        held = self._held.get(secret_id)
+        if held is not None and now - held[0] < max_age:
+            return held[1]
+        with translated("secretsmanager", "GetSecretValue"):
+            answer = self.secretsmanager.get_secret_value(SecretId=secret_id)
+        value: str | bytes = answer["SecretString"] if "SecretString" in answer else answer["SecretBinary"]
+        self._held[secret_id] = (now, value)
+        return value

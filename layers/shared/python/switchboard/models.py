@@ -86,7 +86,10 @@ class InboundEvent(BaseModel):
     author_is_bot: bool = False
     conversation: str = Field(min_length=1, max_length=256, description="thread or issue: the message group")
     text: str = Field(default="", max_length=EVENT_TEXT_LIMIT)
-    links: list[str] = Field(default_factory=list, max_length=20)
+    #: A default rather than ``default_factory=list``: pydantic reads a factory's signature, and the builtin
+    #: ``list``'s is parsed with ``tokenize``, whose patterns compile on first use (about 2 ms of the ingest
+    #: function's cold start). Pydantic copies a default that is not hashable for each event.
+    links: list[str] = Field(default=[], max_length=20)
     received_at: datetime
     raw_ref: str | None = Field(default=None, max_length=1_024, description="where the original lives")
     context: dict[str, str] = Field(

@@ -24,7 +24,6 @@ Every step is linear in the input, whatever the markup (``tests/unit/test_saniti
 
 from __future__ import annotations
 
-import html
 import re
 import unicodedata
 
@@ -194,6 +193,10 @@ def decode_references(text: str) -> str:
 
 
 def _decoded(reference: re.Match[str]) -> str:
+    # Imported here, by the first text that has a reference: its entity tables were about 1 ms of the ingest
+    # function's cold start, which a delivery without a reference does not need.
+    import html
+
     body = reference[1]
     if body[0] == "#":
         digits = (body[2:] if body[1:2] in ("x", "X") else body[1:]).rstrip(";").lstrip("0")
