@@ -59,9 +59,10 @@ def session() -> Any:
     read them all again on every first call.
 
     It is botocore's own, not boto3's: boto3's import (its resource layer and docs, s3transfer) would be about
-    15 ms of the ingest function's first call, for nothing a client needs. Where boto3 is loaded anyway, the
-    session is its default session's, so that ``boto3.client`` (the durable execution SDK's Lambda client, in
-    plan) builds on it too, whichever of the two is made first.
+    15 ms of the ingest function's first call, for nothing a client needs. Where boto3 is loaded before this
+    session is made (the plan function: the durable execution SDK imports it), the session is boto3's default
+    session's, so that ``boto3.client`` (that SDK's Lambda client) builds on it too, whichever client comes
+    first; a boto3 imported only later would make a default session of its own.
 
     "Session objects are not thread safe" (boto3's "Session" guide,
     https://boto3.amazonaws.com/v1/documentation/api/1.19.2/guide/session.html, read 2026-12-02): every client
