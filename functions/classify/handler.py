@@ -1,6 +1,13 @@
-"""Classify: claim, open the task, rules first, then the small model; dispatch or hand over to decide."""
+"""Classify: claim, open the task, rules first, then the small model; dispatch or hand over to decide.
+
+Garbage collection is off from the first statement to the end of the first call (``switchboard.coldstart``),
+so its imports come after that statement."""
 
 from __future__ import annotations
+
+import gc
+
+gc.disable()  # until the first call ends: what the cold start builds is for good (switchboard.coldstart)
 
 from functools import lru_cache
 from typing import Any
@@ -12,6 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard.classify import ClassifyService
+from switchboard.coldstart import collect_after_first_call
 from switchboard.dlq import ORIGINAL_MESSAGE_ID
 from switchboard.dynamo import DynamoAuthorDirectory
 from switchboard.dynamo.memory import PROFILE_MAX_AGE_SECONDS
@@ -63,6 +71,7 @@ def classify_record(record: SQSRecord) -> None:
     service().process(InboundEvent.model_validate_json(record.body), owner)
 
 
+@collect_after_first_call
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

@@ -127,6 +127,48 @@ def test_the_ingest_handler_collects_no_garbage_until_its_first_call_ends_then_f
     assert frozen_after_call > 10_000  # the import's objects and the call's, not a handful
 
 
+#: Imports a queue consumer's handler, then makes one call on an empty batch (answered or refused, it ends).
+_QUEUE_HANDLER_FIRST_CALL = """
+import gc, json, handler
+
+class Context:
+    function_name, memory_limit_in_mb, aws_request_id = "fn", 256, "first"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:fn"
+
+    def get_remaining_time_in_millis(self):
+        return 30_000
+
+after_import = (gc.isenabled(), gc.get_freeze_count())
+try:
+    handler.handler({"Records": []}, Context())
+except Exception:  # the call's outcome is not what is checked here
+    pass
+print(json.dumps([*after_import, gc.isenabled(), gc.get_freeze_count()]))
+"""
+
+
+@pytest.mark.parametrize("function", ["classify"])
+def test_a_queue_handler_collects_no_garbage_until_its_first_call_ends(function: str) -> None:
+    """As the ingest handler: ``gc.disable()`` first, ``collect_after_first_call`` around the handler."""
+    env = {
+        **os.environ,
+        **ENVIRONMENT,
+        "PYTHONPATH": f"{ROOT / 'functions' / function}{os.pathsep}{ROOT / 'layers/shared/python'}",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", _QUEUE_HANDLER_FIRST_CALL],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    enabled_after_import, frozen_after_import, enabled_after_call, frozen_after_call = json.loads(
+        result.stdout.strip().splitlines()[-1]
+    )
+    assert (enabled_after_import, frozen_after_import) == (False, 0)
+    assert enabled_after_call and frozen_after_call > 10_000
+
+
 @pytest.mark.parametrize(
     "function", ["health", "classify", "decide", "act", "poll", "triage", "batch", "plan"]
 )

@@ -49,13 +49,18 @@ def _item_key(table: str, item: dict[str, Any]) -> tuple[str, str]:
 
 def _operand(token: str, item: dict[str, Any], names: dict[str, str], values: dict[str, Any]) -> Any:
     token = token.strip()
+    if token.startswith("if_not_exists(") and token.endswith(")"):
+        path, fallback = token[len("if_not_exists(") : -1].split(",")
+        found = _operand(path, item, names, values)
+        return found if found is not None else _operand(fallback, item, names, values)
     if token.startswith(":"):
         return values[token]
     return item.get(names.get(token, token))
 
 
 def update(document: dict[str, Any]) -> dict[str, Any]:
-    """Just enough of UpdateExpression (SET a = b, a = a + b, list_append; ADD; REMOVE) for the rules path."""
+    """Just enough of UpdateExpression (SET a = b, a = a + b, list_append, if_not_exists; ADD; REMOVE) for the
+    rules path."""
     table, key = _key(document)
     item = ITEMS.setdefault((table, key), dict(document["Key"]))
     names = document.get("ExpressionAttributeNames", {})
