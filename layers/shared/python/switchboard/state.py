@@ -659,7 +659,7 @@ def history_entry(
 #   nor its action id where that is the task id and its ordinal;
 # - an action in flight (its idempotency record: ``switchboard.dynamo.idempotency``): ``inflight#0`` for
 #   ``tsk_…#0``, a Number (until when, ms since the epoch), only while its call runs: its completion, or its
-#   failure, removes it;
+#   failure, removes it (a process that dies inside the call leaves it until a redelivery takes it over);
 # - the task's action ids (``completed_actions``, and in the history the entries' ``action_id``,
 #   ``actions``, ``sent`` and ``policy`` ids) without the task id they begin with: ``#0`` for
 #   ``tsk_…#0`` (an action id always begins with its task id and ``#``: ``action_ids.action_id``);
