@@ -1,7 +1,8 @@
 """The act function's composition root: one ``ActWorker`` per execution environment, from ``ActSettings``.
 
-It wires the executor of the worker's service, Powertools idempotency (in the memory table, the in-progress
-expiry tied to the Lambda context), the task store, the circuit breaker, the kill switches, the retry policy,
+It wires the executor of the worker's service, Powertools idempotency (the in-progress expiry tied to the
+Lambda context; an action's record on its task item, a follow-up attempt's in the memory table), the task
+store, the circuit breaker, the kill switches, the retry policy,
 the access escalation and, for act-tickets, the follow-ups. The handler imports it as a sibling module (the
 code folder is on ``sys.path`` in Lambda and in the local runtime); the tests import ``functions.act.compose``
 to build a worker the same way.
@@ -21,6 +22,7 @@ from switchboard.aws import client
 from switchboard.breaker import BreakerConfig, CircuitBreaker
 from switchboard.dynamo import DynamoAuthorDirectory, DynamoBreakerStore
 from switchboard.dynamo.breaker import CLOSED_MAX_AGE_SECONDS
+from switchboard.dynamo.idempotency import TaskActionRecords
 from switchboard.followups import Followups
 from switchboard.killswitch import KillSwitches
 from switchboard.memory import DAY
@@ -43,15 +45,9 @@ def build_act_worker(
 ) -> ActWorker:
     """The act worker of ``settings.service``; clients default to the lazily built real ones."""
     idempotency = IdempotencyConfig(expires_after_seconds=settings.idempotency_ttl_days * DAY)
-    persistence = DynamoDBPersistenceLayer(
-        table_name=settings.memory_table_name,
-        key_attr="pk",
-        sort_key_attr="sk",
-        expiry_attr="expires_at",
-        boto3_client=dynamodb if dynamodb is not None else client("dynamodb"),  # the shared session's
-    )
-    once = idempotent_runner(persistence, idempotency)
     store = TaskStore(settings.tasks_table_name, settings.memory_table_name, dynamodb=dynamodb)
+    # an action's record is its state on its task, made by its completion (switchboard.dynamo.idempotency)
+    once = idempotent_runner(TaskActionRecords(store), idempotency)
     visibility = SqsVisibility(sqs)
     policy = policy or RetryPolicy(
         max_attempts=settings.max_receive_count,
@@ -85,6 +81,14 @@ def build_act_worker(
     if settings.service is Service.TICKETS:
         assert isinstance(executor, TicketsExecutor)
         assert settings.followups_queue_url is not None  # ActSettings checks it for act-tickets
+        # a follow-up attempt has no completion of its own to carry its record: it stays in the memory table
+        attempts = DynamoDBPersistenceLayer(
+            table_name=settings.memory_table_name,
+            key_attr="pk",
+            sort_key_attr="sk",
+            expiry_attr="expires_at",
+            boto3_client=dynamodb if dynamodb is not None else client("dynamodb"),  # the shared session's
+        )
         followups = Followups(
             store,
             executor,
@@ -93,7 +97,7 @@ def build_act_worker(
             settings.reply_queue_url,
             delays=settings.followup_delays_seconds,
             url_template=settings.tickets_public_url_template,
-            once=once,
+            once=idempotent_runner(attempts, idempotency),
             switches=switches,
             policy=policy,
             visibility=visibility,

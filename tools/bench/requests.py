@@ -100,7 +100,19 @@ BASELINE: dict[str, dict[str, float]] = {
 
 
 KINDS = frozenset(
-    {"task", "seen", "processed", "content", "author", "rate", "llmcache", "breaker", "cursor", "triage"}
+    {
+        "task",
+        "seen",
+        "processed",
+        "content",
+        "author",
+        "rate",
+        "llmcache",
+        "breaker",
+        "cursor",
+        "triage",
+        "heartbeat",
+    }
 )
 
 

@@ -9,9 +9,12 @@ For each action message, in this order:
    described on the task ("would call POST /repos/…", with the body) and not made;
 3. the external call runs inside Powertools idempotency keyed by the action id, behind the service's circuit
    breaker, so a redelivery or a racing second worker gets the first result back and makes no second call;
-4. the result is recorded on the task (once: a set of completed action ids); an action whose result shows
+4. the result is recorded on the task (once: a set of completed action ids) by the guarded function itself,
+   before it returns: with the idempotency record on the task item (``switchboard.dynamo.idempotency``) that
+   write is also the guard's record of success, so the two are one request. An action whose result shows
    only later (a ticket's link) stages a follow-up and leaves the task WAITING; the last completion finishes
-   the task DONE (``Lifecycle.complete``, ``switchboard.lifecycle``).
+   the task DONE (``Lifecycle.complete``, ``switchboard.lifecycle``). A delivery that the guard answers with
+   an earlier result (recorded already) only settles the task.
 
 A failure goes through ``RetryPolicy.disposition`` (``switchboard.retry``), the one mapping from error to
 retry (a visibility change), FAILED, NEEDS_HUMAN or the DLQ. Every failed attempt and every breaker event that
@@ -191,15 +194,31 @@ class ActService:
             if self.switches is not None and self.switches.disabled(action.ability):
                 return self._drop(action)
             if self.switches is not None and self.switches.shadow_mode():
-                result = self.once(action.action_id, lambda: self._shadow(action))
-            else:
-                if self.deadline is not None:
-                    self.deadline()
-                attempt = delivery.attempt if delivery is not None else 1
-                result = self.once(action.action_id, lambda: self._call(action, events, attempt))
+                return self._once(action, lambda: self._shadow(action), events)
+            if self.deadline is not None:
+                self.deadline()
+            attempt = delivery.attempt if delivery is not None else 1
+            return self._once(action, lambda: self._call(action, events, attempt), events)
         except HANDLED_ERRORS as exc:
             return self._settle(action, delivery, exc, events)
-        return self._succeeded(action, result, events)
+
+    def _once(
+        self, action: ActionRequest, work: Callable[[], dict[str, Any]], events: list[dict[str, Any]]
+    ) -> TaskStatus:
+        """Run ``work`` under the idempotency guard and record its result on the task, inside the guard (see
+        the module docstring). When the guard answers with an earlier run's result instead, that run recorded
+        it: the task is only settled (a crash may have come between that record and the move it allowed)."""
+        recorded: list[TaskStatus] = []
+
+        def guarded() -> dict[str, Any]:
+            result = work()
+            recorded.append(self._succeeded(action, result, events))
+            return result
+
+        self.once(action.action_id, guarded)
+        if recorded:
+            return recorded[0]
+        return self.lifecycle.settle(self.lifecycle.get(action.task_id), ACTOR)
 
     # -- the steps -------------------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """The act function's per-invocation logic: ``ActWorker`` hands each record of a batch to the act service
 or, for act-tickets, to the follow-ups. It is built once per execution environment, from collaborators built
-in the act function's composition module (``functions/act/compose.py``: the executor, Powertools idempotency,
-the circuit breaker, the kill switches, the retry policy and the follow-ups).
+in the act function's composition module (``functions/act/compose.py``: the executor, Powertools idempotency
+(an action's record on its task item, a follow-up attempt's in the memory table), the circuit breaker, the
+kill switches, the retry policy and the follow-ups).
 
 An act-tickets invocation carries records from ONE of two queues: its FIFO act queue (actions) or the standard
 follow-ups queue (``kind=followup``). ``processor_for`` picks the batch processor that fits the queue.
@@ -27,11 +28,8 @@ from aws_lambda_powertools.utilities.batch.base import BasePartialBatchProcessor
 from aws_lambda_powertools.utilities.batch.exceptions import SQSFifoMessageGroupCircuitBreakerError
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
@@ -80,8 +78,10 @@ def make_executor(settings: ActSettings, token: str) -> Executor:
     return executor
 
 
-def idempotent_runner(persistence: DynamoDBPersistenceLayer, config: IdempotencyConfig) -> Once:
-    """Runs a call at most once per key, in DynamoDB; a second caller gets the first result back."""
+def idempotent_runner(persistence: BasePersistenceLayer, config: IdempotencyConfig) -> Once:
+    """Runs a call at most once per key, recorded by ``persistence``; a second caller gets the first result
+    back. The act service's actions: on their task items (``switchboard.dynamo.idempotency``); act-tickets'
+    follow-up attempts: in the memory table (Powertools' DynamoDB layer)."""
 
     @idempotent_function(data_keyword_argument="key", persistence_store=persistence, config=config)
     def run_once(key: str, call: Any) -> dict[str, Any]:

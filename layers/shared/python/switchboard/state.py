@@ -162,6 +162,24 @@ class Deferred:
     sets: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class ActionState:
+    """Where one action of a task stands, as its item says (``TaskStore.start_action``, ``action_state``):
+    completed (with the result its completion recorded), in flight until a time (ms since the epoch), or
+    neither."""
+
+    completed: bool = False
+    result: dict[str, Any] | None = None
+    in_flight_until_ms: int | None = None
+
+    @classmethod
+    def of(cls, task: Task, item: dict[str, Any], action_id: str) -> ActionState:
+        if action_id in task.completed_actions:
+            return cls(completed=True, result=recorded_result(task, action_id))
+        mark = item.get(in_flight_attribute(task.task_id, action_id))
+        return cls(in_flight_until_ms=int(mark["N"]) if mark is not None else None)
+
+
 class TaskStore:
     """The ``TaskRepository`` on DynamoDB: the tasks table, and the processed-id claims in the memory table.
 
@@ -412,7 +430,10 @@ class TaskStore:
         With ``finishing`` (the lifecycle's DONE, for a completion that stages nothing), the record and the
         move to ``finishing`` are one write when it can be decided from the item alone: the task is
         DISPATCHED, this is its only action and nothing was completed before (so nothing awaits a
-        follow-up). Otherwise (the condition refuses) the result is recorded alone, as without it."""
+        follow-up). Otherwise (the condition refuses) the result is recorded alone, as without it.
+
+        Either write also removes the action's in-flight mark (``start_action``): the record of its
+        idempotency guard is its completion from then on."""
         entry = history_entry(None, actor, {"action_id": action_id, **detail})
         if finishing is not None:
             finished = self._record_and_finish(task_id, action_id, entry, finishing, actor)
@@ -437,7 +458,8 @@ class TaskStore:
         try:
             return self.tasks.update(
                 Keys.task(task_id),
-                "ADD #c :ids, #v :one SET #h = list_append(#h, :entries), #u = :now, #s = :to REMOVE #att",
+                "ADD #c :ids, #v :one SET #h = list_append(#h, :entries), #u = :now, #s = :to "
+                "REMOVE #att, #f",
                 ConditionExpression=(
                     f"#s = :dispatched AND size(#a) = :one AND {only} AND attribute_not_exists(#c)"
                 ),
@@ -448,6 +470,7 @@ class TaskStore:
                     "#u": "updated_at",
                     "#s": "status",
                     "#att": "attention",
+                    "#f": in_flight_attribute(task_id, action_id),
                     "#a": "actions",
                     "#aid": "action_id",
                     **({"#o": "ordinal"} if values else {}),
@@ -472,13 +495,14 @@ class TaskStore:
         in the set."""
         return self.tasks.update(
             Keys.task(task_id),
-            "ADD #c :ids, #v :one SET #h = list_append(#h, :entry), #u = :now",
+            "ADD #c :ids, #v :one SET #h = list_append(#h, :entry), #u = :now REMOVE #f",
             ConditionExpression="attribute_exists(pk) AND NOT contains(#c, :id) AND NOT contains(#c, :short)",
             ExpressionAttributeNames={
                 "#c": "completed_actions",
                 "#v": "version",
                 "#h": "history",
                 "#u": "updated_at",
+                "#f": in_flight_attribute(task_id, action_id),
             },
             ExpressionAttributeValues={
                 ":ids": {"SS": [_short_id(task_id, action_id)]},
@@ -490,6 +514,60 @@ class TaskStore:
             },
             ReturnValues="ALL_NEW",
         )
+
+    # -- an action's idempotency record, on its task (``switchboard.dynamo.idempotency``) -------------------
+
+    def start_action(self, task_id: str, action_id: str, until_ms: int, now_ms: int) -> ActionState | None:
+        """Mark the action in flight until ``until_ms``: one conditional write, refused when the action is
+        completed already or another mark holds it (one that has not passed ``now_ms``). None when marked;
+        otherwise where the action stands, from the item as the refusal found it (no read).
+        ``TaskNotFound`` when there is no task (no item is made).
+
+        The mark moves neither the version nor ``updated_at``: it is no step of the task, and a concurrent
+        transition must not fail because of it."""
+        names = {"#c": "completed_actions", "#f": in_flight_attribute(task_id, action_id)}
+        try:
+            self.tasks.update(
+                Keys.task(task_id),
+                "SET #f = :until",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND NOT contains(#c, :id) AND NOT contains(#c, :short)"
+                    " AND (attribute_not_exists(#f) OR #f < :now)"
+                ),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={
+                    ":until": {"N": str(until_ms)},
+                    ":now": {"N": str(now_ms)},
+                    ":id": {"S": action_id},
+                    ":short": {"S": _short_id(task_id, action_id)},
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ConditionFailed as refused:
+            if not refused.item:
+                raise TaskNotFound(task_id) from None
+            return ActionState.of(Task.from_item(refused.item), refused.item, action_id)
+        return None
+
+    def action_state(self, task_id: str, action_id: str) -> ActionState:
+        """Where the action stands (a consistent read of its task); ``TaskNotFound``."""
+        item = self.tasks.get(Keys.task(task_id))
+        if item is None:
+            raise TaskNotFound(task_id)
+        return ActionState.of(Task.from_item(item), item, action_id)
+
+    def end_action(self, task_id: str, action_id: str) -> None:
+        """Remove the action's in-flight mark: its call failed, and a later attempt may make it. A task that
+        is gone has no mark to remove (the condition keeps the update from making an item)."""
+        try:
+            self.tasks.update(
+                Keys.task(task_id),
+                "REMOVE #f",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#f": in_flight_attribute(task_id, action_id)},
+            )
+        except ConditionFailed:
+            return
 
     def note(self, task_id: str, actor: str, detail: dict[str, Any]) -> None:
         """Append a history entry that changes no status (a failed attempt, a breaker event, a shadow call).
@@ -521,6 +599,21 @@ class TaskStore:
                 {":entry": [stored_entry(entry, task_id)], ":now": entry["at"], **(values or {})}
             ),
         )
+
+
+def in_flight_attribute(task_id: str, action_id: str) -> str:
+    """The attribute of an action's in-flight mark: ``inflight#0`` for ``tsk_…#0`` (the stored form)."""
+    return f"inflight{_short_id(task_id, action_id)}"
+
+
+def recorded_result(task: Task, action_id: str) -> dict[str, Any] | None:
+    """The result the action's completion recorded in the history (``complete_action``), if any."""
+    for entry in reversed(task.history):
+        detail = entry.get("detail")
+        if isinstance(detail, dict) and detail.get("action_id") == action_id and "result" in detail:
+            result = detail["result"]
+            return result if isinstance(result, dict) else None
+    return None
 
 
 def born(moved: Task) -> dict[str, Any]:
@@ -560,6 +653,9 @@ def history_entry(
 #   preset dictionary (the plain form: the event's JSON as a string);
 # - each action (``actions``): without its task id, event id and conversation where they are the item's,
 #   nor its action id where that is the task id and its ordinal;
+# - an action in flight (its idempotency record: ``switchboard.dynamo.idempotency``): ``inflight#0`` for
+#   ``tsk_…#0``, a Number (until when, ms since the epoch), only while its call runs: its completion, or its
+#   failure, removes it (a process that dies inside the call leaves it until a redelivery takes it over);
 # - the task's action ids (``completed_actions``, and in the history the entries' ``action_id``,
 #   ``actions``, ``sent`` and ``policy`` ids) without the task id they begin with: ``#0`` for
 #   ``tsk_…#0`` (an action id always begins with its task id and ``#``: ``action_ids.action_id``);

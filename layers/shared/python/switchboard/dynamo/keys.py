@@ -23,8 +23,10 @@ The memory table (partition ``pk``, sort ``sk``), one item kind per row:
 ``heartbeat#{stage}``                              ``heartbeat``       when a stage last finished work
 =================================================  ==================  ======================================
 
-Powertools idempotency also writes to the memory table (``pk`` = function name + hashed action id, ``sk``
-unused); Powertools owns that format (``switchboard.actworker``).
+Powertools idempotency also writes to the memory table for act-tickets' follow-up attempts (``pk`` = function
+name + hashed key, ``sk`` unused); Powertools owns that format (``functions/act/compose.py``). An action's own
+idempotency record is on its task item (``switchboard.dynamo.idempotency``; the stored form in
+``switchboard.state``), and rows an earlier version wrote for actions expire with their TTL.
 """
 
 from __future__ import annotations
