@@ -1,9 +1,15 @@
 """Act: one function per external service, all from this code asset. Executes typed actions exactly once.
 
-act-tickets has a second trigger, the standard follow-ups queue; ``ActWorker`` tells the two apart.
+act-tickets has a second trigger, the standard follow-ups queue; ``ActWorker`` tells the two apart. Garbage
+collection is off from the first statement to the end of the first call (``switchboard.coldstart``), so its
+imports come after that statement.
 """
 
 from __future__ import annotations
+
+import gc
+
+gc.disable()  # until the first call ends: what the cold start builds is for good (switchboard.coldstart)
 
 from functools import lru_cache
 from typing import Any
@@ -17,6 +23,7 @@ from compose import build_act_worker
 
 from switchboard.actworker import ActWorker
 from switchboard.aws import secrets
+from switchboard.coldstart import collect_after_first_call
 from switchboard.heartbeat import Heartbeat, finished_any
 from switchboard.models import TaskStatus
 from switchboard.settings import act_settings
@@ -34,7 +41,7 @@ act_settings()
 def worker() -> ActWorker:
     settings = act_settings()
     token = secrets().get(settings.service_token_secret_id, max_age=300)
-    return build_act_worker(settings, str(token))
+    return build_act_worker(settings, token if isinstance(token, str) else token.decode())
 
 
 @lru_cache(maxsize=1)
@@ -46,6 +53,7 @@ def act_record(record: SQSRecord) -> TaskStatus | str:
     return worker().handle(record)
 
 
+@collect_after_first_call
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

@@ -147,7 +147,7 @@ print(json.dumps([*after_import, gc.isenabled(), gc.get_freeze_count()]))
 """
 
 
-@pytest.mark.parametrize("function", ["classify"])
+@pytest.mark.parametrize("function", ["classify", "act"])
 def test_a_queue_handler_collects_no_garbage_until_its_first_call_ends(function: str) -> None:
     """As the ingest handler: ``gc.disable()`` first, ``collect_after_first_call`` around the handler."""
     env = {
