@@ -73,15 +73,21 @@ NOT_ON_THE_INGEST_PATH = (
 NOT_IN_ANY_HANDLER = ("aws_xray_sdk", "pydantic_settings", "anthropic", "argparse", "dotenv")
 
 
-def _loaded(function: str, modules: tuple[str, ...]) -> list[str]:
-    code = f"import handler, sys; print(','.join(m for m in {modules!r} if m in sys.modules))"
+def _run_beside(function: str, code: str) -> str:
+    """The last line ``code`` prints, run in a fresh interpreter beside ``function``'s handler module."""
     env = {
         **os.environ,
         **ENVIRONMENT,
         "PYTHONPATH": f"{ROOT / 'functions' / function}{os.pathsep}{ROOT / 'layers/shared/python'}",
     }
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    return [name for name in result.stdout.strip().split(",") if name]
+    lines = result.stdout.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def _loaded(function: str, modules: tuple[str, ...]) -> list[str]:
+    code = f"import handler, sys; print(','.join(m for m in {modules!r} if m in sys.modules))"
+    return [name for name in _run_beside(function, code).split(",") if name]
 
 
 def test_the_ingest_handler_imports_only_what_a_webhook_needs() -> None:
@@ -106,20 +112,8 @@ print(json.dumps([*after_import, status, gc.isenabled(), gc.get_freeze_count()])
 def test_the_ingest_handler_collects_no_garbage_until_its_first_call_ends_then_freezes_it() -> None:
     """The import and the first call build what lives as long as the environment; collections there would walk
     it and free next to nothing (`switchboard.coldstart`)."""
-    env = {
-        **os.environ,
-        **ENVIRONMENT,
-        "PYTHONPATH": f"{ROOT / 'functions' / 'ingest'}{os.pathsep}{ROOT / 'layers/shared/python'}",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", _COLLECTION_AROUND_THE_FIRST_CALL],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
     enabled_after_import, frozen_after_import, status, enabled_after_call, frozen_after_call = json.loads(
-        result.stdout.strip().splitlines()[-1]
+        _run_beside("ingest", _COLLECTION_AROUND_THE_FIRST_CALL)
     )
     assert (enabled_after_import, frozen_after_import) == (False, 0)
     assert status == 415
@@ -150,20 +144,8 @@ print(json.dumps([*after_import, gc.isenabled(), gc.get_freeze_count()]))
 @pytest.mark.parametrize("function", ["classify", "act"])
 def test_a_queue_handler_collects_no_garbage_until_its_first_call_ends(function: str) -> None:
     """As the ingest handler: ``gc.disable()`` first, ``collect_after_first_call`` around the handler."""
-    env = {
-        **os.environ,
-        **ENVIRONMENT,
-        "PYTHONPATH": f"{ROOT / 'functions' / function}{os.pathsep}{ROOT / 'layers/shared/python'}",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", _QUEUE_HANDLER_FIRST_CALL],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
     enabled_after_import, frozen_after_import, enabled_after_call, frozen_after_call = json.loads(
-        result.stdout.strip().splitlines()[-1]
+        _run_beside(function, _QUEUE_HANDLER_FIRST_CALL)
     )
     assert (enabled_after_import, frozen_after_import) == (False, 0)
     assert enabled_after_call and frozen_after_call > 10_000
