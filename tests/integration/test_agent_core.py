@@ -7,7 +7,7 @@ response cache all run for real; only the queue sender is the in-memory fake, so
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,23 +23,12 @@ from switchboard.llm import BudgetedLlm
 from switchboard.models import ActionRequest, DecideRequest, InboundEvent, Platform, TaskStatus
 from switchboard.rules import default_chain
 from switchboard.state import TaskStore
-from tests.conftest import cleared_calls, standin_llm
+from tests.conftest import standin_llm
 from tests.fakes import FakeQueue
 from tools.standin.messages_api import MessagesApiStandin
 
 DECIDE_URL = "https://sqs.local/decide.fifo"
 CLASSIFY_URL = "https://sqs.local/ingest.fifo"  # where a task waiting for a Message Batch resumes classify
-
-
-@pytest.fixture(scope="module")
-def standin() -> Iterator[MessagesApiStandin]:
-    with MessagesApiStandin(slow_seconds=12) as server:
-        yield server
-
-
-@pytest.fixture
-def calls(standin: MessagesApiStandin) -> list[dict[str, Any]]:
-    return cleared_calls(standin)
 
 
 class Agent:

@@ -5,7 +5,7 @@ at half price through their own queue, and a result that never came (expired) is
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,11 +15,8 @@ from tests.integration.test_agent_core import CLASSIFY_URL, DECIDE_URL, Agent, i
 from tests.integration.test_routing_corpus import ledger, run_like_the_agent
 from tools.standin.messages_api import MessagesApiStandin
 
-
-@pytest.fixture(scope="module")
-def standin() -> Iterator[MessagesApiStandin]:
-    with MessagesApiStandin(slow_seconds=1) as server:
-        yield server
+#: the stand-in's slow fault sleeps this long (``tests/integration/conftest.py``)
+STANDIN_SLOW_SECONDS = 1
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ The rules and their doc pages are in switchboard/claude.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import anthropic
@@ -25,7 +25,7 @@ from switchboard.llm import (
 )
 from switchboard.models import Platform, TaskStatus
 from switchboard.prompts import CLASSIFY_SYSTEM, DECIDE_SYSTEM
-from tests.conftest import cleared_calls, standin_llm
+from tests.conftest import standin_llm
 from tests.integration.test_agent_core import inbound, make_agent
 from tools.standin.messages_api import MessagesApiStandin
 
@@ -44,15 +44,8 @@ REPLY_TOOL = {
 }
 
 
-@pytest.fixture(scope="module")
-def standin() -> Iterator[MessagesApiStandin]:
-    with MessagesApiStandin(slow_seconds=1) as server:
-        yield server
-
-
-@pytest.fixture
-def calls(standin: MessagesApiStandin) -> list[dict[str, Any]]:
-    return cleared_calls(standin)
+#: the stand-in's slow fault sleeps this long (``tests/integration/conftest.py``)
+STANDIN_SLOW_SECONDS = 1
 
 
 @pytest.fixture

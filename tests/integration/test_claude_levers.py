@@ -7,7 +7,7 @@ batch result)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -28,10 +28,8 @@ USER = [{"role": "user", "content": '<user_message>"The parser crashes on an emp
 DECIDE_TOOLS = [entry.tool_schema() for entry in allowed_on(Platform.GITHUB)]
 
 
-@pytest.fixture(scope="module")
-def standin() -> Iterator[MessagesApiStandin]:
-    with MessagesApiStandin(slow_seconds=1) as server:
-        yield server
+#: the stand-in's slow fault sleeps this long (``tests/integration/conftest.py``)
+STANDIN_SLOW_SECONDS = 1
 
 
 @pytest.fixture

@@ -5,14 +5,13 @@ them leave the same history."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from switchboard.dynamo.keys import Keys
 from switchboard.models import DecideRequest, InboundEvent, Platform, TaskStatus
-from tests.conftest import cleared_calls
 from tests.integration.test_agent_core import DECIDE_URL, Agent, inbound, make_agent
 from tools.standin.messages_api import MessagesApiStandin
 
@@ -66,17 +65,6 @@ def counting(
     aws: Callable[[str], Any], tables: tuple[str, str], standin: MessagesApiStandin
 ) -> CountingAgent:
     return CountingAgent(aws, tables, standin)
-
-
-@pytest.fixture(scope="module")
-def standin() -> Iterator[MessagesApiStandin]:
-    with MessagesApiStandin(slow_seconds=12) as server:
-        yield server
-
-
-@pytest.fixture
-def calls(standin: MessagesApiStandin) -> list[dict[str, Any]]:
-    return cleared_calls(standin)
 
 
 def test_classify_hands_over_the_version_it_wrote(counting: CountingAgent) -> None:

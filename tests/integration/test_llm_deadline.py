@@ -6,7 +6,7 @@ Real anthropic SDK against the Messages API stand-in (its slow answers and 429s)
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,22 +17,15 @@ from switchboard.intents import CLASSIFY_TOOL
 from switchboard.llm import DEFAULT_TIERS, BudgetedLlm, DeadlineReached
 from switchboard.models import Platform, TaskStatus
 from switchboard.prompts import CLASSIFY_SYSTEM
-from tests.conftest import cleared_calls, standin_llm
+from tests.conftest import standin_llm
 from tests.integration.test_agent_core import inbound, make_agent
 from tools.standin.messages_api import MessagesApiStandin
 
 USER = [{"role": "user", "content": "<user_message>\nThe app crashes on start.\n</user_message>"}]
 
 
-@pytest.fixture(scope="module")
-def standin() -> Iterator[MessagesApiStandin]:
-    with MessagesApiStandin(slow_seconds=4) as server:
-        yield server
-
-
-@pytest.fixture
-def calls(standin: MessagesApiStandin) -> list[dict[str, Any]]:
-    return cleared_calls(standin)
+#: the stand-in's slow fault sleeps this long (``tests/integration/conftest.py``)
+STANDIN_SLOW_SECONDS = 4
 
 
 @pytest.fixture
