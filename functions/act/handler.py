@@ -40,8 +40,7 @@ act_settings()
 @lru_cache(maxsize=1)
 def worker() -> ActWorker:
     settings = act_settings()
-    token = secrets().get(settings.service_token_secret_id, max_age=300)
-    return build_act_worker(settings, token if isinstance(token, str) else token.decode())
+    return build_act_worker(settings, secrets().text(settings.service_token_secret_id, max_age=300))
 
 
 @lru_cache(maxsize=1)

@@ -33,8 +33,8 @@ metrics = Metrics()
 
 def _secrets() -> list[str]:
     settings = ingest_settings()
-    value = secrets().get(settings.webhook_secret_id, max_age=settings.secret_max_age_seconds)
-    return split_secrets(value if isinstance(value, str) else value.decode(), settings.platform.value)
+    value = secrets().text(settings.webhook_secret_id, max_age=settings.secret_max_age_seconds)
+    return split_secrets(value, settings.platform.value)
 
 
 @lru_cache(maxsize=1)

@@ -40,8 +40,7 @@ def engine() -> PlanEngine:
     tokens = settings.token_secrets()
 
     def token(service: str) -> str:
-        value = secrets().get(tokens[service], max_age=300)
-        return value if isinstance(value, str) else value.decode()
+        return secrets().text(tokens[service], max_age=300)
 
     return PlanEngine(
         Lifecycle(tasks, SqsQueueSender(), settings.act_queue_url, gate=gate),

@@ -117,6 +117,13 @@ def test_a_binary_secret_is_its_bytes() -> None:
     assert cache.get("token", max_age=60) == b"\x00key"
 
 
+def test_a_secret_as_text_is_its_string_or_its_bytes_decoded() -> None:
+    assert SecretCache(FakeSecretsManager([{"SecretString": "t0ken"}])).text("token", max_age=60) == "t0ken"
+    assert (
+        SecretCache(FakeSecretsManager([{"SecretBinary": "clé".encode()}])).text("key", max_age=60) == "clé"
+    )
+
+
 def test_a_failed_secret_read_leaves_as_the_librarys_error_and_is_tried_again() -> None:
     from botocore.exceptions import ClientError
 

@@ -186,3 +186,8 @@ class SecretCache:
         value: str | bytes = answer["SecretString"] if "SecretString" in answer else answer["SecretBinary"]
         self._held[secret_id] = (now, value)
         return value
+
+    def text(self, secret_id: str, max_age: float) -> str:
+        """The secret's value as text (a binary secret decoded as UTF-8): a token, a key, webhook secrets."""
+        value = self.get(secret_id, max_age)
+        return value if isinstance(value, str) else value.decode()

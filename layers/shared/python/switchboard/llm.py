@@ -594,8 +594,7 @@ def budgeted_llm(settings: LlmMixin, memory_table: str) -> BudgetedLlm:
     def api_key() -> str:
         from switchboard.aws import secrets  # the shared session's client
 
-        value = secrets().get(settings.llm_secret_id, max_age=300)
-        return value if isinstance(value, str) else value.decode()
+        return secrets().text(settings.llm_secret_id, max_age=300)
 
     config = LlmConfig(
         tiers=settings.tiers(),
