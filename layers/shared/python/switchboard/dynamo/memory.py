@@ -88,6 +88,12 @@ def _profile_of(item: dict[str, Any]) -> AuthorProfile:
     )
 
 
+def _is_flagged(item: dict[str, Any] | None) -> bool:
+    """Trusted or blocked, by the item a refused count returned (no item: not known to be either)."""
+    profile = _profile_of(item or {})
+    return profile.trusted or profile.blocked
+
+
 def _ended_windows(item: dict[str, Any], start: int) -> list[str]:
     """The profile item's counts of windows that began before ``start`` (``rate_{start}`` attributes)."""
     ended = []
@@ -164,20 +170,22 @@ class DynamoAuthorDirectory:
         if kept is not None and (kept.trusted or kept.blocked):
             return CountedRequest(platform, author, start, kept, None)
         key = Keys.profile(platform, author)
+
+        def uncounted(refusal: ConditionFailed) -> CountedRequest:
+            """Not counted: the flags as they stand. The refusal carries the item (ALL_OLD); were it ever
+            missing, a read, never a default profile."""
+            stood = _profile_of(refusal.item or self.table.get(key) or {})
+            return CountedRequest(platform, author, start, self._keep(platform, author, stood), None)
+
         try:
             item = self._count(key, start, window_seconds, expiring=True)
         except ConditionFailed as refused:
-            # the refusal carries the item (ALL_OLD); were it ever missing, a read, never a default profile
-            stood = refused.item or self.table.get(key) or {}
-            profile = _profile_of(stood)
-            if profile.trusted or profile.blocked:  # not counted: the flags as they stand
-                return CountedRequest(platform, author, start, self._keep(platform, author, profile), None)
+            if _is_flagged(refused.item):
+                return uncounted(refused)
             try:  # an operator wrote this profile (a note, a lifted block): counted, and it does not expire
                 item = self._count(key, start, window_seconds, expiring=False)
             except ConditionFailed as flagged:  # flagged in between
-                stood = flagged.item or self.table.get(key) or {}
-                profile = self._keep(platform, author, _profile_of(stood))
-                return CountedRequest(platform, author, start, profile, None)
+                return uncounted(flagged)
         ended = _ended_windows(item, start)
         if len(ended) > MAX_ENDED_WINDOWS:
             self.table.update(
