@@ -127,12 +127,14 @@ class Functions(Construct):
                     Env.PLATFORM: platform,
                     queue_url_env(catalog.INGEST): self._queues.ingest.queue_url,
                     Env.MEMORY_TABLE_NAME: self._state.memory_table.table_name,
+                    Env.TASKS_TABLE_NAME: self._state.tasks_table.table_name,
                     Env.WEBHOOK_SECRET_ID: secret.secret_arn,
                 },
             ),
         )
         self._queues.ingest.grant_send_messages(fn)
         self._state.memory_table.grant_read_write_data(fn)
+        self._grant_claim_read(fn)
         secret.grant_read(fn)
         return fn
 
@@ -333,12 +335,14 @@ class Functions(Construct):
                 environment={
                     queue_url_env(catalog.INGEST): self._queues.ingest.queue_url,
                     Env.MEMORY_TABLE_NAME: self._state.memory_table.table_name,
+                    Env.TASKS_TABLE_NAME: self._state.tasks_table.table_name,
                     Env.FEEDS: json.dumps(feeds, sort_keys=True),
                 },
             ),
         )
         self._queues.ingest.grant_send_messages(fn)
         self._state.memory_table.grant_read_write_data(fn)
+        self._grant_claim_read(fn)
         return fn
 
     def _build_batch(self) -> lambda_.Function:
@@ -436,6 +440,14 @@ class Functions(Construct):
             queue_url_env(catalog.act_queue_name(service)): queue.queue_url
             for service, queue in self._queues.act_queues.items()
         }
+
+    def _grant_claim_read(self, fn: lambda_.Function) -> None:
+        """The door's one read of the tasks table: whether the classifier claimed an event (its task exists,
+        ``DynamoSeenLog.claimed``), for a mark too old for the queue's deduplication: the table only, none
+        of its indexes (``Table.grant`` would add those)."""
+        fn.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[self._state.tasks_table.table_arn])
+        )
 
     def _grant_tables(self, fn: lambda_.Function) -> None:
         self._state.tasks_table.grant_read_write_data(fn)

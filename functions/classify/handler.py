@@ -51,7 +51,6 @@ def service() -> ClassifyService:
         act_queue_url=settings.act_queue_url,
         decide_queue_url=settings.decide_queue_url,
         chain=default_chain(authors),
-        claim_ttl_days=settings.processed_ttl_days,
         llm=budgeted_llm(settings, settings.memory_table_name),
         policy=Policy(confidence_threshold=settings.llm_confidence_threshold),
         gate=PolicyGate(settings.policy_config(), authors, standing_max_age_seconds=STANDING_MAX_AGE_SECONDS),
@@ -68,7 +67,8 @@ def classify_record(record: SQSRecord) -> None:
     # A redriven message carries the id of the message that claimed the event, so it resumes that claim.
     original = record.message_attributes.get(ORIGINAL_MESSAGE_ID)
     owner = original.string_value if original and original.string_value else record.message_id
-    service().process(InboundEvent.model_validate_json(record.body), owner)
+    redelivered = owner != record.message_id or int(record.attributes.approximate_receive_count) > 1
+    service().process(InboundEvent.model_validate_json(record.body), owner, redelivered=redelivered)
 
 
 @collect_after_first_call

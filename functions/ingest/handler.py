@@ -46,7 +46,11 @@ def service() -> IngestService:
         door=Enqueuer(
             SqsQueueSender(),
             settings.ingest_queue_url,
-            DynamoSeenLog(settings.memory_table_name, settings.seen_ttl_days),
+            DynamoSeenLog(
+                settings.memory_table_name,
+                settings.seen_ttl_days,
+                tasks_table=settings.tasks_table_name,
+            ),
         ),
     )
 

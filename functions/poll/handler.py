@@ -22,7 +22,9 @@ metrics = Metrics()
 @lru_cache(maxsize=1)
 def poller() -> Poller:
     settings = poll_settings()
-    seen = DynamoSeenLog(settings.memory_table_name, settings.seen_ttl_days)
+    seen = DynamoSeenLog(
+        settings.memory_table_name, settings.seen_ttl_days, tasks_table=settings.tasks_table_name
+    )
     return Poller(
         settings.feeds,
         Enqueuer(SqsQueueSender(), settings.ingest_queue_url, seen),

@@ -181,7 +181,21 @@ class Stack:
         return self.sink(method, path, document, base=self.state["llm_url"])
 
     def webhook(self, platform: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
-        return post(f"{self.state['api_url'].rstrip('/')}/webhooks/{platform}", body, headers)
+        status, answer = post(f"{self.state['api_url'].rstrip('/')}/webhooks/{platform}", body, headers)
+        if isinstance(answer, dict) and answer.get("task_id"):
+            TASK_OF[(platform, str(answer["event_id"]))] = str(answer["task_id"])
+        return status, answer
+
+
+#: (platform, delivery id) → the task the door's answer named (a task is named by its logical event, so a
+#: delivery id alone does not name it): filled by ``Stack.webhook``.
+TASK_OF: dict[tuple[str, str], str] = {}
+
+
+def task_of(delivery: str, platform: str = "github") -> str:
+    """The task of an answered delivery; one never answered (a message put straight onto a queue) by its
+    delivery id, as an event without a content identity is named."""
+    return TASK_OF.get((platform, delivery)) or task_id_for(platform, delivery)
 
 
 def comment_payload(n: int, text: str, *, issue: int, author: str | None = None) -> bytes:
@@ -196,6 +210,24 @@ def comment_payload(n: int, text: str, *, issue: int, author: str | None = None)
     payload["issue"]["user"]["login"] = login  # the issue's author may use the commands
     payload["issue"]["number"] = issue
     return json.dumps(payload).encode()
+
+
+def event_task(platform: str, body: bytes, headers: dict[str, str] | None = None) -> str:
+    """The task an event will open, known before it is sent (to arm a crash for it): the door's own adapter
+    reads the event from the body (and ``headers``, the platform's event type and delivery id), and a task
+    is named by its logical event."""
+    from switchboard.adapters import Accepted, adapter_for
+    from switchboard.ingest import request_from
+
+    request = request_from(headers or {}, body.decode(), False)
+    outcome = adapter_for(platform).interpret(request, request.json())
+    assert isinstance(outcome, Accepted), outcome
+    return outcome.event.task_id
+
+
+def comment_task(body: bytes, delivery: str) -> str:
+    """The task a comment event (``comment_payload``) will open."""
+    return event_task("github", body, {"X-GitHub-Event": "issue_comment", "X-GitHub-Delivery": delivery})
 
 
 def send_github(stack: Stack, body: bytes, delivery: str) -> tuple[int, str]:
@@ -224,7 +256,7 @@ class Scenario:
     started: float = field(default_factory=time.monotonic)
 
     def task_id(self, delivery: str) -> str:
-        return task_id_for(self.platform_of.get(delivery, "github"), delivery)
+        return task_of(delivery, self.platform_of.get(delivery, "github"))
 
     def task_ids(self) -> dict[str, str]:
         return {self.task_id(delivery): delivery for delivery in self.accepted}
@@ -274,7 +306,8 @@ def dlq_task_ids(dlqs: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
             if body.get("task_id"):
                 found[str(body["task_id"])] = name
             elif body.get("platform") and body.get("event_id"):
-                found[task_id_for(str(body["platform"]), str(body["event_id"]))] = name
+                content = body.get("content_id")
+                found[task_id_for(str(body["platform"]), str(body["event_id"]), content)] = name
     return found
 
 

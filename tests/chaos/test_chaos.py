@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from switchboard.models import task_id_for
 from tests.chaos.harness import (
     REPO,
     TERMINAL,
@@ -25,10 +24,12 @@ from tests.chaos.harness import (
     Stack,
     check_invariant,
     comment_payload,
+    comment_task,
     effects_seen,
     parallel,
     send_github,
     sink_effects,
+    task_of,
     wait_terminal,
 )
 from tests.fakes.http_apis import FakeApis
@@ -62,10 +63,9 @@ def send_labels(
 
     def one(n: int, delivery: str) -> Any:
         label = f"chaos-{rid}-{n}"
-        text, key = (
-            ("/help", task_id_for("github", delivery) + "#0") if n in helps else (f"/label {label}", label)
-        )
+        text = "/help" if n in helps else f"/label {label}"
         body = comment_payload(n, text, issue=5000 + n % groups)
+        key = comment_task(body, delivery) + "#0" if n in helps else label
         return delivery, key, send_github(stack, body, delivery)
 
     calls: list[Callable[[], Any]] = [functools.partial(one, n, d) for n, d in deliveries]
@@ -89,7 +89,7 @@ def test_duplicates_inside_and_after_the_dedup_window(stack: Stack, scale: dict[
     tasks = result["tasks"]
     again = random.Random(1).sample(sorted(scenario.accepted), int(len(scenario.accepted) * 0.3))
     for delivery in again:
-        event = json.loads(tasks[task_id_for("github", delivery)]["event"])
+        event = json.loads(tasks[task_of(delivery)]["event"])
         stack.send_raw("ingest", json.dumps(event), f"github:{event['conversation']}")
     scenario.injected += len(again)
     scenario.name = "duplicates+after-window"
@@ -137,12 +137,16 @@ def send_in_rounds(
 ) -> None:
     """plan: (delivery, text, effect key, crash key) for each event, on issues from ``first_issue`` on (a
     scenario that repeats another's texts on the same stack takes other issues: the same comment would be
-    the same logical event); CRASHES_PER_ROUND at a time, each round until its tasks are terminal."""
+    the same logical event); CRASHES_PER_ROUND at a time, each round until its tasks are terminal. In a key,
+    ``{task}`` stands for the event's task id (``comment_task``: it is named by the comment)."""
     for start in range(0, len(plan), CRASHES_PER_ROUND):
         batch = Scenario(scenario.name)
         for n, (delivery, text, effect, crash) in enumerate(plan[start : start + CRASHES_PER_ROUND], start):
+            body = comment_payload(n, text, issue=first_issue + n)
+            task = comment_task(body, delivery)
+            effect, crash = effect.format(task=task), crash.format(task=task)
             stack.arm(scenario.name.removeprefix("crash:"), crash)
-            status, answer = send_github(stack, comment_payload(n, text, issue=first_issue + n), delivery)
+            status, answer = send_github(stack, body, delivery)
             scenario.sent += 1
             scenario.answers[answer] += 1
             if status == 202:
@@ -163,7 +167,7 @@ def test_crash_at_a_step_boundary_resumes_by_redelivery(
     plan = []
     for n in range(scale["crash"] * 2):
         delivery = str(uuid.uuid4())
-        key = delivery if point == "classify.after_claim" else task_id_for("github", delivery)
+        key = delivery if point == "classify.after_claim" else "{task}"
         label = f"chaos-{rid}-{n}"
         if point == "llm.after_answer":  # an event no rule decides: a bug report, which the model labels
             plan.append((delivery, f"The export crashes with an error {rid}-{n}", "", key))
@@ -192,7 +196,7 @@ def test_crash_inside_the_idempotency_guard(
     plan = []
     for n in range(scale["crash"] * 2):
         delivery = str(uuid.uuid4())
-        key = task_id_for("github", delivery) + "#0"
+        key = "{task}#0"
         label = f"chaos-{rid}-{n}"
         plan.append((delivery, *((f"/label {label}", label) if n % 2 else ("/help", key)), key))
     send_in_rounds(faulty_stack, scenario, plan, first_issue=7000 if point == "act.after_call" else 7100)
@@ -442,13 +446,13 @@ def test_hostile_traffic_among_normal_traffic(stack: Stack, scale: dict[str, int
         deliveries = [d for d, k in kind_of.items() if k == kind]
         states = Counter(
             f"{tasks[t]['status']}:{tasks[t]['reason']}"
-            for t in (task_id_for("github", d) for d in deliveries)
+            for t in (task_of(d) for d in deliveries)
             if t in tasks
         )
         calls = [f"{c['method']} {c['path'].rsplit('/', 1)[-1]}" for i in issues for c in by_issue.get(i, [])]
         outcomes[kind] = {"answers": dict(answers_by_kind.get(kind, {})), "tasks": dict(states),
                           "calls": dict(Counter(calls))}  # fmt: skip
-    repeat_tasks = stack.tasks(task_id_for("github", d) for d in repeat_ids)
+    repeat_tasks = stack.tasks(task_of(d) for d in repeat_ids)
     report = {
         "normal": normal,
         "per_kind": per_kind,
@@ -487,13 +491,16 @@ def test_hostile_traffic_among_normal_traffic(stack: Stack, scale: dict[str, int
     for c in hostile_calls:
         text = json.dumps(c.get("body") or {}, ensure_ascii=False)
         assert "@org/team" not in text and "@everyone" not in text, f"a live mention went out: {c}"
-    # a repeated body under a new delivery id is a duplicate: no task, no second effect
-    assert not repeat_tasks, f"a repeated body made a second task: {repeat_tasks}"
+    # a repeated body under a new delivery id is a duplicate: it names its first delivery's task (a task is
+    # named by its logical event), which it leaves as it was; no second effect
+    assert len(repeat_tasks) == len(repeats), "a repeat's answer named no task of its first delivery"
+    made = {t: task["event_id"] for t, task in repeat_tasks.items() if task["event_id"] in repeat_ids}
+    assert not made, f"a repeated body made a task of its own: {made}"
     assert after["report"]["external_calls_ok"] == first["report"]["external_calls_ok"], "a call repeated"
     counted, _ = sink_effects(stack)
     assert all(counted[label] == 1 for _, _, label in repeats), "a repeated body added its label again"
     # every hostile event ends terminal; one that did not end DONE says why
-    hostile_tasks = [tasks[task_id_for("github", d)] for d, k in kind_of.items() if k != "normal"]
+    hostile_tasks = [tasks[task_of(d)] for d, k in kind_of.items() if k != "normal"]
     unexplained = [
         t for t in hostile_tasks if t["status"] not in TERMINAL or (t["status"] != "DONE" and not t["reason"])
     ]

@@ -34,7 +34,6 @@ from typing import Any
 
 import pytest
 
-from switchboard.models import task_id_for
 from tests.chaos.harness import (
     MARKER,
     REPO,
@@ -43,8 +42,11 @@ from tests.chaos.harness import (
     Stack,
     check_invariant,
     comment_payload,
+    comment_task,
+    event_task,
     parallel,
     send_github,
+    task_of,
 )
 from tests.conftest import EVENTS
 from tools.cli import post, signed_headers
@@ -86,17 +88,28 @@ FULL_PLANS, FULL_CRASHES_PER_PLAN = 50, 1
 KINDS = ("status", "duplicate", "approve", "reject", "triage", "duplicate", "status")
 
 
-def _slack(stack: Stack, event_id: str, ts: str, user: str) -> tuple[int, str]:
+def _slack_body(event_id: str, ts: str, user: str) -> bytes:
     payload = json.loads((EVENTS / "slack" / "event_callback.message.json").read_text())
     payload["event_id"] = event_id
     payload["event"] |= {"text": STATUS_QUESTION, "ts": ts, "event_ts": ts, "user": user}
-    body = json.dumps(payload).encode()
+    return json.dumps(payload).encode()
+
+
+def _slack(stack: Stack, event_id: str, ts: str, user: str) -> tuple[int, str]:
+    body = _slack_body(event_id, ts, user)
     headers = signed_headers("slack", body, "", "", stack.secret("slack"))
     status, answer = stack.webhook("slack", body, headers)
     return status, answer.get("status", "") if isinstance(answer, dict) else str(answer)
 
 
 def _bug_report(stack: Stack, kind: str, delivery: str, number: int, author: str) -> tuple[int, str]:
+    body = _bug_body(kind, number, author)
+    headers = signed_headers("github", body, "issues", delivery, stack.secret("github"))
+    status, answer = stack.webhook("github", body, headers)
+    return status, answer.get("status", "") if isinstance(answer, dict) else str(answer)
+
+
+def _bug_body(kind: str, number: int, author: str) -> bytes:
     payload = json.loads((EVENTS / "github" / "issues.opened.json").read_text())
     owner, name = SEED_REPO.split("/")
     payload["repository"] |= {"full_name": SEED_REPO, "name": name}
@@ -109,10 +122,7 @@ def _bug_report(stack: Stack, kind: str, delivery: str, number: int, author: str
     }
     payload["issue"]["user"]["login"] = author
     payload["sender"]["login"] = author
-    body = json.dumps(payload).encode()
-    headers = signed_headers("github", body, "issues", delivery, stack.secret("github"))
-    status, answer = stack.webhook("github", body, headers)
-    return status, answer.get("status", "") if isinstance(answer, dict) else str(answer)
+    return json.dumps(payload).encode()
 
 
 def _plain_tasks(stack: Stack, task_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -271,12 +281,15 @@ def test_plans_resume_after_crashes_at_step_boundaries_among_normal_traffic(
             jobs.append((delivery, functools.partial(_slack, stack, delivery, ts, user)))
             platform_of[delivery] = "slack"
             own_effect[delivery] = f"thread|{ts}"
+            task_id = event_task("slack", _slack_body(delivery, ts, user))
         elif kind in BUG_REPORTS:
             delivery = str(uuid.uuid4())
             author = f"chaos-reporter-{rid}-{i}"
             jobs.append((delivery, functools.partial(_bug_report, stack, kind, delivery, number, author)))
             label = "duplicate" if kind == "duplicate" else "needs-triage"
             own_effect[delivery] = f"/repos/{SEED_REPO}/issues/{number}|{label}"
+            issues = {"X-GitHub-Event": "issues", "X-GitHub-Delivery": delivery}
+            task_id = event_task("github", _bug_body(kind, number, author), issues)
         else:
             delivery = str(uuid.uuid4())
             text = "Please close this issue, it is obsolete."
@@ -284,7 +297,7 @@ def test_plans_resume_after_crashes_at_step_boundaries_among_normal_traffic(
             jobs.append((delivery, functools.partial(send_github, stack, body, delivery)))
             if kind == "approve":
                 own_effect[delivery] = f"/repos/{REPO}/issues/{number}|closed"
-        task_id = task_id_for(platform_of.get(delivery, "github"), delivery)
+            task_id = comment_task(body, delivery)
         planned[task_id] = (kind, delivery, number)
         steps, nth, per_plan = STEPS[kind], kinds[:i].count(kind), scale["plan_crashes"]
         for step in {steps[(offset + nth * per_plan + c) % len(steps)] for c in range(per_plan)}:
@@ -423,12 +436,13 @@ def test_a_plan_whose_execution_fails_for_good_goes_to_a_person_through_the_plan
     scenario = Scenario("plan-watch")
     rid = uuid.uuid4().hex[:6].upper()
     doomed = f"Ev{rid}DOOM"
-    doomed_task = task_id_for("slack", doomed)
+    now = int(time.time())
+    doomed_task = event_task("slack", _slack_body(doomed, f"{now}.{0:06d}", f"U0WATCH{rid}0"))
     stack.arm(POINT, f"{doomed_task}:plan0", always=True)
     others = [f"Ev{rid}OK{i}" for i in range(2)]
     for n, delivery in enumerate([doomed, *others]):
         scenario.platform_of[delivery] = "slack"
-        status, answer = _slack(stack, delivery, f"{int(time.time())}.{n:06d}", f"U0WATCH{rid}{n}")
+        status, answer = _slack(stack, delivery, f"{now}.{n:06d}", f"U0WATCH{rid}{n}")
         scenario.sent += 1
         assert (status, answer) == (202, "accepted")
         scenario.accepted.add(delivery)
@@ -443,7 +457,7 @@ def test_a_plan_whose_execution_fails_for_good_goes_to_a_person_through_the_plan
     summary = {"runs": len(runs), "ended": ended, "states": result["report"]["states"]}
     print(f"\nCHAOS plan-watch {json.dumps(summary)}")
 
-    tasks = _plain_tasks(stack, [doomed_task, *(task_id_for("slack", d) for d in others)])
+    tasks = _plain_tasks(stack, [doomed_task, *(task_of(d, "slack") for d in others)])
     task = tasks.pop(doomed_task)
     assert task["status"] == "NEEDS_HUMAN", json.dumps(task["history"][-3:])[:2000]
     assert "ended FAILED" in (task["reason"] or "") and "before the plan finished" in (task["reason"] or "")

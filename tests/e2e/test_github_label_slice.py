@@ -115,9 +115,13 @@ def test_label_command_ends_done_with_exactly_one_github_call(
 
     sent = send(capsys, comment, "--delivery-id", delivery)
     assert sent["status"] == 202
-    assert sent["response"] == {"event_id": delivery, "status": "accepted"}
+    assert {k: v for k, v in sent["response"].items() if k != "task_id"} == {
+        "event_id": delivery,
+        "status": "accepted",
+    }
 
     task = wait_for_status(capsys, delivery, "DONE")
+    assert task["task_id"] == sent["response"]["task_id"]  # the answer names the task it opens
     assert [entry.get("status") for entry in task["history"] if "status" in entry] == [
         "RECEIVED",
         "CLASSIFIED",

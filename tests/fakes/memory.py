@@ -19,6 +19,7 @@ from switchboard.dynamo.memory import MAX_ENDED_WINDOWS
 from switchboard.errors import BudgetExceeded
 from switchboard.followups import MAX_DELAY_SECONDS, FollowUp
 from switchboard.memory import DAY, AuthorProfile, BreakerRecord, BreakerState, CountedRequest
+from switchboard.models import InboundEvent
 
 
 @dataclass
@@ -41,9 +42,7 @@ class MemorySeenLog:
     ttl_days: int = 7
     clock: Callable[[], float] = field(default_factory=FakeClock)
     marks: dict[tuple[str, str], tuple[float, int]] = field(default_factory=dict)
-    claims: set[tuple[str, str]] = field(
-        default_factory=set
-    )  # the classifier's: (platform, event/content id)
+    claims: set[str] = field(default_factory=set)  # the classifier's: the ids of the tasks it opened
 
     def first_sight(self, platform: str, event_id: str) -> float | None:
         if (platform, event_id) in self.marks:
@@ -55,10 +54,8 @@ class MemorySeenLog:
     def forget(self, platform: str, event_id: str) -> None:
         self.marks.pop((platform, event_id), None)
 
-    def claimed(self, platform: str, event_id: str, content_id: str | None = None) -> bool:
-        return (platform, event_id) in self.claims or (
-            content_id is not None and (platform, content_id) in self.claims
-        )
+    def claimed(self, event: InboundEvent) -> bool:
+        return event.task_id in self.claims
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """In-memory implementations of the task ports (``switchboard.ports``): a ``TaskRepository`` with the same
 semantics as ``TaskStore`` (conditional writes, ``ConcurrentUpdate`` on a stale status or version,
-``AlreadyRecorded``, ``TaskNotFound``, the processed-id and content claims, the sparse attention index) and a
+``AlreadyRecorded``, ``TaskNotFound``, the task as its event's claim, the sparse attention index) and a
 FIFO ``QueueSender`` that deduplicates like SQS. ``tests/integration/test_task_repository_contract.py`` runs
 the same assertions against these and against ``TaskStore`` on moto, so the fake cannot drift from the
 adapter.
@@ -18,7 +18,7 @@ from typing import Any
 from switchboard.errors import AlreadyRecorded, ConcurrentUpdate, TaskNotFound
 from switchboard.memory import Claim
 from switchboard.models import ActionRequest, InboundEvent, TaskStatus
-from switchboard.state import ATTENTION_STATUSES, PLAN_WATCH, Task, history_entry
+from switchboard.state import ATTENTION_STATUSES, PLAN_WATCH, Opening, Task, history_entry
 from tests.fakes import FakeQueue
 
 
@@ -40,22 +40,20 @@ class InMemoryTaskRepository:
 
     def __init__(self) -> None:
         self._tasks: dict[str, _Stored] = {}
-        self._claims: dict[tuple[str, str], Claim] = {}
-        self._content_claims: dict[tuple[str, str], Claim] = {}
+        self._owners: dict[str, str] = {}
+        #: claims an earlier version wrote, by delivery id and by content id (``plant_earlier_claim``)
+        self.earlier_claims: dict[tuple[str, str], Claim] = {}
         self.writes = 0  # conditional writes that landed (transitions and completions)
 
     def claim_and_open(
         self,
         event: InboundEvent,
         owner: str,
-        claim_ttl_days: int,
         actor: str = "classify",
         decided: Callable[[Task], Task | None] | None = None,
-    ) -> Task | None:
-        key = (event.platform.value, event.event_id)
-        content = None if event.content_id is None else (event.platform.value, event.content_id)
-        if key in self._claims or content in self._content_claims or event.task_id in self._tasks:
-            return None
+    ) -> Opening:
+        if event.task_id in self._tasks:
+            return Opening(self.get(event.task_id), self._owners[event.task_id], opened=False)
         entry = history_entry(TaskStatus.RECEIVED, actor, {"event_type": event.event_type})
         task = Task(
             task_id=event.task_id,
@@ -72,17 +70,27 @@ class InMemoryTaskRepository:
         if moved is not None and moved.deferred is not None:  # born in the status its moves reached
             task = replace(moved, deferred=None, history=_as_stored({"h": moved.history})["h"])
             attention = task.status.value if task.status in ATTENTION_STATUSES else None
-        self._claims[key] = Claim(event.task_id, owner, int(time.time()))
-        if content is not None:
-            self._content_claims[content] = self._claims[key]
         self._tasks[task.task_id] = _Stored(task, task.history[-1]["at"], attention)
-        return copy.deepcopy(task)
+        self._owners[task.task_id] = owner
+        return Opening(copy.deepcopy(task), owner, opened=True)
 
-    def claim(self, platform: str, event_id: str) -> Claim | None:
-        return self._claims.get((platform, event_id))
+    def earlier_claim(self, event: InboundEvent) -> Claim | None:
+        platform = event.platform.value
+        claim = self.earlier_claims.get((platform, event.event_id))
+        if claim is None and event.content_id is not None:
+            claim = self.earlier_claims.get((platform, f"content:{event.content_id}"))
+        return claim
 
-    def content_claim(self, platform: str, content_id: str) -> Claim | None:
-        return self._content_claims.get((platform, content_id))
+    def plant_earlier_claim(self, event: InboundEvent, task: Task, owner: str) -> None:
+        """What an earlier version left for ``event``: its claim on the delivery id and the content id, and
+        its ``task`` (named by the delivery id)."""
+        claim = Claim(task.task_id, owner, int(time.time()))
+        platform = event.platform.value
+        self.earlier_claims[(platform, event.event_id)] = claim
+        if event.content_id is not None:
+            self.earlier_claims[(platform, f"content:{event.content_id}")] = claim
+        self._tasks[task.task_id] = _Stored(copy.deepcopy(task), task.history[-1]["at"])
+        self._owners[task.task_id] = ""
 
     def get(self, task_id: str) -> Task:
         return copy.deepcopy(self._stored(task_id).task)

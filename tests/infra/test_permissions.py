@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aws_cdk.assertions import Template
 
@@ -61,7 +63,7 @@ def test_ingest_role_sends_to_the_ingest_queue_and_uses_the_memory_table(
     statements = _statements(stack, template, f"ingest-{platform}")
     assert SEND in actions_on(statements, logical_id(stack.queues.ingest))
     assert actions_on(statements, logical_id(stack.state.memory_table)) >= WRITE_ITEM
-    assert not actions_on(statements, logical_id(stack.state.tasks_table))
+    _reads_only_whether_a_task_exists(stack, statements)
     queue_ids = {logical_id(q) for q in [*stack.queues.queues.values(), *stack.queues.dlqs.values()]}
     assert _referenced(statements) & queue_ids == {logical_id(stack.queues.ingest)}
 
@@ -127,7 +129,16 @@ def test_poll_sends_to_ingest_and_uses_memory_only(stack: SwitchboardStack, temp
     statements = _statements(stack, template, "poll")
     assert SEND in actions_on(statements, logical_id(stack.queues.ingest))
     assert actions_on(statements, logical_id(stack.state.memory_table)) >= WRITE_ITEM
-    assert not actions_on(statements, logical_id(stack.state.tasks_table))
+    _reads_only_whether_a_task_exists(stack, statements)
+
+
+def _reads_only_whether_a_task_exists(stack: SwitchboardStack, statements: list[Resource]) -> None:
+    """The door's one use of the tasks table (``DynamoSeenLog.claimed``): GetItem on the table itself, not
+    on its index, and nothing else."""
+    tasks = logical_id(stack.state.tasks_table)
+    assert actions_on(statements, tasks) == {"dynamodb:GetItem"}
+    on_tasks = [statement for statement in statements if tasks in json.dumps(statement["Resource"])]
+    assert [statement["Resource"] for statement in on_tasks] == [{"Fn::GetAtt": [tasks, "Arn"]}]
 
 
 def test_batch_keeps_its_state_in_memory_and_resumes_tasks_through_ingest_and_decide_only(

@@ -169,7 +169,7 @@ class Stack:
             verdict = gate.check(action, event, Chooser.RULE, count_rate=False)
             assert verdict.allowed, verdict
             verdicts.append(verdict.to_json())
-        task = self.store.claim_and_open(event, owner="test", claim_ttl_days=1)
+        task = self.store.claim_and_open(event, owner="test").task
         assert task is not None
         task = self.store.transition(task, TaskStatus.CLASSIFIED, "classify", {}, actions=[action])
         self.store.transition(task, TaskStatus.DISPATCHED, "classify", {"policy": verdicts})

@@ -157,7 +157,7 @@ class World:
             context={"repo": "octo-org/demo", "number": "7"},
         )
         action = ActionRequest.for_task(event, 0, "github.add_labels", Service.GITHUB, LABELS)
-        task = self.store.claim_and_open(event, owner="test", claim_ttl_days=1)
+        task = self.store.claim_and_open(event, owner="test").task
         assert task is not None
         task = self.store.transition(task, TaskStatus.CLASSIFIED, "classify", {}, actions=[action])
         self.store.transition(task, TaskStatus.DISPATCHED, "classify", {})

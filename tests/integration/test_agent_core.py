@@ -49,7 +49,6 @@ class Agent:
             url,
             DECIDE_URL,
             default_chain(memory),
-            14,
             llm,
             resume_queue_url=CLASSIFY_URL if resume else None,
         )

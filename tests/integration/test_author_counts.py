@@ -282,7 +282,6 @@ def classify(memory_table: str, dynamodb: Recording, limit: int = 20) -> Classif
         act_queue_url,
         "https://sqs.local/decide.fifo",
         default_chain(directory, RulesConfig(rate_limit=limit)),
-        14,
         llm=model,
         gate=PolicyGate(authors=directory, standing_max_age_seconds=STANDING_MAX_AGE_SECONDS, clock=clock),
     )

@@ -19,10 +19,12 @@ from switchboard.dynamo import (
     DynamoLlmCache,
     DynamoReportStore,
     DynamoSeenLog,
+    Keys,
 )
 from switchboard.dynamo.breaker import CLOSED_MAX_AGE_SECONDS
 from switchboard.errors import BudgetExceeded, DependencyRefused, DependencyUnavailable
 from switchboard.memory import AuthorProfile, BreakerRecord, BreakerState, CountedRequest
+from switchboard.models import Platform
 from switchboard.ports import (
     AuthorDirectory,
     BreakerStore,
@@ -82,7 +84,7 @@ def ports(request: pytest.FixtureRequest) -> Ports:
     dynamodb = aws("dynamodb")
     return Ports(
         clock,
-        DynamoSeenLog(memory, 7, dynamodb, clock),
+        DynamoSeenLog(memory, 7, dynamodb, clock, tasks_table=request.getfixturevalue("tables")[0]),
         DynamoAuthorDirectory(memory, dynamodb, clock),
         DynamoBudgetLedger(memory, dynamodb, clock),
         DynamoLlmCache(memory, dynamodb, clock),
@@ -114,18 +116,22 @@ def test_the_seen_log_reads_the_classifiers_claims(
 ) -> None:
     tasks, memory = tables
     dynamodb = aws("dynamodb")
-    seen = DynamoSeenLog(memory, 7, dynamodb)
+    seen = DynamoSeenLog(memory, 7, dynamodb, tasks_table=tasks)
     store = TaskStore(tasks, memory, dynamodb=dynamodb)
-    assert not seen.claimed("github", "d-9", "comment-9")
-    store.claim_and_open(github_event(event_id="d-9"), owner="m-1", claim_ttl_days=1)
-    assert seen.claimed("github", "d-9")
-    assert not seen.claimed("slack", "d-9")
-    # another delivery id of the same logical event: its content claim
-    store.claim_and_open(
-        github_event(event_id="d-10", content_id="comment-10"), owner="m-2", claim_ttl_days=1
-    )
-    assert seen.claimed("github", "d-11", "comment-10")
-    assert not seen.claimed("github", "d-11")
+    assert not seen.claimed(github_event(event_id="d-9", content_id="comment-9"))
+    store.claim_and_open(github_event(event_id="d-9"), owner="m-1")
+    assert seen.claimed(github_event(event_id="d-9"))
+    assert not seen.claimed(github_event(event_id="d-9").model_copy(update={"platform": Platform.SLACK}))
+    # another delivery id of the same logical event: the same task
+    store.claim_and_open(github_event(event_id="d-10", content_id="comment-10"), owner="m-2")
+    assert seen.claimed(github_event(event_id="d-11", content_id="comment-10"))
+    assert not seen.claimed(github_event(event_id="d-11"))
+    # claims an earlier version wrote (before 2026-12-03), by delivery id and by content id
+    for key in (Keys.claim("github", "d-12"), Keys.content_claim("github", "comment-13")):
+        dynamodb.put_item(TableName=memory, Item={**key, "task_id": {"S": "tsk_old"}})
+    assert seen.claimed(github_event(event_id="d-12", content_id="comment-12"))
+    assert seen.claimed(github_event(event_id="d-14", content_id="comment-13"))
+    assert not seen.claimed(github_event(event_id="d-14", content_id="comment-14"))
 
 
 def test_an_author_has_flags_and_counts_per_window(ports: Ports) -> None:
@@ -380,7 +386,7 @@ def test_triage_reports_are_kept_per_day_in_order(ports: Ports) -> None:
 
 def test_a_missing_table_is_a_refusal_not_a_boto_error(aws: Callable[[str], Any]) -> None:
     with pytest.raises(DependencyRefused) as refused:
-        DynamoSeenLog("no-such-table", 7, aws("dynamodb")).first_sight("github", "d-1")
+        DynamoSeenLog("no-such-table", 7, aws("dynamodb"), tasks_table="t").first_sight("github", "d-1")
     assert (refused.value.service, refused.value.operation) == ("dynamodb", "PutItem")
     assert refused.value.code == "ResourceNotFoundException"
 

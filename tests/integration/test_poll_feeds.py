@@ -76,7 +76,11 @@ def make_poller(
     aws: Callable[[str], Any], tables: tuple[str, str], queue_url: str, feeds: list[dict]
 ) -> Poller:
     memory = tables[1]
-    door = Enqueuer(SqsQueueSender(aws("sqs")), queue_url, DynamoSeenLog(memory, 7, aws("dynamodb")))
+    door = Enqueuer(
+        SqsQueueSender(aws("sqs")),
+        queue_url,
+        DynamoSeenLog(memory, 7, aws("dynamodb"), tasks_table=tables[0]),
+    )
     return Poller(
         [FeedSpec.model_validate(f) for f in feeds],
         door,

@@ -35,7 +35,7 @@ def test_a_label_task_is_under_one_kb_when_born_and_when_done(store: TaskStore) 
     event = github_event(content_id="issue_comment.created:900000005:2026-11-21T08:30:00Z")
     classify = ClassifyService(
         store, queue, lambda s: f"https://sqs.local/act-{s}.fifo", "https://sqs.local/decide.fifo",
-        default_chain(), 14, llm=None,
+        default_chain(), llm=None,
     )  # fmt: skip
     assert classify.process(event, "m-1") is TaskStatus.DISPATCHED
     born = raw(store, event.task_id)
@@ -56,7 +56,7 @@ def test_a_label_task_is_under_one_kb_when_born_and_when_done(store: TaskStore) 
 
 
 def test_a_transition_returns_the_task_as_stored_notes_included(store: TaskStore) -> None:
-    task = store.claim_and_open(github_event(), owner="m-1", claim_ttl_days=14)
+    task = store.claim_and_open(github_event(), owner="m-1").task
     assert task is not None
     store.note(task.task_id, "act", {"attempt": 1})  # appends to the history, leaves the version
     action = ActionRequest.for_task(github_event(), 0, "github.add_labels", Service.GITHUB, {"labels": ["x"]})

@@ -32,16 +32,17 @@ def label(event: InboundEvent, ordinal: int = 0) -> ActionRequest:
 
 def test_claim_and_open_is_atomic_and_once(tasks: TaskRepository) -> None:
     event = github_event()
-    task = tasks.claim_and_open(event, owner="m-1", claim_ttl_days=14, actor="classify")
+    task = tasks.claim_and_open(event, owner="m-1", actor="classify").task
     assert task is not None
     assert (task.task_id, task.status, task.version) == (event.task_id, TaskStatus.RECEIVED, 1)
     assert task.inbound_event() == event
     assert task.history[0]["actor"] == "classify" and task.history[0]["status"] == "RECEIVED"
     assert task.history[0]["detail"] == {"event_type": "issue_comment.created"}
-    assert tasks.claim_and_open(event, owner="m-2", claim_ttl_days=14, actor="classify") is None
-    claim = tasks.claim("github", event.event_id)
-    assert claim is not None and (claim.task_id, claim.owner) == (event.task_id, "m-1")
-    assert tasks.claim("github", "never-seen") is None
+    refused = tasks.claim_and_open(event, owner="m-2", actor="classify")
+    # the refusal holds the task as it is and the message that claimed it: nothing else to read
+    assert not refused.opened and refused.owner == "m-1"
+    assert (refused.task.task_id, refused.task.version, refused.task.status) == (task.task_id, 1, task.status)
+    assert refused.task.inbound_event() == event
     assert [t.task_id for t in tasks.find_by_event(event.event_id)] == [event.task_id]
     assert tasks.find_by_event("never-seen") == []
 
@@ -51,7 +52,7 @@ def test_find_by_event_finds_each_platforms_task_of_one_delivery_id(tasks: TaskR
     github = github_event(event_id="shared-id")
     slack = github.model_copy(update={"platform": Platform.SLACK, "conversation": "C1:1.0", "context": {}})
     for event in (github, slack):
-        assert tasks.claim_and_open(event, owner="m-1", claim_ttl_days=14, actor="classify") is not None
+        assert tasks.claim_and_open(event, owner="m-1", actor="classify").opened
     assert github.task_id != slack.task_id
     found = tasks.find_by_event("shared-id")
     assert sorted(t.task_id for t in found) == sorted([github.task_id, slack.task_id])
@@ -64,33 +65,35 @@ def test_the_content_claim_makes_one_task_of_one_logical_event_under_any_deliver
     first = github_event(event_id="delivery-1", content_id="issue_comment.created:42:2024-05-01T10:00:00Z")
     again = github_event(event_id="delivery-2", content_id=first.content_id)
     other = github_event(event_id="delivery-3", content_id="issue_comment.created:43:2024-05-01T10:00:00Z")
-    task = tasks.claim_and_open(first, owner="m-1", claim_ttl_days=14, actor="classify")
+    task = tasks.claim_and_open(first, owner="m-1", actor="classify").task
     assert task is not None
-    # The same logical event under a new delivery id: claimed already, and nothing of it is written.
-    assert tasks.claim_and_open(again, owner="m-2", claim_ttl_days=14, actor="classify") is None
-    assert tasks.claim("github", again.event_id) is None
+    # The same logical event under a new delivery id names the same task: claimed already, and nothing of
+    # it is written (the task is the first delivery's).
+    assert again.task_id == task.task_id
+    refused = tasks.claim_and_open(again, owner="m-2", actor="classify")
+    assert not refused.opened and refused.owner == "m-1" and refused.task.event_id == "delivery-1"
+    assert tasks.get(task.task_id).version == 1
     assert tasks.find_by_event(again.event_id) == []
-    with pytest.raises(TaskNotFound):
-        tasks.get(again.task_id)
-    assert first.content_id is not None
-    claim = tasks.content_claim("github", first.content_id)
-    assert claim is not None and (claim.task_id, claim.owner) == (first.task_id, "m-1")
-    assert tasks.content_claim("github", "never-seen") is None
-    assert tasks.content_claim("slack", first.content_id) is None  # one platform's ids are not another's
+    # one platform's ids are not another's
+    slack = again.model_copy(update={"platform": Platform.SLACK, "conversation": "C1:1.0", "context": {}})
+    assert tasks.claim_and_open(slack, owner="m-6", actor="classify").opened
     # Another logical event is its own task; an event with no content id is claimed by its delivery id alone.
-    assert tasks.claim_and_open(other, owner="m-3", claim_ttl_days=14, actor="classify") is not None
+    assert tasks.claim_and_open(other, owner="m-3", actor="classify").opened
     plain = github_event(event_id="delivery-4")
-    assert tasks.claim_and_open(plain, owner="m-4", claim_ttl_days=14, actor="classify") is not None
-    assert tasks.claim_and_open(plain, owner="m-5", claim_ttl_days=14, actor="classify") is None
+    assert tasks.claim_and_open(plain, owner="m-4", actor="classify").opened
+    assert not tasks.claim_and_open(plain, owner="m-5", actor="classify").opened
 
 
-def test_a_delivery_id_claimed_first_blocks_a_content_claim_under_it_too(tasks: TaskRepository) -> None:
-    """The transaction is all or nothing: a refused claim leaves no content claim behind."""
-    first = github_event(event_id="delivery-1")
-    assert tasks.claim_and_open(first, owner="m-1", claim_ttl_days=14, actor="classify") is not None
-    same_id = github_event(event_id="delivery-1", content_id="issue_comment.created:42:2024-05-01T10:00:00Z")
-    assert tasks.claim_and_open(same_id, owner="m-2", claim_ttl_days=14, actor="classify") is None
-    assert tasks.content_claim("github", "issue_comment.created:42:2024-05-01T10:00:00Z") is None
+def test_a_redelivery_is_the_same_logical_event_so_it_finds_the_task_its_first_delivery_opened(
+    tasks: TaskRepository,
+) -> None:
+    """A delivery id needs no claim of its own: the content identity comes from the signed body, so every
+    copy of one delivery carries the same one (a redelivered message its very body)."""
+    content = "issue_comment.created:42:2024-05-01T10:00:00Z"
+    first = github_event(event_id="delivery-1", content_id=content)
+    assert tasks.claim_and_open(first, owner="m-1", actor="classify").opened
+    refused = tasks.claim_and_open(first, owner="m-1", actor="classify")  # the same message, received again
+    assert not refused.opened and refused.owner == "m-1"
 
 
 def test_a_missing_task_is_task_not_found(tasks: TaskRepository) -> None:
@@ -102,7 +105,7 @@ def test_a_missing_task_is_task_not_found(tasks: TaskRepository) -> None:
 
 def test_transition_is_a_conditional_write_on_status_and_version(tasks: TaskRepository) -> None:
     event = github_event()
-    task = tasks.claim_and_open(event, owner="m-1", claim_ttl_days=14, actor="classify")
+    task = tasks.claim_and_open(event, owner="m-1", actor="classify").task
     assert task is not None
     action = label(event)
     moved = tasks.transition(
@@ -126,8 +129,8 @@ def test_transition_is_a_conditional_write_on_status_and_version(tasks: TaskRepo
 
 def test_the_attention_index_holds_exactly_the_tasks_that_need_a_person(tasks: TaskRepository) -> None:
     first, second = github_event(event_id="d-1"), github_event(event_id="d-2")
-    one = tasks.claim_and_open(first, owner="m-1", claim_ttl_days=14, actor="classify")
-    two = tasks.claim_and_open(second, owner="m-2", claim_ttl_days=14, actor="classify")
+    one = tasks.claim_and_open(first, owner="m-1", actor="classify").task
+    two = tasks.claim_and_open(second, owner="m-2", actor="classify").task
     assert one is not None and two is not None
     one = tasks.transition(one, TaskStatus.NEEDS_HUMAN, "classify", {}, reason="unsure")
     tasks.transition(two, TaskStatus.FAILED, "act", {}, reason="404")
@@ -141,7 +144,7 @@ def test_the_attention_index_holds_exactly_the_tasks_that_need_a_person(tasks: T
 
 def test_a_completion_is_recorded_once_and_moves_the_version(tasks: TaskRepository) -> None:
     event = github_event()
-    task = tasks.claim_and_open(event, owner="m-1", claim_ttl_days=14, actor="classify")
+    task = tasks.claim_and_open(event, owner="m-1", actor="classify").task
     assert task is not None
     done = tasks.complete_action(event.task_id, f"{event.task_id}#1", "act", {"result": {"status": 200}})
     assert done.completed_actions == [f"{event.task_id}#1"] and done.version == 2
@@ -159,7 +162,7 @@ def test_a_completion_is_recorded_once_and_moves_the_version(tasks: TaskReposito
 
 def test_a_note_changes_no_status_and_no_version(tasks: TaskRepository) -> None:
     event = github_event()
-    task = tasks.claim_and_open(event, owner="m-1", claim_ttl_days=14, actor="classify")
+    task = tasks.claim_and_open(event, owner="m-1", actor="classify").task
     assert task is not None
     tasks.note(event.task_id, "act", {"attempt": 1, "tried": ("a", "b")})
     noted = tasks.get(event.task_id)
@@ -176,7 +179,7 @@ def test_deferred_moves_are_written_with_the_next_one_from_the_status_as_stored(
     tasks: TaskRepository,
 ) -> None:
     event = github_event()
-    task = tasks.claim_and_open(event, owner="m-1", claim_ttl_days=14, actor="classify")
+    task = tasks.claim_and_open(event, owner="m-1", actor="classify").task
     assert task is not None
     action = label(event)
     sets = {"actions": [action.model_dump(mode="json")]}
@@ -203,7 +206,7 @@ def test_a_completion_finishes_its_task_in_the_same_write_only_when_the_item_dec
 ) -> None:
     one, two = github_event(event_id="d-one"), github_event(event_id="d-two")
     for event, actions in ((one, [label(one)]), (two, [label(two, 0), label(two, 1)])):
-        task = tasks.claim_and_open(event, owner="m", claim_ttl_days=14, actor="classify")
+        task = tasks.claim_and_open(event, owner="m", actor="classify").task
         assert task is not None
         tasks.transition(task, TaskStatus.DISPATCHED, "classify", {}, actions=actions)
     done = tasks.complete_action(one.task_id, f"{one.task_id}#0", "act", {"r": 1}, finishing=TaskStatus.DONE)
@@ -239,7 +242,7 @@ def test_a_task_is_born_in_the_status_its_deferred_moves_reached_with_its_claim(
         )
         return classified.deferring(TaskStatus.DISPATCHED, "classify", {"sent": [action.action_id]}, {})
 
-    born = tasks.claim_and_open(event, owner="m-1", claim_ttl_days=14, actor="classify", decided=decided)
+    born = tasks.claim_and_open(event, owner="m-1", actor="classify", decided=decided).task
     assert born is not None
     assert (born.status, born.version, born.deferred) == (TaskStatus.DISPATCHED, 1, None)
     stored = tasks.get(event.task_id)
@@ -253,10 +256,8 @@ def test_a_task_is_born_in_the_status_its_deferred_moves_reached_with_its_claim(
     # its one action's completion finishes it in one write, as after a dispatch
     done = tasks.complete_action(event.task_id, action.action_id, "act", {}, finishing=TaskStatus.DONE)
     assert done.status is TaskStatus.DONE
-    # a duplicate's decision is never written: the claim refuses the whole transaction
-    assert (
-        tasks.claim_and_open(event, owner="m-2", claim_ttl_days=14, actor="classify", decided=decided) is None
-    )
+    # a duplicate's decision is never written: the claim refuses the whole task
+    assert not tasks.claim_and_open(event, owner="m-2", actor="classify", decided=decided).opened
     assert tasks.get(event.task_id).status is TaskStatus.DONE
 
 
@@ -266,7 +267,7 @@ def test_a_task_born_needing_a_person_is_in_the_attention_index(tasks: TaskRepos
     def decided(new: Any) -> Any:
         return new.deferring(TaskStatus.NEEDS_HUMAN, "classify", {"why": "test"}, {"reason": "test"})
 
-    tasks.claim_and_open(event, owner="m-1", claim_ttl_days=14, actor="classify", decided=decided)
+    tasks.claim_and_open(event, owner="m-1", actor="classify", decided=decided)
     assert [t.task_id for t in tasks.needing_attention(TaskStatus.NEEDS_HUMAN)] == [event.task_id]
     assert tasks.get(event.task_id).reason == "test"
 
@@ -279,8 +280,8 @@ def test_a_started_plan_is_watched_until_its_task_moves_and_only_while_it_decide
     later = (datetime.now(UTC) + timedelta(minutes=1)).isoformat(timespec="milliseconds")
     earlier = (datetime.now(UTC) - timedelta(minutes=1)).isoformat(timespec="milliseconds")
     planning, moved_on = github_event(event_id="d-plan"), github_event(event_id="d-quick")
-    one = tasks.claim_and_open(planning, owner="m-1", claim_ttl_days=14, actor="classify")
-    two = tasks.claim_and_open(moved_on, owner="m-2", claim_ttl_days=14, actor="classify")
+    one = tasks.claim_and_open(planning, owner="m-1", actor="classify").task
+    two = tasks.claim_and_open(moved_on, owner="m-2", actor="classify").task
     assert one is not None and two is not None
     one = tasks.transition(one, TaskStatus.DECIDING, "classify", {})
     two = tasks.transition(

@@ -29,25 +29,22 @@ def classify_service(store: TaskStore, queue: FakeQueue) -> ClassifyService:
         lambda service: f"https://sqs.local/act-{service}.fifo",
         "https://sqs.local/decide.fifo",
         default_chain(),
-        14,
         llm=None,
     )
 
 
 def test_claim_opens_one_task_and_a_second_claim_is_refused(store: TaskStore) -> None:
     event = github_event()
-    task = store.claim_and_open(event, owner="m-1", claim_ttl_days=14)
+    task = store.claim_and_open(event, owner="m-1").task
     assert task is not None and task.status is TaskStatus.RECEIVED
-    assert store.claim_and_open(event, owner="m-2", claim_ttl_days=14) is None
-    claim = store.claim("github", event.event_id)
-    assert claim is not None and (claim.owner, claim.task_id) == ("m-1", event.task_id)
+    assert not store.claim_and_open(event, owner="m-2").opened
     assert [t.task_id for t in store.find_by_event(event.event_id)] == [event.task_id]
 
 
 def test_transition_is_conditional_on_status_and_version_and_the_lifecycle_refuses_illegal_moves(
     store: TaskStore,
 ) -> None:
-    task = store.claim_and_open(github_event(), owner="m-1", claim_ttl_days=14)
+    task = store.claim_and_open(github_event(), owner="m-1").task
     assert task is not None
     moved = store.transition(task, TaskStatus.CLASSIFIED, "test", {"why": "first"})
     assert (moved.status, moved.version) == (TaskStatus.CLASSIFIED, 2)

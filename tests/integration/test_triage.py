@@ -34,7 +34,7 @@ def failed_action(store: TaskStore, service: Service, reason: str) -> ActionRequ
         received_at=datetime.now(UTC),
         context={"repo": "octo-org/demo", "number": "7"},
     )
-    task = store.claim_and_open(event, owner="m", claim_ttl_days=1)
+    task = store.claim_and_open(event, owner="m").task
     assert task is not None
     action = ActionRequest.for_task(
         event, 0, "github.add_labels", service, {"repo": "octo-org/demo", "number": 7, "labels": ["bug"]}

@@ -103,7 +103,7 @@ def test_a_persons_action_on_a_tickets_task_never_takes_the_id_of_the_follow_up_
     label = ActionRequest.for_task(
         inbound, 1, "github.add_labels", Service.GITHUB, {"repo": REPO, "number": 7, "labels": ["bug"]}
     )
-    task = tasks.claim_and_open(inbound, owner="m-1", claim_ttl_days=1)
+    task = tasks.claim_and_open(inbound, owner="m-1").task
     assert task is not None
     task = tasks.transition(task, TaskStatus.CLASSIFIED, "classify", {}, actions=[ticket, label])
     tasks.transition(task, TaskStatus.DISPATCHED, "classify", {"sent": []})

@@ -148,7 +148,7 @@ def test_a_persons_actions_are_unique_across_many_resolutions(abilities: list[st
     """Each resolution replaces ``task.actions``; the history still counts every earlier choice."""
     tasks, queue = InMemoryTaskRepository(), InMemoryQueue()
     inbound = event()
-    task = tasks.claim_and_open(inbound, owner="m-1", claim_ttl_days=1, actor="classify")
+    task = tasks.claim_and_open(inbound, owner="m-1", actor="classify").task
     assert task is not None
     tasks.transition(task, TaskStatus.NEEDS_HUMAN, "classify", {}, reason="unsure")
     params: dict[str, dict[str, Any]] = {

@@ -106,9 +106,7 @@ def classify_service(
     tasks: InMemoryTaskRepository, queue: InMemoryQueue, authors: CountingDirectory, clock: Clock, llm: Any
 ) -> ClassifyService:
     chain = default_chain(authors)
-    return ClassifyService(
-        tasks, queue, act_queue_url, DECIDE_URL, chain, 14, llm=llm, gate=gate(authors, clock)
-    )
+    return ClassifyService(tasks, queue, act_queue_url, DECIDE_URL, chain, llm=llm, gate=gate(authors, clock))
 
 
 def handed_to_decide(queue: InMemoryQueue) -> DecideRequest:

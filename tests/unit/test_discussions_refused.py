@@ -30,7 +30,7 @@ def test_a_discussion_event_ends_dropped_with_the_reason_and_sends_nothing(kind:
     assert isinstance(result, Accepted)
     tasks, queue = InMemoryTaskRepository(), InMemoryQueue()
     service = ClassifyService(
-        tasks, queue, act_queue_url, "https://sqs.local/decide.fifo", default_chain(), 14, None
+        tasks, queue, act_queue_url, "https://sqs.local/decide.fifo", default_chain(), None
     )
     # Without a model a task that reached classification would go to a person: DROPPED is the rule's.
     assert service.process(result.event, "m-1") is TaskStatus.DROPPED

@@ -280,7 +280,6 @@ def test_every_accepted_event_ends_with_a_reason_or_valid_actions(
         act_queue_url,
         DECIDE_URL,
         default_chain(authors),
-        14,
         llm=model,  # type: ignore[arg-type]
     )
     classify.process(inbound, "m-1")

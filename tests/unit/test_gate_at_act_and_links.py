@@ -66,7 +66,6 @@ def test_a_redelivered_classify_message_does_not_count_its_action_again() -> Non
         act_queue_url,
         "https://sqs.local/decide.fifo",
         default_chain(authors),
-        14,
         llm=None,
         gate=gate,
     )
@@ -92,7 +91,6 @@ def _dispatched_close(tasks: InMemoryTaskRepository, event: InboundEvent) -> Act
         act_queue_url,
         "https://sqs.local/decide.fifo",
         default_chain(trusting),
-        14,
         llm=None,
         gate=PolicyGate(authors=trusting),
     ).process(event, "m-1")

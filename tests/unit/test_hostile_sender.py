@@ -59,7 +59,7 @@ class Sure:
 
 def classify(tasks: InMemoryTaskRepository, queue: InMemoryQueue, **kwargs: Any) -> ClassifyService:
     chain = kwargs.pop("chain", None) or default_chain(kwargs.pop("memory", None))
-    return ClassifyService(tasks, queue, act_queue_url, DECIDE_URL, chain, 14, **kwargs)
+    return ClassifyService(tasks, queue, act_queue_url, DECIDE_URL, chain, **kwargs)
 
 
 # ---- never lose an accepted event --------------------------------------------------------------------------
@@ -170,7 +170,7 @@ class Broken:
 def test_a_bug_that_an_event_meets_in_decide_ends_its_task_failed() -> None:
     tasks, queue = InMemoryTaskRepository(), InMemoryQueue()
     event = github_event("How do I configure it?")
-    task = tasks.claim_and_open(event, owner="m-1", claim_ttl_days=1, actor="classify")
+    task = tasks.claim_and_open(event, owner="m-1", actor="classify").task
     assert task is not None
     from switchboard.lifecycle import Lifecycle
 

@@ -43,8 +43,12 @@ def test_accepted_event_is_enqueued_with_group_and_dedup_ids(
     door: IngestService, queue: FakeQueue, label_bug_body: bytes
 ) -> None:
     response = door.handle(headers(label_bug_body), label_bug_body.decode(), False)
-    assert (response.status, response.body) == (202, {"event_id": "d-1", "status": "accepted"})
     [message] = queue.sent
+    task_id = InboundEvent.model_validate_json(message.body).task_id
+    assert (response.status, response.body) == (
+        202,
+        {"event_id": "d-1", "status": "accepted", "task_id": task_id},
+    )
     assert message.queue_url == QUEUE
     assert message.group_id == "github:octo-org/switchboard-demo#42"
     assert message.dedup_id == "github:d-1"
@@ -54,9 +58,9 @@ def test_accepted_event_is_enqueued_with_group_and_dedup_ids(
 def test_same_delivery_again_is_a_duplicate_and_not_enqueued(
     door: IngestService, queue: FakeQueue, label_bug_body: bytes
 ) -> None:
-    door.handle(headers(label_bug_body), label_bug_body.decode(), False)
+    first = door.handle(headers(label_bug_body), label_bug_body.decode(), False)
     again = door.handle(headers(label_bug_body), label_bug_body.decode(), False)
-    assert again.body == {"event_id": "d-1", "status": "duplicate"}
+    assert again.body == {"event_id": "d-1", "status": "duplicate", "task_id": first.body["task_id"]}
     assert len(queue.sent) == 1
 
 
@@ -172,7 +176,7 @@ def test_a_duplicate_after_the_window_of_a_claimed_event_is_not_sent(
     door, queue, log = clocked
     event = github_event(event_id="d-1")
     door.enqueue(event)
-    log.claims.add(("github", "d-1"))  # the classifier took it
+    log.claims.add(event.task_id)  # the classifier took it
     clock.now += 3600
     assert door.enqueue(event) == "duplicate"
     assert len(queue.sent) == 1
@@ -184,7 +188,8 @@ def test_a_duplicate_after_the_window_of_a_claimed_logical_event_is_not_sent(
     door, queue, log = clocked
     event = github_event(event_id="d-1", content_id="comment-1")
     door.enqueue(event)
-    log.claims.add(("github", "comment-1"))  # claimed under its content id (another delivery got in first)
+    # another delivery of the same logical event got in first: its task is this event's
+    log.claims.add(github_event(event_id="d-0", content_id="comment-1").task_id)
     clock.now += 3600
     assert door.enqueue(event) == "duplicate"
     assert len(queue.sent) == 1
@@ -315,6 +320,7 @@ def test_a_mark_older_than_the_recheck_is_a_duplicate_on_its_own_before_its_clai
         == "duplicate"
     )
     assert queue.sent == []  # its claim may be gone: only the mark is asked
-    # the recheck stays inside the claims' life, so a mark it trusts a missing claim for has a live claim
-    claims_live = AgentSettings.model_fields["processed_ttl_days"].default * 86_400
+    # the recheck stays inside the claims' life (a claim is its task), so a mark it trusts a missing claim
+    # for has a live claim
+    claims_live = AgentSettings.model_fields["task_ttl_days"].default * 86_400
     assert claims_live > CLAIM_RECHECK_SECONDS

@@ -38,7 +38,7 @@ class World:
         self.event = github_event()
 
     def opened(self) -> Task:
-        task = self.lifecycle.open(self.event, owner="m-1", claim_ttl_days=1, actor="classify")
+        task = self.lifecycle.open(self.event, owner="m-1", actor="classify").task
         assert task is not None
         return task
 
@@ -64,10 +64,21 @@ def world() -> World:
 def test_open_claims_once_and_the_claim_names_its_owner(world: World) -> None:
     task = world.opened()
     assert task.status is S.RECEIVED and task.history[0]["actor"] == "classify"
-    assert world.lifecycle.open(world.event, owner="m-2", claim_ttl_days=1, actor="classify") is None
-    assert world.lifecycle.claim_of(world.event).owner == "m-1"
-    with pytest.raises(ConcurrentUpdate, match="vanished"):
-        world.lifecycle.claim_of(github_event(event_id="never-claimed"))
+    again = world.lifecycle.open(world.event, owner="m-2", actor="classify")
+    assert not again.opened and again.owner == "m-1" and again.task == task
+
+
+def test_a_redelivery_resumes_the_task_an_earlier_version_claimed(world: World) -> None:
+    """Before 2026-12-03 a task was named by its delivery id and claimed by its own items: a message that
+    version took, redelivered to this one, must resume that task, not open a second one."""
+    event = github_event(event_id="d-old", content_id="comment-old")
+    legacy = world.lifecycle.open(github_event(event_id="d-old"), owner="m-1", actor="x").task
+    assert legacy.task_id != event.task_id
+    world.tasks.plant_earlier_claim(event, legacy, owner="m-1")
+    resumed = world.lifecycle.open(event, owner="m-1", actor="classify", redelivered=True)
+    assert not resumed.opened and resumed.owner == "m-1" and resumed.task.task_id == legacy.task_id
+    # a first receive never asks: the earlier version's claims are read for redeliveries only
+    assert world.lifecycle.open(event, owner="m-2", actor="classify").opened
 
 
 def test_classify_records_the_actions_or_the_route_to_decide(world: World) -> None:
@@ -334,7 +345,7 @@ class RacingRepository(InMemoryTaskRepository):
 def test_retrying_reloads_the_task_and_runs_the_step_again() -> None:
     tasks = RacingRepository(races=0)
     lifecycle = Lifecycle(tasks, InMemoryQueue(), act_queue_url)
-    task = lifecycle.open(github_event(), owner="m-1", claim_ttl_days=1, actor="classify")
+    task = lifecycle.open(github_event(), owner="m-1", actor="classify").task
     assert task is not None
     tasks.races = 2
     seen: list[int] = []
@@ -350,7 +361,7 @@ def test_retrying_reloads_the_task_and_runs_the_step_again() -> None:
 def test_retrying_gives_up_after_its_attempts() -> None:
     tasks = RacingRepository(races=0)
     lifecycle = Lifecycle(tasks, attempts=3)
-    task = lifecycle.open(github_event(), owner="m-1", claim_ttl_days=1, actor="classify")
+    task = lifecycle.open(github_event(), owner="m-1", actor="classify").task
     assert task is not None
     tasks.races = 3
     with pytest.raises(ConcurrentUpdate, match="kept moving"):
@@ -362,7 +373,7 @@ def dispatched_with_races() -> tuple[RacingRepository, Lifecycle, Task]:
     tasks = RacingRepository(races=0)
     lifecycle = Lifecycle(tasks, InMemoryQueue(), act_queue_url, gate=GATE)
     event = github_event()
-    task = lifecycle.open(event, owner="m-1", claim_ttl_days=1, actor="classify")
+    task = lifecycle.open(event, owner="m-1", actor="classify").task
     assert task is not None
     task = lifecycle.dispatch(lifecycle.classify(task, "classify", {}, actions=[label(event)]), "classify")
     return tasks, lifecycle, task
@@ -395,7 +406,7 @@ def test_the_only_action_of_a_task_finishes_it_in_the_record_s_write_and_the_mov
     tasks = InMemoryTaskRepository()
     lifecycle = Lifecycle(tasks, InMemoryQueue(), act_queue_url, gate=GATE)
     event = github_event()
-    task = lifecycle.open(event, owner="m-1", claim_ttl_days=1, actor="classify")
+    task = lifecycle.open(event, owner="m-1", actor="classify").task
     assert task is not None
     classified = lifecycle.classify(task, "classify", {"rule": "r"}, actions=[label(event)], defer=True)
     assert tasks.get(task.task_id).status is S.RECEIVED and tasks.writes == 0  # deferred: nothing written

@@ -69,7 +69,7 @@ def duplicates(monkeypatch: pytest.MonkeyPatch) -> list[Metric]:
 def run(events: list[InboundEvent]) -> tuple[InMemoryTaskRepository, InMemoryQueue, list[TaskStatus | None]]:
     """Each delivery is its own queue message (its own message id), as the door enqueues them."""
     tasks, queue = InMemoryTaskRepository(), InMemoryQueue()
-    service = ClassifyService(tasks, queue, act_queue_url, DECIDE_URL, default_chain(), 14, llm=None)
+    service = ClassifyService(tasks, queue, act_queue_url, DECIDE_URL, default_chain(), llm=None)
     outcomes = [service.process(event, f"msg-{n}") for n, event in enumerate(events)]
     return tasks, queue, outcomes
 
@@ -144,7 +144,7 @@ def test_a_redelivery_of_the_same_queue_message_still_resumes_its_task() -> None
     first = interpret("github", *github_delivery("d-1", 42, "2025-11-21T08:00:00Z"))
     again = interpret("github", *github_delivery("d-2", 42, "2025-11-21T08:00:00Z"))
     tasks, queue = InMemoryTaskRepository(), InMemoryQueue(fail_next=1)
-    service = ClassifyService(tasks, queue, act_queue_url, DECIDE_URL, default_chain(), 14, llm=None)
+    service = ClassifyService(tasks, queue, act_queue_url, DECIDE_URL, default_chain(), llm=None)
     with pytest.raises(ConnectionError):
         service.process(first, "msg-1")
     # The classification is written with the dispatch (one write), so a failed send leaves the task as

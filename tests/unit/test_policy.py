@@ -188,7 +188,7 @@ def decide_once(
     if trusted:
         authors.set_flags("github", "mona", blocked=False, trusted=True)
     event = github_event(text)
-    task = tasks.claim_and_open(event, owner="m-1", claim_ttl_days=1, actor="classify")
+    task = tasks.claim_and_open(event, owner="m-1", actor="classify").task
     assert task is not None
     tasks.transition(task, TaskStatus.CLASSIFIED, "classify", {"route": "llm"}, route="decide")
     request = DecideRequest(task_id=event.task_id, event=event, intent="other", confidence=0.9)
@@ -244,7 +244,7 @@ def test_a_strangers_label_command_with_forbidden_labels_is_dropped_with_the_rea
     tasks, queue = InMemoryTaskRepository(), InMemoryQueue()
     event = github_event("/label security, approved")
     service = ClassifyService(
-        tasks, queue, act_queue_url, "https://sqs.local/decide.fifo", default_chain(), 14, None
+        tasks, queue, act_queue_url, "https://sqs.local/decide.fifo", default_chain(), None
     )
     assert service.process(event, "m-1") is TaskStatus.DROPPED
     assert not queue.sent
@@ -258,7 +258,7 @@ def test_dispatch_drops_the_refused_actions_sends_the_rest_and_the_task_finishes
     tasks, queue = InMemoryTaskRepository(), InMemoryQueue()
     lifecycle = Lifecycle(tasks, queue, act_queue_url)
     event = github_event("/label bug")
-    task = lifecycle.open(event, owner="m-1", claim_ttl_days=1, actor="classify")
+    task = lifecycle.open(event, owner="m-1", actor="classify").task
     assert task is not None
     good = ActionRequest.for_task(
         event, 0, "github.add_labels", Service.GITHUB, {"repo": REPO, "number": 7, "labels": ["bug"]}
@@ -278,7 +278,7 @@ def test_dispatch_drops_the_refused_actions_sends_the_rest_and_the_task_finishes
 def test_a_persons_action_passes_the_gate_too() -> None:
     tasks, queue = InMemoryTaskRepository(), InMemoryQueue()
     event = github_event("What now?")
-    task = tasks.claim_and_open(event, owner="m-1", claim_ttl_days=1, actor="classify")
+    task = tasks.claim_and_open(event, owner="m-1", actor="classify").task
     assert task is not None
     tasks.transition(task, TaskStatus.NEEDS_HUMAN, "classify", {}, reason="unsure")
     with pytest.raises(PolicyRefused, match="allow-list"):
@@ -296,7 +296,7 @@ def test_a_persons_action_passes_the_gate_too() -> None:
 def test_the_act_layer_refuses_a_forbidden_label_that_bypassed_dispatch() -> None:
     tasks = InMemoryTaskRepository()
     event = github_event()
-    task = tasks.claim_and_open(event, owner="m-1", claim_ttl_days=1, actor="classify")
+    task = tasks.claim_and_open(event, owner="m-1", actor="classify").task
     assert task is not None
     action = ActionRequest.for_task(
         event, action_ids.planned(0), "github.add_labels", Service.GITHUB,

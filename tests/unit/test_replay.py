@@ -39,7 +39,7 @@ def world() -> tuple[InMemoryTaskRepository, FakeQueue, Enqueuer]:
 
 
 def settled(tasks: InMemoryTaskRepository, status: TaskStatus, *, acted: bool, event_id: str = "d-1") -> str:
-    task = tasks.claim_and_open(event(event_id), owner="m-1", claim_ttl_days=14)
+    task = tasks.claim_and_open(event(event_id), owner="m-1").task
     assert task is not None
     task = tasks.transition(task, S.CLASSIFIED, "classify", {"route": "rule"})
     if status is S.DROPPED:

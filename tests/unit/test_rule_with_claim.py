@@ -21,7 +21,7 @@ GITHUB_URL = act_queue_url("github")
 
 def classify(tasks: InMemoryTaskRepository, queue: InMemoryQueue, trusted: bool = True) -> ClassifyService:
     memory = FakeAuthorMemory(trusted={"mona"} if trusted else set())
-    return ClassifyService(tasks, queue, act_queue_url, DECIDE_URL, default_chain(memory), 14, llm=None)
+    return ClassifyService(tasks, queue, act_queue_url, DECIDE_URL, default_chain(memory), llm=None)
 
 
 def statuses(tasks: InMemoryTaskRepository, event: InboundEvent) -> list[str]:

@@ -21,7 +21,7 @@ DECIDE_URL = "https://sqs.local/decide.fifo"
 
 
 def classify(tasks: InMemoryTaskRepository, queue: Any) -> ClassifyService:
-    return ClassifyService(tasks, queue, act_queue_url, DECIDE_URL, default_chain(), 14, llm=None)
+    return ClassifyService(tasks, queue, act_queue_url, DECIDE_URL, default_chain(), llm=None)
 
 
 def statuses(tasks: InMemoryTaskRepository, event: InboundEvent) -> list[str]:
@@ -101,7 +101,7 @@ class OneAnswer:
 
 def routed_to_decide(tasks: InMemoryTaskRepository, queue: InMemoryQueue, text: str) -> DecideRequest:
     event = github_event(text)
-    task = tasks.claim_and_open(event, owner="m-1", claim_ttl_days=1, actor="classify")
+    task = tasks.claim_and_open(event, owner="m-1", actor="classify").task
     assert task is not None
     detail = {"intent": "question", "confidence": 0.9, "next": "decide"}
     tasks.transition(task, TaskStatus.CLASSIFIED, "classify", detail, route="decide")
@@ -194,7 +194,7 @@ class _Llm:
 def test_each_invocation_gives_the_model_calls_its_deadline(build: str) -> None:
     tasks, queue, llm = InMemoryTaskRepository(), InMemoryQueue(), _Llm()
     service: Any = (
-        ClassifyService(tasks, queue, act_queue_url, DECIDE_URL, default_chain(), 14, llm=llm)  # type: ignore[arg-type]
+        ClassifyService(tasks, queue, act_queue_url, DECIDE_URL, default_chain(), llm=llm)  # type: ignore[arg-type]
         if build == "classify"
         else DecideService(tasks, queue, act_queue_url, llm)  # type: ignore[arg-type]
     )

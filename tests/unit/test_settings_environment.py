@@ -80,6 +80,7 @@ def test_settings_are_frozen_and_ignore_other_variables(monkeypatch: pytest.Monk
 def test_the_poll_function_reads_its_feeds_as_json_models(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "switchboard-poll")
     monkeypatch.setenv("MEMORY_TABLE_NAME", "memory")
+    monkeypatch.setenv("TASKS_TABLE_NAME", "tasks")
     monkeypatch.setenv("INGEST_QUEUE_URL", "https://sqs.local/ingest.fifo")
     monkeypatch.setenv("FEEDS", '[{"name": "blog", "kind": "atom", "url": "https://example.com/feed.xml"}]')
 

@@ -26,9 +26,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tools.bench.common import table
+
+if TYPE_CHECKING:
+    from switchboard.models import InboundEvent
 
 GITHUB_COMMENT_CHARS = 65_536
 SLACK_MESSAGE_CHARS = 40_000
@@ -109,7 +112,7 @@ def door_request(platform: str, text: str) -> Callable[[], Any]:
         def forget(self, platform: str, event_id: str) -> None:
             return None
 
-        def claimed(self, platform: str, event_id: str, content_id: str | None = None) -> bool:
+        def claimed(self, event: InboundEvent) -> bool:
             return False
 
     # The Standard Webhooks secret is built, not written out: a bench-only value, not a credential.

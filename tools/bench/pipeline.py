@@ -101,6 +101,7 @@ class Runtime:
         self.tasks_table = str(self.info["outputs"]["TasksTableName"])
         self._secret: str | None = None
         self._comments = itertools.count(1)
+        self.task_of: dict[str, str] = {}  # delivery id → the task the door's answer named
 
     def stop(self) -> None:
         """Stop the runtime and remove its state directory (the request recording alone is megabytes)."""
@@ -132,13 +133,12 @@ class Runtime:
         accepted = time.time()
         if status != 202 or not isinstance(answer, dict) or answer.get("status") != "accepted":
             raise RuntimeError(f"webhook not accepted: {status} {answer}")
+        self.task_of[delivery] = str(answer["task_id"])
         return delivery, accepted
 
     def wait_terminal(self, deliveries: list[str], timeout: float) -> dict[str, dict[str, Any]]:
         """Poll the tasks still pending until all are terminal (bounded): delivery → its status and time."""
-        from switchboard.models import task_id_for
-
-        pending = {f"task#{task_id_for('github', d)}": d for d in deliveries}
+        pending = {f"task#{self.task_of[d]}": d for d in deliveries}
         found: dict[str, dict[str, Any]] = {}
         deadline = time.monotonic() + timeout
         while pending and time.monotonic() < deadline:

@@ -218,10 +218,9 @@ def operation_counts(
                 put_units[f"{service}:{operation}:{resource}"] += units
     events = len(deliveries)
     per = max(events, 1)  # an empty mix (`--rules 0`, `--corpus 0`): its bare counts, no division by zero
-    from switchboard.models import task_id_for
     from tests.local_process import batch_get
 
-    keys = [{"pk": {"S": f"task#{task_id_for('github', delivery)}"}} for delivery in deliveries]
+    keys = [{"pk": {"S": f"task#{runtime.task_of[delivery]}"}} for delivery in deliveries]
     tasks = batch_get(runtime.dynamodb, runtime.tasks_table, keys)
     functions = template_functions()
     lambdas = {}
@@ -372,7 +371,10 @@ def index_write_units(
         from tools.bench.common import tasks_table_indexes
 
         indexes = tasks_table_indexes()
-    born = measured.get("transaction_items_per_event", {}).get("task", 0.0)
+    # a task is born in one conditional PutItem (before 2026-12-03: in the claim's transaction)
+    born = measured.get("transaction_items_per_event", {}).get("task", 0.0) + measured.get(
+        "calls_per_event", {}
+    ).get("functions", {}).get("dynamodb:PutItem:task", 0.0)
     events = max(int(measured.get("events", 0)), 1)
     attention = sum(
         n for status, n in measured.get("terminal", {}).items() if status in ("NEEDS_HUMAN", "FAILED")

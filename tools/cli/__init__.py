@@ -438,7 +438,12 @@ def door(target: Target) -> Any:
     from switchboard.ingest import Enqueuer
     from switchboard.sqs import SqsQueueSender
 
-    seen = DynamoSeenLog(target.output("MemoryTableName"), SEEN_TTL_DAYS, dynamodb=target.client("dynamodb"))
+    seen = DynamoSeenLog(
+        target.output("MemoryTableName"),
+        SEEN_TTL_DAYS,
+        dynamodb=target.client("dynamodb"),
+        tasks_table=target.output("TasksTableName"),
+    )
     return Enqueuer(SqsQueueSender(target.client("sqs")), target.output("IngestQueueUrl"), seen)
 
 

@@ -162,7 +162,7 @@ class Harness:
     ledger: MemoryBudgetLedger
 
     def open(self, event: InboundEvent, intent: str = "question") -> PlanRequest:
-        task = self.tasks.claim_and_open(event, owner="m-1", claim_ttl_days=1, actor="classify")
+        task = self.tasks.claim_and_open(event, owner="m-1", actor="classify").task
         assert task is not None
         task = self.tasks.transition(
             task, TaskStatus.CLASSIFIED, "classify", {"intent": intent}, route="decide"

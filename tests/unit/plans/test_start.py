@@ -35,7 +35,7 @@ def test_the_issue_s_slack_question_plans() -> None:
 def test_a_redelivered_decide_message_starts_the_plan_once_and_notes_it_once() -> None:
     tasks, invoker = InMemoryTaskRepository(), RecordingInvoker()
     event = github_event("Please close this issue, it is obsolete.", "d-close")
-    task = tasks.claim_and_open(event, owner="m-1", claim_ttl_days=1, actor="classify")
+    task = tasks.claim_and_open(event, owner="m-1", actor="classify").task
     assert task is not None
     task = tasks.transition(task, TaskStatus.CLASSIFIED, "classify", {"intent": "question"}, route="decide")
     task = tasks.transition(task, TaskStatus.DECIDING, "decide", {})

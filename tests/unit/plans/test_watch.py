@@ -57,7 +57,7 @@ class World:
 
     def planning(self, n: int, *, steps: int = 0, noted_arn: bool = True) -> Task:
         event = github_event("Please look into the flaky upload", event_id=f"d-{n}")
-        task = self.tasks.claim_and_open(event, owner="m", claim_ttl_days=14, actor="classify")
+        task = self.tasks.claim_and_open(event, owner="m", actor="classify").task
         assert task is not None
         task = self.lifecycle.classify(task, "classify", {"intent": "bug"}, route="decide")
         task = self.lifecycle.start_deciding(task, "decide", {})

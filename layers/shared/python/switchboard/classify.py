@@ -127,7 +127,6 @@ class ClassifyService:
         act_queue_url: Callable[[Service], str],
         decide_queue_url: str,
         chain: RuleChain,
-        claim_ttl_days: int,
         llm: BudgetedLlm | None,
         policy: Policy | None = None,
         gate: PolicyGate | None = None,
@@ -139,7 +138,6 @@ class ClassifyService:
         self.queue = queue
         self.decide_queue_url = decide_queue_url
         self.chain = chain
-        self.claim_ttl_days = claim_ttl_days
         self.llm = llm
         self.policy = policy or Policy()
         self.calibration = calibration or Calibration()
@@ -154,24 +152,26 @@ class ClassifyService:
         if self.llm is not None:
             self.llm.deadline = None if context is None else Deadline.from_context(context)
 
-    def process(self, event: InboundEvent, message_id: str) -> TaskStatus | None:
-        """Advance the event's task as far as classify can take it. None means: a duplicate, skipped."""
+    def process(
+        self, event: InboundEvent, message_id: str, *, redelivered: bool = False
+    ) -> TaskStatus | None:
+        """Advance the event's task as far as classify can take it. None means: a duplicate, skipped.
+        ``redelivered``: the message was received before (``Lifecycle.open``)."""
         logger.set_correlation_id(event.event_id)
         self._owner = message_id
         context = self.chain.context(event)
         rule = self._rule_before_claim(event, context)
         decided = None if rule is None else partial(self._decided_with_claim, event=event, rule=rule)
-        task = self.lifecycle.open(
-            event, owner=message_id, claim_ttl_days=self.claim_ttl_days, actor=ACTOR, decided=decided
+        opening = self.lifecycle.open(
+            event, owner=message_id, actor=ACTOR, decided=decided, redelivered=redelivered
         )
-        if task is None:
-            claim = self.lifecycle.claim_of(event)
-            if claim.owner != message_id:
+        task = opening.task
+        if not opening.opened:
+            if opening.owner != message_id:
                 context.give_back()  # counted with its author's read: a duplicate is no request of its own
-                logger.info("duplicate event skipped", task_id=claim.task_id, owner=claim.owner)
+                logger.info("duplicate event skipped", task_id=task.task_id, owner=opening.owner)
                 count(Metric.EVENTS_DUPLICATE)
                 return None
-            task = self.lifecycle.get(claim.task_id)
             rule = None  # a resumed task evaluates its rules again, where it stopped
             if task.status is not TaskStatus.RECEIVED:
                 context.give_back()  # past its rules: the rate rule will not use this count

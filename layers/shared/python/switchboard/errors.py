@@ -89,10 +89,6 @@ class PermanentActionError(ActionFailed):
     """4xx other than 429, or a validation error: retrying cannot help."""
 
 
-class AlreadyClaimed(SwitchboardError):
-    """Another worker (or an earlier delivery) claimed this processed id first."""
-
-
 class DependencyUnavailable(SwitchboardError):
     """Our own AWS dependency (DynamoDB, SQS) is throttling, failing (5xx) or unreachable, after the SDK's
     retries: nothing is wrong with the work itself; it can be tried again later."""

@@ -61,9 +61,9 @@ class HttpResponse:
 QUEUE_DEDUP_WINDOW_SECONDS: Final = 300.0
 
 #: How long a mark without a claim means "maybe not in": past it, a mark is a duplicate on its own. It
-#: must stay under the classifier's claims' life (``processed_ttl_days``, 14 days), or a mark would outlive
-#: the claim it asks about. 7 days: the longest a provider redelivers (GitHub Enterprise Server lists the
-#: past 7 days' deliveries for redelivery, github.com the past 3: "Redelivering webhooks",
+#: must stay under the classifier's claims' life (a claim is its task: ``task_ttl_days``, 90 days), or a
+#: mark would outlive the claim it asks about. 7 days: the longest a provider redelivers (GitHub Enterprise
+#: Server lists the past 7 days' deliveries for redelivery, github.com the past 3: "Redelivering webhooks",
 #: https://docs.github.com/en/webhooks/testing-and-troubleshooting-webhooks/redelivering-webhooks, read
 #: 2026-12-02); a polled feed retries at its next poll, since its cursor only moves after the enqueue.
 CLAIM_RECHECK_SECONDS: Final = 7 * 86_400.0
@@ -140,7 +140,7 @@ class Enqueuer:
             return True  # sending again costs nothing: the queue deduplicates it
         if age >= CLAIM_RECHECK_SECONDS:
             return False  # the claim it would ask about may have expired: the mark decides
-        return not self.seen.claimed(event.platform.value, event.event_id, event.content_id)
+        return not self.seen.claimed(event)
 
     def _forget(self, platform: str, event_id: str) -> None:
         try:
@@ -185,11 +185,15 @@ class IngestService:
             count(Metric.EVENTS_IGNORED)
             return HttpResponse(202, answer(outcome.event_id, "ignored", outcome.reason))
         status = self.door.enqueue(outcome.event)
-        return HttpResponse(202, answer(outcome.event.event_id, status))
+        return HttpResponse(202, answer(outcome.event.event_id, status, task_id=outcome.event.task_id))
 
 
-def answer(event_id: str, status: str, reason: str | None = None) -> dict[str, Any]:
-    return IngestAnswer(event_id=event_id, status=status, reason=reason).model_dump(exclude_none=True)
+def answer(
+    event_id: str, status: str, reason: str | None = None, task_id: str | None = None
+) -> dict[str, Any]:
+    return IngestAnswer(event_id=event_id, status=status, reason=reason, task_id=task_id).model_dump(
+        exclude_none=True
+    )
 
 
 def request_from(headers: Mapping[str, str], raw_body: str | None, is_base64: bool) -> WebhookRequest:

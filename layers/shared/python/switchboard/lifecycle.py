@@ -43,11 +43,10 @@ from switchboard.errors import (
     OrdinalOutOfRange,
     PolicyRefused,
 )
-from switchboard.memory import Claim
 from switchboard.models import ActionRequest, InboundEvent, Service, TaskStatus
 from switchboard.policy import Chooser, PolicyGate, Verdict, chooser_of
 from switchboard.ports import QueueSender, TaskRepository
-from switchboard.state import ATTENTION_STATUSES, Task
+from switchboard.state import ATTENTION_STATUSES, Opening, Task
 
 S = TaskStatus
 TRANSITIONS: Final[dict[TaskStatus, frozenset[TaskStatus]]] = {
@@ -115,17 +114,6 @@ class Lifecycle:
     def get(self, task_id: str) -> Task:
         return self.tasks.get(task_id)
 
-    def claim_of(self, event: InboundEvent) -> Claim:
-        """The claim on ``event`` (it exists: ``open`` answered None): on its delivery id, or, when another
-        delivery of the same logical event took it, on its content id. Its ``owner`` tells a redelivery of
-        the message that claimed it (resume the task) from any other delivery (a duplicate)."""
-        claim = self.tasks.claim(event.platform.value, event.event_id)
-        if claim is None and event.content_id is not None:
-            claim = self.tasks.content_claim(event.platform.value, event.content_id)
-        if claim is None:
-            raise ConcurrentUpdate(f"claim for {event.event_id} vanished")
-        return claim
-
     # -- the one conflict loop -------------------------------------------------------------------------------
 
     def retrying(
@@ -152,16 +140,24 @@ class Lifecycle:
         event: InboundEvent,
         *,
         owner: str,
-        claim_ttl_days: int,
         actor: str,
         decided: Callable[[Task], Task | None] | None = None,
-    ) -> Task | None:
-        """Claim the event's processed id and content id and open its task (RECEIVED) atomically; None if
-        either is claimed (``claim_of`` says by whom). ``decided``: deferred moves on the new task (a rule's
-        drop, or ``dispatch_with_claim``), written with the claim: the task is born in their status."""
-        return self.tasks.claim_and_open(
-            event, owner=owner, claim_ttl_days=claim_ttl_days, actor=actor, decided=decided
-        )
+        redelivered: bool = False,
+    ) -> Opening:
+        """Claim the event and open its task (RECEIVED), in one write; when it is claimed already, the
+        ``Opening`` holds its task and its ``owner``, which tells a redelivery of the message that claimed
+        it (resume the task) from any other delivery (a duplicate). ``decided``: deferred moves on the new
+        task (a rule's drop, or ``dispatch_with_claim``), written with the claim: the task is born in their
+        status.
+
+        ``redelivered``: the message was received before, or is the resumption of an earlier one. It may
+        then have been claimed by an earlier version, whose claims name its task by the delivery id
+        (``TaskRepository.earlier_claim``): that task is the one to resume, not a new one."""
+        if redelivered:
+            earlier = self.tasks.earlier_claim(event)
+            if earlier is not None:
+                return Opening(self.tasks.get(earlier.task_id), owner=earlier.owner, opened=False)
+        return self.tasks.claim_and_open(event, owner=owner, actor=actor, decided=decided)
 
     def classify(
         self,
@@ -238,7 +234,7 @@ class Lifecycle:
         claim would count a duplicate's actions too.
 
         Recording first is safe because the write is the claim: until it lands nobody can see the task, and
-        once it has, only the message that claimed it resumes it (``Lifecycle.claim_of``); a crash before
+        once it has, only the message that claimed it resumes it (``Lifecycle.open``); a crash before
         the send leaves a DISPATCHED task whose redelivery sends its actions again, and a repeated send is
         deduplicated by the action id (the act queue's deduplication id, then the act layer's idempotency)."""
         event = task.inbound_event()

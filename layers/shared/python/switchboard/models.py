@@ -79,7 +79,7 @@ class InboundEvent(BaseModel):
         default=None,
         min_length=1,
         max_length=512,
-        description="the logical event's identity, whichever delivery carried it (the claim's second key)",
+        description="the logical event's identity, whichever delivery carried it (its task's key)",
     )
     event_type: str = Field(min_length=1, max_length=128)
     author: str | None = Field(default=None, max_length=256)
@@ -98,12 +98,19 @@ class InboundEvent(BaseModel):
 
     @property
     def task_id(self) -> str:
-        return task_id_for(self.platform, self.event_id)
+        """The logical event's task: named by its content identity where it has one, so that every delivery
+        of one logical event names one task (and the task's conditional put claims them all), else by its
+        delivery id."""
+        return task_id_for(self.platform, self.event_id, self.content_id)
 
 
-def task_id_for(platform: str, event_id: str) -> str:
-    """Deterministic, so every retry and every racing worker names the same task."""
-    digest = hashlib.sha256(f"{platform}:{event_id}".encode()).hexdigest()
+def task_id_for(platform: str, event_id: str, content_id: str | None = None) -> str:
+    """Deterministic, so every retry and every racing worker names the same task: from the content identity
+    when there is one, else from the delivery id. The two never name the same task: the one begins with
+    ``content`` and a NUL, the other with the platform's name, which holds no NUL. (A task opened before
+    2026-12-03 is named by its delivery id alone: ``Lifecycle.open`` finds it through its old claim.)"""
+    name = f"{platform}:{event_id}" if content_id is None else f"content\0{platform}\0{content_id}"
+    digest = hashlib.sha256(name.encode()).hexdigest()
     return f"tsk_{digest[:24]}"
 
 
@@ -163,6 +170,8 @@ class IngestAnswer(BaseModel):
     event_id: str
     status: str  # accepted | duplicate | ignored
     reason: str | None = None
+    #: the event's task (accepted or duplicate): ``switchboard trace TASK_ID`` reads it directly
+    task_id: str | None = None
 
 
 class FeedKind(StrEnum):

@@ -18,6 +18,7 @@ _ANSWER = {
         "event_id": {"type": "string"},
         "status": {"type": "string", "enum": ["accepted", "duplicate", "ignored"]},
         "reason": {"type": "string"},
+        "task_id": {"type": "string", "description": "the event's task (accepted or duplicate)"},
     },
 }
 

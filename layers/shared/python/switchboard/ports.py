@@ -16,7 +16,7 @@ from switchboard.models import ActionRequest, InboundEvent, TaskStatus
 
 if TYPE_CHECKING:
     from switchboard.memory import Claim
-    from switchboard.state import Task
+    from switchboard.state import Opening, Task
 
 if TYPE_CHECKING:
     from switchboard.followups import FollowUp
@@ -40,19 +40,17 @@ class TaskRepository(Protocol):
         self,
         event: InboundEvent,
         owner: str,
-        claim_ttl_days: int,
         actor: str,
         decided: Callable[[Task], Task | None] | None = None,
-    ) -> Task | None:
-        """Claim the processed id and the content id and open the task, atomically; None when either is
-        claimed already. ``decided``: deferred moves on the new task, written with it (born in their
-        status)."""
+    ) -> Opening:
+        """Claim the event and open its task in one conditional write: the task is named by its logical
+        event (``InboundEvent.task_id``), so a redelivery or another delivery of the same logical event finds
+        it taken, and the ``Opening`` holds the task it found and who claimed it. ``decided``: deferred moves
+        on the new task, written with it (born in their status)."""
         ...
 
-    def claim(self, platform: str, event_id: str) -> Claim | None: ...
-
-    def content_claim(self, platform: str, content_id: str) -> Claim | None:
-        """The claim on a logical event (``InboundEvent.content_id``), whichever delivery id took it."""
+    def earlier_claim(self, event: InboundEvent) -> Claim | None:
+        """The claim an earlier version wrote for the event (its own items, before 2026-12-03), if any."""
         ...
 
     def get(self, task_id: str) -> Task:
@@ -142,8 +140,9 @@ class SeenLog(Protocol):
         """Remove the delivery's mark (its send failed)."""
         ...
 
-    def claimed(self, platform: str, event_id: str, content_id: str | None = None) -> bool:
-        """Whether the classifier claimed the delivery (or its logical event, by ``content_id``)."""
+    def claimed(self, event: InboundEvent) -> bool:
+        """Whether the classifier claimed the event: its task exists (it is named by the logical event, so
+        another delivery of it finds it too)."""
         ...
 
 

@@ -168,7 +168,7 @@ class LlmMixin(EnvSettings):
         return {"small": self.llm_tier_small, "medium": self.llm_tier_medium, "large": self.llm_tier_large}
 
 
-class IngestSettings(ObservabilityMixin, MemoryTableMixin):
+class IngestSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin):
     platform: Platform
     ingest_queue_url: str
     webhook_secret_id: str
@@ -183,7 +183,6 @@ class AgentSettings(
 
     decide_queue_url: str
     plan_function_name: str = ""  # decide: where multi-step requests plan (switchboard.plans); empty: never
-    processed_ttl_days: int = 14
     task_ttl_days: int = 90
     ingest_queue_url: str | None = None  # classify's own queue: a task that waited for a batch resumes there
 
@@ -344,7 +343,7 @@ def health_settings() -> HealthSettings:
     return HealthSettings.from_environment()
 
 
-class PollSettings(ObservabilityMixin, MemoryTableMixin):
+class PollSettings(ObservabilityMixin, TasksTableMixin, MemoryTableMixin):
     ingest_queue_url: str
     feeds: list[FeedSpec]
     seen_ttl_days: int = 30

@@ -2,10 +2,12 @@
 
 Every transition is one conditional write: the status must be the one we read and the version must not have
 moved, so a concurrent transition is refused (an illegal one never gets here: ``switchboard.lifecycle``, the
-only module that changes a status, refuses it). The processed-id claim, the content claim (the logical
-event's second key, ``InboundEvent.content_id``) and the new task are written in one transaction, so there is
-never a claim without a task or a task without a claim, and a logical event has one task whichever delivery
-id it came with.
+only module that changes a status, refuses it). The task is its event's claim: it is named by its logical
+event (``InboundEvent.task_id``: the content identity, else the delivery id), and one conditional put writes
+it, so a redelivery and every other delivery of the same logical event find it taken, and there is never a
+claim without a task. (Before 2026-12-03 the claim was two more items, ``processed#`` and ``content#``,
+written with the task in one transaction: a redelivery of a message that an earlier version took still finds
+them, ``TaskStore.earlier_claim``.)
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from switchboard.dynamo import (
     to_item,
     to_value,
 )
-from switchboard.errors import AlreadyClaimed, AlreadyRecorded, ConcurrentUpdate, TaskNotFound
+from switchboard.errors import AlreadyRecorded, ConcurrentUpdate, TaskNotFound
 from switchboard.memory import DAY, Claim
 from switchboard.models import ActionRequest, InboundEvent, Platform, TaskStatus, task_id_for
 
@@ -180,12 +182,24 @@ class ActionState:
         return cls(in_flight_until_ms=int(mark["N"]) if mark is not None else None)
 
 
+@dataclass(frozen=True)
+class Opening:
+    """What opening an event's task found (``TaskStore.claim_and_open``): the task, the message that claimed
+    it (``owner``: the SQS message id, or the one a resumed message names as its original), and whether this
+    call opened it (False: it was claimed already)."""
+
+    task: Task
+    owner: str
+    opened: bool
+
+
 class TaskStore:
-    """The ``TaskRepository`` on DynamoDB: the tasks table, and the processed-id claims in the memory table.
+    """The ``TaskRepository`` on DynamoDB: the tasks table (each task its event's claim), and in the memory
+    table the claims an earlier version wrote (read only for redeliveries: ``earlier_claim``).
 
     Keys come from ``switchboard.dynamo.Keys``; a failed condition arrives as the adapter-internal
     ``ConditionFailed`` and leaves as a domain error (``ConcurrentUpdate``, ``AlreadyRecorded``,
-    ``TaskNotFound``) or, for a claim taken already, as None.
+    ``TaskNotFound``) or, for a claim taken already, as an ``Opening`` that did not open.
     """
 
     def __init__(
@@ -208,17 +222,16 @@ class TaskStore:
         self,
         event: InboundEvent,
         owner: str,
-        claim_ttl_days: int,
         actor: str = "classify",
         decided: Callable[[Task], Task | None] | None = None,
-    ) -> Task | None:
-        """Claim the processed id (and the content id, when the event has one) and open the task, atomically.
-        None when either is claimed already: a redelivery, or the same logical event under another id.
+    ) -> Opening:
+        """Claim the event and open its task: one conditional put of the task, named by its logical event
+        (``InboundEvent.task_id``). When the task exists already (a redelivery, or the same logical event
+        under another delivery id), the refusal returns it, so nothing more is read: the ``Opening`` holds it
+        and the message that claimed it.
 
         ``decided``: moves made on the new task before anything is written (``Task.deferring``), written
-        with the claim in the same transaction, so the task is born in its last status (None: born
-        RECEIVED)."""
-        now = int(time.time())
+        with it, so the task is born in their last status (None: born RECEIVED)."""
         entry = history_entry(TaskStatus.RECEIVED, actor, {"event_type": event.event_type})
         task_item = {
             "task_id": event.task_id,
@@ -230,7 +243,8 @@ class TaskStore:
             "version": 1,
             "history": [entry],
             "created_at": entry["at"],
-            "expires_at": now + self.task_ttl_seconds,
+            "expires_at": int(time.time()) + self.task_ttl_seconds,
+            "owner": owner,
             "event": event.model_dump_json(),
         }
         task = Task.from_item(to_item(task_item))
@@ -238,54 +252,32 @@ class TaskStore:
         if moved is not None and moved.deferred is not None:
             task_item |= born(moved)
             task = replace(moved, deferred=None)
-        claim_item = {
-            "task_id": {"S": event.task_id},
-            "owner": {"S": owner},
-            "claimed_at": {"N": str(now)},
-            "expires_at": {"N": str(now + claim_ttl_days * DAY)},
-        }
         try:
-            self._claim_and_open(event, claim_item, stored_item(task_item, event))
-        except AlreadyClaimed:
-            return None
-        return task
-
-    def _claim_and_open(self, event: InboundEvent, claim: dict[str, Any], task: dict[str, Any]) -> None:
-        """One transaction: every item (``task`` as stored), or ``AlreadyClaimed`` (a claim exists; so does
-        its task)."""
-        platform = event.platform.value
-        claims = [Keys.claim(platform, event.event_id)]
-        if event.content_id is not None:
-            claims.append(Keys.content_claim(platform, event.content_id))
-        puts = [(self.memory_table, {**key, **claim}) for key in claims]
-        puts.append((self.tasks_table, {**Keys.task(event.task_id), **task}))
-        try:
-            self.tasks.transact(
-                [
-                    {
-                        "Put": {
-                            "TableName": table,
-                            "Item": item,
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    }
-                    for table, item in puts
-                ]
+            self.tasks.put(
+                {**Keys.task(event.task_id), **stored_item(task_item, event)},
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ConditionFailed:
-            raise AlreadyClaimed(f"{event.platform.value}#{event.event_id}") from None
+        except ConditionFailed as failed:
+            item = failed.item or self.tasks.get(Keys.task(event.task_id))
+            if not item:  # removed between the refusal and the read: only its TTL removes a task
+                raise ConcurrentUpdate(f"task {event.task_id} vanished") from None
+            return Opening(Task.from_item(item), owner=item.get("owner", {}).get("S", ""), opened=False)
+        return Opening(task, owner=owner, opened=True)
 
-    def claim(self, platform: str, event_id: str) -> Claim | None:
-        return self._claim(Keys.claim(platform, event_id))
-
-    def content_claim(self, platform: str, content_id: str) -> Claim | None:
-        return self._claim(Keys.content_claim(platform, content_id))
-
-    def _claim(self, key: dict[str, Any]) -> Claim | None:
-        item = self.memory.get(key)
-        if not item:
-            return None
-        return Claim(item["task_id"]["S"], item["owner"]["S"], int(item["claimed_at"]["N"]))
+    def earlier_claim(self, event: InboundEvent) -> Claim | None:
+        """The claim an earlier version wrote for this event (``processed#``, else ``content#``), if any: its
+        task is named by the delivery id that took it. Read only for a redelivered message, until the claims
+        of the last messages that version took have expired (14 days after the deploy)."""
+        platform = event.platform.value
+        keys = [Keys.claim(platform, event.event_id)]
+        if event.content_id is not None:
+            keys.append(Keys.content_claim(platform, event.content_id))
+        for key in keys:
+            item = self.memory.get(key)
+            if item:
+                return Claim(item["task_id"]["S"], item["owner"]["S"], int(item["claimed_at"]["N"]))
+        return None
 
     def get(self, task_id: str) -> Task:
         item = self.tasks.get(Keys.task(task_id))
@@ -294,17 +286,25 @@ class TaskStore:
         return Task.from_item(item)
 
     def find_by_event(self, event_id: str) -> list[Task]:
-        """The tasks of a delivery id (the operator's `switchboard trace`): a task's id is its platform's and
-        delivery id's (``task_id_for``), so this reads that task of each platform, usually one. No index is
-        kept for it: an index would be written once for every task born, and this runs only when an
-        operator asks."""
+        """The tasks a delivery id opened (the operator's `switchboard trace`), usually one. A task without a
+        content identity is named by its delivery id (``task_id_for``), so those are read directly; the
+        others are named by their content, so when none is found that way the table is scanned for the
+        delivery id (an operator's command, never a hot path; ``trace TASK_ID`` reads one item). No index is
+        kept for it: an index would be written once for every task born."""
         found = []
         for platform in Platform:
             try:
                 found.append(self.get(task_id_for(platform.value, event_id)))
             except TaskNotFound:
                 continue
-        return found
+        if found:
+            return found
+        items = self.tasks.scan(
+            len(Platform),
+            FilterExpression="event_id = :id",
+            ExpressionAttributeValues={":id": {"S": event_id}},
+        )
+        return [Task.from_item(item) for item in items]
 
     def needing_attention(self, status: TaskStatus, limit: int = 100) -> list[Task]:
         """Tasks in NEEDS_HUMAN or FAILED, newest first, from the sparse index."""

@@ -1,8 +1,9 @@
 """Every key format of the two tables, and their index names: the one place that spells them.
 
-The tasks table (partition ``pk`` only): ``task#{task_id}``; one index, the sparse ``by-attention``
-(``attention`` + ``updated_at``: only tasks that need a person, or whose plan runs, carry ``attention``). A
-delivery id's tasks need no index: their ids are derived from it (``TaskStore.find_by_event``).
+The tasks table (partition ``pk`` only): ``task#{task_id}``, each task named by its logical event
+(``InboundEvent.task_id``), so that its conditional put is the event's claim; one index, the sparse
+``by-attention`` (``attention`` + ``updated_at``: only tasks that need a person, or whose plan runs, carry
+``attention``). No index by delivery id: ``TaskStore.find_by_event`` is an operator's command.
 
 The memory table (partition ``pk``, sort ``sk``), one item kind per row:
 
@@ -10,8 +11,8 @@ The memory table (partition ``pk``, sort ``sk``), one item kind per row:
 ``pk``                                             ``sk``              what
 =================================================  ==================  ======================================
 ``seen#{platform}#{event_id}``                     ``seen``            the door enqueued this delivery
-``processed#{platform}#{event_id}``                ``claim``           the classifier owns this event
-``content#{platform}#{content_id}``                ``claim``           ... and this logical event, by content
+``processed#{platform}#{event_id}``                ``claim``           an earlier version's claim (read-only)
+``content#{platform}#{content_id}``                ``claim``           ... and its content claim (read-only)
 ``author#{platform}#{author}``                     ``profile``         flags, and requests per rate window
 ``rate#{platform}-acts#{author}``                  ``w#{start}``       acting actions in one rate window
 ``budget#task#{task_id}``                          ``budget``          LLM tokens spent by one task
@@ -22,6 +23,10 @@ The memory table (partition ``pk``, sort ``sk``), one item kind per row:
 ``triage#{YYYY-MM-DD}``                            ``{at}``            one DLQ triage report
 ``heartbeat#{stage}``                              ``heartbeat``       when a stage last finished work
 =================================================  ==================  ======================================
+
+The two ``claim`` kinds were written before 2026-12-03, with the task in one transaction; nothing writes them
+now, and they expire 14 days after they were written (``TaskStore.earlier_claim`` reads them for a redelivered
+message, ``DynamoSeenLog.claimed`` for the door).
 
 Powertools idempotency also writes to the memory table for act-tickets' follow-up attempts (``pk`` = function
 name + hashed key, ``sk`` unused); Powertools owns that format (``functions/act/compose.py``). An action's own

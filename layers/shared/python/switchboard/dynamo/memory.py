@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from switchboard.aws import ConditionFailed
 from switchboard.dynamo.keys import TRIAGE_CHUNK_MARK, Keys
 from switchboard.dynamo.table import Table
 from switchboard.memory import DAY, AuthorProfile, CountedRequest
 from switchboard.ports import Clock
+
+if TYPE_CHECKING:
+    from switchboard.models import InboundEvent
 
 
 class DynamoSeenLog:
@@ -23,14 +26,21 @@ class DynamoSeenLog:
     written, in the same request (no read first: that read was one request per event for the rare
     duplicate). The door writes the mark before it sends; why that never loses an event is
     ``switchboard.ingest.Enqueuer``'s to say. ``forget`` removes a mark whose send failed; ``claimed`` reads
-    the classifier's claims (the same table), which the door consults only for a mark too old for the queue's
-    own deduplication. Marks expire (TTL) after ``ttl_days``.
+    the classifier's claim, the event's task (``tasks_table``), which the door consults only for a mark too
+    old for the queue's own deduplication. Marks expire (TTL) after ``ttl_days``.
     """
 
     def __init__(
-        self, table_name: str, ttl_days: int, dynamodb: Any = None, clock: Clock = time.time
+        self,
+        table_name: str,
+        ttl_days: int,
+        dynamodb: Any = None,
+        clock: Clock = time.time,
+        *,
+        tasks_table: str,
     ) -> None:
         self.table = Table(table_name, dynamodb)
+        self.tasks = Table(tasks_table, dynamodb)
         self.ttl_seconds = ttl_days * DAY
         self.clock = clock
 
@@ -54,10 +64,16 @@ class DynamoSeenLog:
     def forget(self, platform: str, event_id: str) -> None:
         self.table.delete(Keys.seen(platform, event_id))
 
-    def claimed(self, platform: str, event_id: str, content_id: str | None = None) -> bool:
-        keys = [Keys.claim(platform, event_id)]
-        if content_id is not None:
-            keys.append(Keys.content_claim(platform, content_id))
+    def claimed(self, event: InboundEvent) -> bool:
+        """Whether the event's task exists, or else a claim an earlier version wrote (before 2026-12-03:
+        ``processed#`` and ``content#`` items, which expire 14 days after it). A rare path: only for a mark
+        too old for the queue's deduplication."""
+        if self.tasks.get(Keys.task(event.task_id), projection="pk") is not None:
+            return True
+        platform = event.platform.value
+        keys = [Keys.claim(platform, event.event_id)]
+        if event.content_id is not None:
+            keys.append(Keys.content_claim(platform, event.content_id))
         return any(self.table.get(key, projection="pk") is not None for key in keys)
 
 

@@ -2,7 +2,7 @@
 
 Every call goes through ``switchboard.aws.translated``: a failed condition (or a transaction it cancelled)
 becomes ``ConditionFailed``, which never leaves the adapters (each adapter turns it into its own answer: a
-domain error such as ``AlreadyClaimed``, ``BudgetExceeded``, ``ConcurrentUpdate``, or a "lost the race"
+domain error such as ``AlreadyRecorded``, ``BudgetExceeded``, ``ConcurrentUpdate``, or a "lost the race"
 result); AWS's own trouble becomes ``DependencyUnavailable`` or ``DependencyRefused``.
 """
 
